@@ -269,8 +269,12 @@ type CrawlRequest struct {
 	// Chosen by the master; appears in both sides' logs.
 	BatchId string `protobuf:"bytes,1,opt,name=batch_id,json=batchId,proto3" json:"batch_id,omitempty"`
 	// The idle slot that must run this batch.
-	Slot          uint32       `protobuf:"varint,2,opt,name=slot,proto3" json:"slot,omitempty"`
-	Tasks         []*CrawlTask `protobuf:"bytes,3,rep,name=tasks,proto3" json:"tasks,omitempty"`
+	Slot  uint32       `protobuf:"varint,2,opt,name=slot,proto3" json:"slot,omitempty"`
+	Tasks []*CrawlTask `protobuf:"bytes,3,rep,name=tasks,proto3" json:"tasks,omitempty"`
+	// Longest body the assistant should send back per result, in bytes; 0
+	// means send none (the master does not store bodies). The assistant caps
+	// it further at its own fetch body cap.
+	SendBodyCap   int64 `protobuf:"varint,4,opt,name=send_body_cap,json=sendBodyCap,proto3" json:"send_body_cap,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -324,6 +328,13 @@ func (x *CrawlRequest) GetTasks() []*CrawlTask {
 		return x.Tasks
 	}
 	return nil
+}
+
+func (x *CrawlRequest) GetSendBodyCap() int64 {
+	if x != nil {
+		return x.SendBodyCap
+	}
+	return 0
 }
 
 // CrawlTask is one URL to fetch under one lease.
@@ -599,11 +610,12 @@ const file_crawlmaster_v1_assistant_proto_rawDesc = "" +
 	"\x04busy\x18\x05 \x03(\v2\x19.crawlmaster.v1.SlotBatchR\x04busy\":\n" +
 	"\tSlotBatch\x12\x12\n" +
 	"\x04slot\x18\x01 \x01(\rR\x04slot\x12\x19\n" +
-	"\bbatch_id\x18\x02 \x01(\tR\abatchId\"n\n" +
+	"\bbatch_id\x18\x02 \x01(\tR\abatchId\"\x92\x01\n" +
 	"\fCrawlRequest\x12\x19\n" +
 	"\bbatch_id\x18\x01 \x01(\tR\abatchId\x12\x12\n" +
 	"\x04slot\x18\x02 \x01(\rR\x04slot\x12/\n" +
-	"\x05tasks\x18\x03 \x03(\v2\x19.crawlmaster.v1.CrawlTaskR\x05tasks\"U\n" +
+	"\x05tasks\x18\x03 \x03(\v2\x19.crawlmaster.v1.CrawlTaskR\x05tasks\x12\"\n" +
+	"\rsend_body_cap\x18\x04 \x01(\x03R\vsendBodyCap\"U\n" +
 	"\tCrawlTask\x12\x15\n" +
 	"\x06url_id\x18\x01 \x01(\x03R\x05urlId\x12\x1f\n" +
 	"\vlease_token\x18\x02 \x01(\x03R\n" +

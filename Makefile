@@ -1,0 +1,70 @@
+# crawlmaster — run `make help` for the targets.
+#
+# The two commands a new machine needs are `make run` and `make test`; both
+# install and start everything they depend on (a private PostgreSQL 15
+# cluster under .data/, installed with apt when missing).
+
+SHELL := /bin/bash
+GO    ?= go
+BIN   := bin
+# Passed to `make run`: a Tranco list (.zip or .csv) to crawl instead of the
+# synthetic web, and the synthetic web's size.
+TRANCO  ?=
+DOMAINS ?= 10000
+
+.DEFAULT_GOAL := help
+
+.PHONY: help
+help: ## list the targets
+	@awk 'BEGIN{FS=":.*## "} /^[a-zA-Z_-]+:.*## /{printf "  %-14s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+.PHONY: build
+build: ## build bin/master, bin/assistant, bin/websim
+	$(GO) build -o $(BIN)/ ./cmd/master ./cmd/assistant ./cmd/websim
+
+.PHONY: run
+run: build ## crawl 10,000 synthetic domains end to end (TRANCO=file crawls a real list); daemons stay up
+	TRANCO="$(TRANCO)" DOMAINS="$(DOMAINS)" scripts/run.sh start
+
+.PHONY: stop
+stop: ## stop the daemons started by `make run` (and the private PostgreSQL)
+	scripts/run.sh stop
+
+.PHONY: status
+status: ## show the daemons of `make run` and the crawl's status
+	scripts/run.sh status
+
+.PHONY: test
+test: ## start (or reuse) the private PostgreSQL, then go test -race ./...
+	@url=$$(scripts/pg.sh start | tail -n 1) && \
+	  echo "test database: $$url" && \
+	  CRAWLMASTER_TEST_DATABASE_URL="$$url" $(GO) test -race -timeout 20m ./...
+
+.PHONY: bench
+bench: build ## benchmarks: Tranco import of 1,000,000 lines (time, peak memory)
+	@url=$$(scripts/pg.sh start | tail -n 1) && \
+	  CRAWLMASTER_TEST_DATABASE_URL="$$url" $(GO) test -run '^$$' -bench . -benchtime 1x -timeout 30m ./master/...
+
+.PHONY: proto
+proto: ## regenerate Go code from proto/ (buf, protoc-gen-go and -grpc pinned in go.mod)
+	$(GO) tool buf lint
+	$(GO) tool buf generate
+
+.PHONY: verify
+verify: ## fail if generated code is stale, go.mod is untidy, or code is unformatted
+	$(GO) tool buf lint
+	$(GO) tool buf generate
+	$(GO) mod tidy
+	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { echo "gofmt needed:"; gofmt -l $$(git ls-files '*.go'); exit 1; }
+	$(GO) vet ./...
+	@git diff --exit-code -- proto go.mod go.sum || { echo "verify: generated code or go.mod is stale: run 'make proto' and 'go mod tidy' and commit"; exit 1; }
+
+.PHONY: pg-start pg-stop
+pg-start: ## start the private PostgreSQL cluster (.data/pg)
+	scripts/pg.sh start
+pg-stop: ## stop the private PostgreSQL cluster
+	scripts/pg.sh stop
+
+.PHONY: clean
+clean: ## remove build output (keeps .data/)
+	rm -rf $(BIN)

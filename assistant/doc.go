@@ -1,0 +1,14 @@
+// Package assistant is the worker side of crawlmaster: a gRPC server with a
+// fixed pool of worker slots. The master asks which slots are idle
+// (ReportIdleWorker) and hands one batch of URLs to one idle slot (Crawl);
+// the slot fetches the batch's URLs one after another through the crawl
+// package (robots.txt, politeness, timeouts, body cap) and streams one
+// result per URL back as soon as it finishes.
+//
+// The assistant keeps no crawl state of its own and never touches the
+// database; if it dies, the master re-dispatches its URLs. On shutdown it
+// drains: it reports draining (no idle slots), lets running batches finish
+// within a grace period, then cancels the rest, answering their remaining
+// URLs as cancelled so the master requeues them without charging an
+// attempt.
+package assistant

@@ -1,0 +1,204 @@
+package assistant
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net"
+	"runtime/debug"
+	"strconv"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/health"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/keepalive"
+	"google.golang.org/grpc/reflection"
+	"google.golang.org/grpc/status"
+
+	"github.com/crawlmaster/crawlmaster/crawl"
+	"github.com/crawlmaster/crawlmaster/internal/admin"
+	"github.com/crawlmaster/crawlmaster/internal/config"
+	pb "github.com/crawlmaster/crawlmaster/proto/crawlmaster/v1"
+)
+
+// Options are the assistant daemon's dependencies.
+type Options struct {
+	Config *config.Config
+	// Listen is the gRPC listen address ("host:port"). The assistant's
+	// entry in rpc.yaml is the one with this address, or else the only one
+	// with this port (so an assistant can listen on 0.0.0.0).
+	Listen string
+	// MetricsListen overrides the entry's metrics address ("": from config).
+	MetricsListen string
+	Log           *slog.Logger
+	Registry      *prometheus.Registry
+	// Started, if set, is called with the bound addresses once serving.
+	Started func(grpcAddr, metricsAddr string)
+}
+
+// FindEntry picks this assistant's rpc.yaml entry for a listen address.
+func FindEntry(cfg *config.Config, listen string) (config.Assistant, error) {
+	if a, _, ok := cfg.Assistant(listen); ok {
+		return a, nil
+	}
+	_, portStr, err := net.SplitHostPort(listen)
+	if err != nil {
+		return config.Assistant{}, fmt.Errorf("--listen %q: %w", listen, err)
+	}
+	port, _ := strconv.Atoi(portStr)
+	var found []config.Assistant
+	for _, a := range cfg.RPC.Assistants {
+		if a.Port == port {
+			found = append(found, a)
+		}
+	}
+	switch len(found) {
+	case 1:
+		return found[0], nil
+	case 0:
+		return config.Assistant{}, fmt.Errorf("--listen %s: no rpc.assistant entry has this address or port; add it to rpc.yaml", listen)
+	}
+	return config.Assistant{}, fmt.Errorf("--listen %s: several rpc.assistant entries use port %d; listen on the exact address", listen, port)
+}
+
+// FetchConfig maps rpc.yaml's fetch section to the crawl library's config.
+func FetchConfig(f config.Fetch) (crawl.Config, error) {
+	c := crawl.DefaultConfig()
+	c.UserAgent = f.UserAgent
+	c.ConnectTimeout = f.ConnectTimeout.Duration()
+	c.Timeout = f.Timeout.Duration()
+	c.RobotsTimeout = f.RobotsTimeout.Duration()
+	c.MaxRedirects = f.MaxRedirects
+	c.BodyCap = f.BodyCap.Bytes()
+	c.RobotsCap = f.RobotsCap.Bytes()
+	c.RobotsTTL = f.RobotsTTL.Duration()
+	c.RobotsErrorTTL = f.RobotsErrorTTL.Duration()
+	c.RobotsCacheSize = f.RobotsCacheSize
+	c.DefaultDelay = f.DefaultDelay.Duration()
+	c.MaxCrawlDelay = f.MaxCrawlDelay.Duration()
+	c.Resolve = nil
+	for i, s := range f.Resolve {
+		r, err := crawl.ParseResolveRule(s)
+		if err != nil {
+			return c, fmt.Errorf("fetch.resolve[%d]: %w", i, err)
+		}
+		c.Resolve = append(c.Resolve, r)
+	}
+	return c, c.Validate()
+}
+
+// Run is the assistant daemon: it serves the Assistant service until ctx
+// is cancelled, then drains (reports draining, finishes running batches
+// within fetch.shutdown_grace, cancels the rest) and stops.
+func Run(ctx context.Context, o Options) error {
+	log := o.Log.With("component", "assistant")
+	entry, err := FindEntry(o.Config, o.Listen)
+	if err != nil {
+		return err
+	}
+	fc, err := FetchConfig(o.Config.Fetch)
+	if err != nil {
+		return err
+	}
+	fetcher, err := crawl.New(fc, o.Log.With("component", "crawl"), crawl.NewMetrics(o.Registry))
+	if err != nil {
+		return err
+	}
+	srv := NewServer(entry.ID(), entry.Workers.Int(), fetcher, fc.BodyCap, log, NewMetrics(o.Registry))
+	ln, err := net.Listen("tcp", o.Listen)
+	if err != nil {
+		return fmt.Errorf("listen %s: %w", o.Listen, err)
+	}
+	gs := NewGRPCServer(srv, log)
+	metricsAddr := o.MetricsListen
+	if metricsAddr == "" {
+		metricsAddr = net.JoinHostPort(listenHost(o.Listen), strconv.Itoa(entry.EffectiveMetricsPort()))
+	}
+	adm, err := admin.Start(metricsAddr, o.Registry, o.Config.Metrics.Pprof, nil, o.Log.With("component", "admin"))
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	defer adm.Close()
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- gs.Serve(ln) }()
+	log.Info("assistant serving", "id", entry.ID(), "listen", ln.Addr().String(), "slots", entry.Workers.Int(),
+		"metrics", adm.Addr(), "user_agent", fc.UserAgent)
+	if o.Started != nil {
+		o.Started(ln.Addr().String(), adm.Addr())
+	}
+	select {
+	case err := <-serveErr:
+		return fmt.Errorf("grpc server: %w", err)
+	case <-ctx.Done():
+	}
+	grace := o.Config.Fetch.ShutdownGrace.Duration()
+	dctx, cancel := context.WithTimeout(context.Background(), grace)
+	srv.Drain(dctx)
+	cancel()
+	// Running batches have returned; GracefulStop now only waits for
+	// in-flight polls. Force it after a few seconds regardless.
+	stopped := make(chan struct{})
+	go func() { gs.GracefulStop(); close(stopped) }()
+	select {
+	case <-stopped:
+	case <-time.After(5 * time.Second):
+		gs.Stop()
+	}
+	log.Info("assistant stopped")
+	return nil
+}
+
+func listenHost(listen string) string {
+	h, _, err := net.SplitHostPort(listen)
+	if err != nil {
+		return ""
+	}
+	return h
+}
+
+// NewGRPCServer builds the assistant's gRPC server: panic recovery and
+// logging interceptors, keepalive enforcement matching the master's client
+// parameters, the health service and reflection.
+func NewGRPCServer(srv *Server, log *slog.Logger) *grpc.Server {
+	gs := grpc.NewServer(
+		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 10 * time.Second, PermitWithoutStream: true}),
+		grpc.KeepaliveParams(keepalive.ServerParameters{Time: 30 * time.Second, Timeout: 10 * time.Second}),
+		grpc.MaxRecvMsgSize(8<<20),
+		grpc.ChainUnaryInterceptor(recoverUnary(log)),
+		grpc.ChainStreamInterceptor(recoverStream(log)),
+	)
+	pb.RegisterAssistantServer(gs, srv)
+	hs := health.NewServer()
+	hs.SetServingStatus(pb.Assistant_ServiceDesc.ServiceName, healthpb.HealthCheckResponse_SERVING)
+	healthpb.RegisterHealthServer(gs, hs)
+	reflection.Register(gs)
+	return gs
+}
+
+func recoverUnary(log *slog.Logger) grpc.UnaryServerInterceptor {
+	return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, h grpc.UnaryHandler) (resp any, err error) {
+		defer func() {
+			if r := recover(); r != nil {
+				log.Error("panic in handler", "method", info.FullMethod, "panic", r, "stack", string(debug.Stack()))
+				err = status.Errorf(codes.Internal, "internal error")
+			}
+		}()
+		return h(ctx, req)
+	}
+}
+
+func recoverStream(log *slog.Logger) grpc.StreamServerInterceptor {
+	return func(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, h grpc.StreamHandler) (err error) {
+		defer func() {
+			if r := recover(); r != nil {
+				log.Error("panic in handler", "method", info.FullMethod, "panic", r, "stack", string(debug.Stack()))
+				err = status.Errorf(codes.Internal, "internal error")
+			}
+		}()
+		return h(srv, ss)
+	}
+}

@@ -1,0 +1,262 @@
+package assistant
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/types/known/durationpb"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"github.com/crawlmaster/crawlmaster/crawl"
+	pb "github.com/crawlmaster/crawlmaster/proto/crawlmaster/v1"
+)
+
+// MaxBatch bounds the URLs in one Crawl request.
+const MaxBatch = 10000
+
+// Errors returned by Crawl, mapped to gRPC codes in one place (grpcCode).
+var (
+	ErrSlotBusy     = errors.New("assistant: slot is busy")
+	ErrUnknownSlot  = errors.New("assistant: no such slot")
+	ErrDraining     = errors.New("assistant: draining, not accepting batches")
+	ErrInvalidBatch = errors.New("assistant: invalid batch")
+)
+
+func grpcCode(err error) codes.Code {
+	switch {
+	case errors.Is(err, ErrSlotBusy):
+		return codes.FailedPrecondition
+	case errors.Is(err, ErrUnknownSlot):
+		return codes.NotFound
+	case errors.Is(err, ErrDraining):
+		return codes.Unavailable
+	case errors.Is(err, ErrInvalidBatch):
+		return codes.InvalidArgument
+	}
+	return codes.Internal
+}
+
+func toStatus(err error) error { return status.Error(grpcCode(err), err.Error()) }
+
+// errDrainTimeout cancels batches still running when the grace period ends.
+var errDrainTimeout = errors.New("assistant: shutdown grace period over")
+
+// Server implements the Assistant gRPC service over a fixed pool of slots.
+type Server struct {
+	pb.UnimplementedAssistantServer
+
+	id      string
+	fetcher crawl.Fetcher
+	bodyCap int64
+	log     *slog.Logger
+	m       *Metrics
+
+	mu       sync.Mutex
+	slots    []slot
+	draining bool
+	running  sync.WaitGroup
+}
+
+type slot struct {
+	batchID string // "" when idle
+	cancel  context.CancelCauseFunc
+}
+
+// NewServer creates a server with n slots. id is the assistant's advertised
+// address ("host:port"); bodyCap bounds the bytes of body sent per result.
+func NewServer(id string, n int, f crawl.Fetcher, bodyCap int64, log *slog.Logger, m *Metrics) *Server {
+	if m == nil {
+		m = NewMetrics(nil)
+	}
+	m.Slots.Set(float64(n))
+	return &Server{id: id, fetcher: f, bodyCap: bodyCap, log: log, m: m, slots: make([]slot, n)}
+}
+
+// ReportIdleWorker reports the slots that hold no batch. It takes a lock
+// for a few microseconds and does no I/O.
+func (s *Server) ReportIdleWorker(ctx context.Context, req *pb.ReportIdleWorkerRequest) (*pb.ReportIdleWorkerResponse, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	resp := &pb.ReportIdleWorkerResponse{AssistantId: s.id, TotalSlots: uint32(len(s.slots)), Draining: s.draining}
+	for i, sl := range s.slots {
+		switch {
+		case sl.batchID != "":
+			resp.Busy = append(resp.Busy, &pb.SlotBatch{Slot: uint32(i), BatchId: sl.batchID})
+		case !s.draining:
+			resp.IdleSlots = append(resp.IdleSlots, uint32(i))
+		}
+	}
+	return resp, nil
+}
+
+// Crawl runs one batch on one idle slot and streams a result per URL. The
+// slot is freed before the stream ends, so a master that sees the end may
+// send the next batch at once.
+func (s *Server) Crawl(req *pb.CrawlRequest, stream pb.Assistant_CrawlServer) error {
+	if err := validate(req); err != nil {
+		return toStatus(err)
+	}
+	ctx, cancel := context.WithCancelCause(stream.Context())
+	defer cancel(nil)
+	if err := s.acquire(req, cancel); err != nil {
+		return toStatus(err)
+	}
+	defer s.releaseSlot(int(req.GetSlot()))
+	start := time.Now()
+	sendCap := min(req.GetSendBodyCap(), s.bodyCap)
+	var sent, cancelled int
+	for _, t := range req.GetTasks() {
+		var res *crawl.Result
+		if ctx.Err() == nil {
+			res = s.fetcher.Fetch(ctx, t.GetUrl())
+		} else {
+			res = &crawl.Result{URL: t.GetUrl(), Class: crawl.ClassCanceled, Err: context.Cause(ctx).Error(), FetchedAt: time.Now()}
+		}
+		if res.Class == crawl.ClassCanceled {
+			cancelled++
+		}
+		s.m.Results.WithLabelValues(string(res.Class)).Inc()
+		if err := stream.Send(toProto(t, res, sendCap)); err != nil {
+			// The master went away or cancelled: nothing more can be sent.
+			s.log.Warn("batch aborted", "batch", req.GetBatchId(), "slot", req.GetSlot(), "sent", sent, "err", err)
+			return err
+		}
+		sent++
+	}
+	s.m.BatchDuration.Observe(time.Since(start).Seconds())
+	s.log.Info("batch done", "batch", req.GetBatchId(), "slot", req.GetSlot(), "urls", sent,
+		"cancelled", cancelled, "duration", time.Since(start).Round(time.Millisecond))
+	if cause := context.Cause(ctx); errors.Is(cause, errDrainTimeout) {
+		return status.Error(codes.Unavailable, cause.Error())
+	}
+	return nil
+}
+
+func validate(req *pb.CrawlRequest) error {
+	n := len(req.GetTasks())
+	if n == 0 || n > MaxBatch {
+		return fmt.Errorf("%w: %d tasks (want 1..%d)", ErrInvalidBatch, n, MaxBatch)
+	}
+	if req.GetBatchId() == "" {
+		return fmt.Errorf("%w: empty batch_id", ErrInvalidBatch)
+	}
+	for i, t := range req.GetTasks() {
+		if t.GetUrl() == "" {
+			return fmt.Errorf("%w: task %d has an empty url", ErrInvalidBatch, i)
+		}
+	}
+	return nil
+}
+
+func (s *Server) acquire(req *pb.CrawlRequest, cancel context.CancelCauseFunc) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	i := int(req.GetSlot())
+	switch {
+	case s.draining:
+		return ErrDraining
+	case i >= len(s.slots):
+		return fmt.Errorf("%w: slot %d (have %d)", ErrUnknownSlot, i, len(s.slots))
+	case s.slots[i].batchID != "":
+		return fmt.Errorf("%w: slot %d runs batch %s", ErrSlotBusy, i, s.slots[i].batchID)
+	}
+	s.slots[i] = slot{batchID: req.GetBatchId(), cancel: cancel}
+	s.running.Add(1)
+	s.m.BusySlots.Inc()
+	return nil
+}
+
+func (s *Server) releaseSlot(i int) {
+	s.mu.Lock()
+	s.slots[i] = slot{}
+	s.mu.Unlock()
+	s.m.BusySlots.Dec()
+	s.running.Done()
+}
+
+// Drain stops accepting batches (ReportIdleWorker then says draining), waits
+// for running batches until ctx is done, then cancels those still running
+// and waits for them to return. It is safe to call more than once.
+func (s *Server) Drain(ctx context.Context) {
+	s.mu.Lock()
+	s.draining = true
+	busy := 0
+	for _, sl := range s.slots {
+		if sl.batchID != "" {
+			busy++
+		}
+	}
+	s.mu.Unlock()
+	s.log.Info("draining", "busy_slots", busy)
+	done := make(chan struct{})
+	go func() {
+		s.running.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+		return
+	case <-ctx.Done():
+	}
+	s.mu.Lock()
+	for _, sl := range s.slots {
+		if sl.cancel != nil {
+			sl.cancel(errDrainTimeout)
+		}
+	}
+	s.mu.Unlock()
+	s.log.Warn("grace period over; cancelled running batches")
+	<-done
+}
+
+// toProto converts a fetch result, sending at most sendCap bytes of body.
+func toProto(t *pb.CrawlTask, r *crawl.Result, sendCap int64) *pb.CrawlResult {
+	out := &pb.CrawlResult{
+		UrlId:         t.GetUrlId(),
+		LeaseToken:    t.GetLeaseToken(),
+		Url:           t.GetUrl(),
+		FinalUrl:      r.FinalURL,
+		HttpStatus:    int32(r.Status),
+		ContentType:   r.ContentType,
+		BodySize:      r.BodySize,
+		BodyTruncated: r.Truncated,
+		FetchDuration: durationpb.New(r.Duration),
+		Title:         r.Title,
+		ErrorClass:    string(r.Class),
+		ErrorMessage:  r.Err,
+		Robots:        robotsProto(r.Robots),
+		Redirects:     int32(r.Redirects),
+		FetchedAt:     timestamppb.New(r.FetchedAt),
+	}
+	if out.FinalUrl == "" {
+		out.FinalUrl = t.GetUrl()
+	}
+	if r.BodySize > 0 {
+		out.ContentHash = r.ContentHash[:]
+	}
+	if sendCap > 0 && len(r.Body) > 0 {
+		out.Body = r.Body[:min(int64(len(r.Body)), sendCap)]
+	}
+	if r.RetryAfter > 0 {
+		out.RetryAfter = durationpb.New(r.RetryAfter)
+	}
+	return out
+}
+
+func robotsProto(d crawl.RobotsDecision) pb.RobotsDecision {
+	switch d {
+	case crawl.RobotsAllowed:
+		return pb.RobotsDecision_ROBOTS_DECISION_ALLOWED
+	case crawl.RobotsDisallowed:
+		return pb.RobotsDecision_ROBOTS_DECISION_DISALLOWED
+	case crawl.RobotsUnavailable:
+		return pb.RobotsDecision_ROBOTS_DECISION_UNAVAILABLE
+	}
+	return pb.RobotsDecision_ROBOTS_DECISION_UNSPECIFIED
+}

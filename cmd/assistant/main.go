@@ -1,0 +1,84 @@
+// Command assistant is a crawlmaster assistant: a gRPC server with a fixed
+// pool of worker slots that fetches the URL batches the master pushes and
+// streams results back. It never touches the database.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/crawlmaster/crawlmaster/assistant"
+	"github.com/crawlmaster/crawlmaster/internal/admin"
+	"github.com/crawlmaster/crawlmaster/internal/config"
+	"github.com/crawlmaster/crawlmaster/internal/logging"
+)
+
+const usage = `assistant: a crawlmaster assistant (fetches batches the master pushes)
+
+Usage:
+  assistant run [--config rpc.yaml] --listen HOST:PORT [--metrics-listen HOST:PORT]
+
+--listen must match an rpc.assistant entry of rpc.yaml (its address:port, or
+just its port when listening on 0.0.0.0); that entry gives the slot count.
+`
+
+func main() {
+	err := run(os.Args[1:], os.Stdout, os.Stderr)
+	switch {
+	case err == nil, errors.Is(err, flag.ErrHelp):
+	default:
+		fmt.Fprintln(os.Stderr, "assistant:", err)
+		var ue usageError
+		if errors.As(err, &ue) {
+			os.Exit(2)
+		}
+		os.Exit(1)
+	}
+}
+
+type usageError struct{ error }
+
+func run(args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+		fmt.Fprint(stdout, usage)
+		return nil
+	}
+	if args[0] != "run" {
+		return usageError{fmt.Errorf("unknown command %q (run 'assistant -h')", args[0])}
+	}
+	fs := flag.NewFlagSet("assistant run", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	cfgPath := fs.String("config", "rpc.yaml", "path to rpc.yaml")
+	listen := fs.String("listen", "", "gRPC listen address HOST:PORT (required)")
+	metrics := fs.String("metrics-listen", "", "admin HTTP address for /metrics (default: the entry's metrics_port)")
+	if err := fs.Parse(args[1:]); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		return usageError{err}
+	}
+	if *listen == "" {
+		return usageError{errors.New("--listen is required")}
+	}
+	if fs.NArg() != 0 {
+		return usageError{fmt.Errorf("unexpected arguments %q", fs.Args())}
+	}
+	cfg, err := config.Load(*cfgPath)
+	if err != nil {
+		return err
+	}
+	log, err := logging.New(stderr, cfg.Log.Format, cfg.Log.Level)
+	if err != nil {
+		return err
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	return assistant.Run(ctx, assistant.Options{Config: cfg, Listen: *listen, MetricsListen: *metrics,
+		Log: log, Registry: admin.NewRegistry()})
+}

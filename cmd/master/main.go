@@ -1,0 +1,219 @@
+// Command master is the crawlmaster master: the daemon that owns the crawl
+// state in PostgreSQL and dispatches URLs to assistants, plus the one-shot
+// commands operators use against the same database.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/crawlmaster/crawlmaster/internal/admin"
+	"github.com/crawlmaster/crawlmaster/internal/config"
+	"github.com/crawlmaster/crawlmaster/internal/logging"
+	"github.com/crawlmaster/crawlmaster/master"
+	"github.com/crawlmaster/crawlmaster/master/store"
+	"github.com/crawlmaster/crawlmaster/master/tranco"
+)
+
+const usage = `master: the crawlmaster master (owns PostgreSQL, dispatches to assistants)
+
+Usage:
+  master run            [--config rpc.yaml]            run the daemon
+  master migrate        [--config rpc.yaml]            apply database migrations
+  master import-tranco  [--config rpc.yaml] [--limit N] [--scheme https|http] FILE
+                                                       import a Tranco list (.zip or .csv)
+  master enqueue        [--config rpc.yaml] [--priority P] FILE|-
+                                                       add URLs, one per line
+  master status         [--config rpc.yaml] [--wait] [--classes]
+                                                       frontier counts, rate, ETA, assistants
+
+The database URL comes from rpc.yaml's database.url; DATABASE_URL overrides it.
+Run 'master COMMAND -h' for a command's flags.
+`
+
+// errUsage marks command-line mistakes (exit status 2).
+var errUsage = errors.New("usage")
+
+func main() {
+	err := run(os.Args[1:], os.Stdout, os.Stderr)
+	switch {
+	case err == nil:
+	case errors.Is(err, flag.ErrHelp):
+	case errors.Is(err, errUsage):
+		fmt.Fprintln(os.Stderr, "master:", err)
+		os.Exit(2)
+	default:
+		fmt.Fprintln(os.Stderr, "master:", err)
+		os.Exit(1)
+	}
+}
+
+func run(args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+		fmt.Fprint(stdout, usage)
+		return nil
+	}
+	cmd, args := args[0], args[1:]
+	fs := flag.NewFlagSet("master "+cmd, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	cfgPath := fs.String("config", "rpc.yaml", "path to rpc.yaml")
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	switch cmd {
+	case "run":
+		if err := parse(fs, args, 0); err != nil {
+			return err
+		}
+		cfg, log, err := load(*cfgPath, stderr)
+		if err != nil {
+			return err
+		}
+		return master.Run(ctx, master.Options{Config: cfg, Log: log, Registry: admin.NewRegistry()})
+	case "migrate":
+		if err := parse(fs, args, 0); err != nil {
+			return err
+		}
+		return withStore(ctx, *cfgPath, stderr, func(st *store.Store) error {
+			applied, err := store.Migrate(ctx, st.Pool())
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(stdout, "applied migrations: %v\n", applied)
+			return nil
+		})
+	case "import-tranco":
+		limit := fs.Int("limit", 0, "import at most N domains (0: all)")
+		scheme := fs.String("scheme", "https", "URL scheme for each domain: https or http")
+		if err := parse(fs, args, 1); err != nil {
+			return err
+		}
+		return withStore(ctx, *cfgPath, stderr, func(st *store.Store) error {
+			f, err := tranco.Open(fs.Arg(0))
+			if err != nil {
+				return err
+			}
+			defer f.Close()
+			rep, err := master.ImportTranco(ctx, st, f, master.ImportOptions{
+				Limit: *limit, Scheme: *scheme, ProgressEvery: 5 * time.Second,
+				Progress: func(r master.ImportReport) {
+					fmt.Fprintf(stderr, "import: %d lines, %d new URLs, %s\n", r.Lines, r.Inserted, r.Duration.Round(time.Second))
+				},
+			})
+			printBad(stderr, rep)
+			if err != nil {
+				return fmt.Errorf("import %s stopped after %d new URLs: %w", fs.Arg(0), rep.Inserted, err)
+			}
+			fmt.Fprintf(stdout, "imported %s: %s\n", fs.Arg(0), rep)
+			return nil
+		})
+	case "enqueue":
+		priority := fs.Int("priority", 0, "priority of the URLs (lower is sooner; Tranco ranks start at 1)")
+		if err := parse(fs, args, 1); err != nil {
+			return err
+		}
+		return withStore(ctx, *cfgPath, stderr, func(st *store.Store) error {
+			var r io.Reader = os.Stdin
+			if name := fs.Arg(0); name != "-" {
+				f, err := os.Open(name)
+				if err != nil {
+					return err
+				}
+				defer f.Close()
+				r = f
+			}
+			rep, err := master.Enqueue(ctx, st, r, int32(*priority))
+			printBad(stderr, rep)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(stdout, "enqueued: %s\n", rep)
+			return nil
+		})
+	case "status":
+		wait := fs.Bool("wait", false, "print a progress line every --interval until every URL is final")
+		interval := fs.Duration("interval", 2*time.Second, "progress interval for --wait")
+		classes := fs.Bool("classes", false, "also print final outcomes by error class")
+		if err := parse(fs, args, 0); err != nil {
+			return err
+		}
+		return withStore(ctx, *cfgPath, stderr, func(st *store.Store) error {
+			if *wait {
+				if err := master.WaitDone(ctx, st, *interval, stdout); err != nil {
+					return err
+				}
+			}
+			rep, err := master.ReadReport(ctx, st)
+			if err != nil {
+				return err
+			}
+			if err := rep.Write(stdout); err != nil {
+				return err
+			}
+			if *classes {
+				return master.WriteClasses(ctx, st, stdout)
+			}
+			return nil
+		})
+	}
+	return fmt.Errorf("%w: unknown command %q (run 'master -h')", errUsage, cmd)
+}
+
+// parse parses flags and checks the number of positional arguments.
+func parse(fs *flag.FlagSet, args []string, want int) error {
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		return fmt.Errorf("%w: %v", errUsage, err)
+	}
+	if fs.NArg() != want {
+		return fmt.Errorf("%w: %s takes %d argument(s), got %d (%q)", errUsage, fs.Name(), want, fs.NArg(), fs.Args())
+	}
+	return nil
+}
+
+func load(path string, stderr io.Writer) (*config.Config, *slog.Logger, error) {
+	cfg, err := config.Load(path)
+	if err != nil {
+		return nil, nil, err
+	}
+	log, err := logging.New(stderr, cfg.Log.Format, cfg.Log.Level)
+	if err != nil {
+		return nil, nil, err
+	}
+	return cfg, log, nil
+}
+
+// withStore opens the database (applying migrations) for a one-shot command.
+func withStore(ctx context.Context, cfgPath string, stderr io.Writer, f func(*store.Store) error) error {
+	cfg, _, err := load(cfgPath, stderr)
+	if err != nil {
+		return err
+	}
+	st, pool, err := store.Open(ctx, cfg.Database.URL, 4)
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+	if _, err := store.Migrate(ctx, pool); err != nil {
+		return err
+	}
+	return f(st)
+}
+
+func printBad(w io.Writer, rep master.ImportReport) {
+	for _, b := range rep.FirstBad {
+		fmt.Fprintf(w, "skipped %s\n", b)
+	}
+	if rep.Bad > len(rep.FirstBad) {
+		fmt.Fprintf(w, "... and %d more bad lines\n", rep.Bad-len(rep.FirstBad))
+	}
+}

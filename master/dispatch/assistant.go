@@ -1,0 +1,506 @@
+package dispatch
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"sync/atomic"
+	"time"
+
+	"google.golang.org/grpc"
+
+	pb "github.com/crawlmaster/crawlmaster/proto/crawlmaster/v1"
+	"github.com/crawlmaster/crawlmaster/master/store"
+)
+
+// assistant is the master's view of one assistant. Everything below the
+// event channel is owned by the loop goroutine.
+type assistant struct {
+	d       *Dispatcher
+	id      string
+	conn    *grpc.ClientConn
+	client  pb.AssistantClient
+	events  chan event
+	ownerCh chan struct{}
+	log     *slog.Logger
+	status  atomic.Pointer[store.AssistantStatus]
+
+	// Loop-owned state.
+	up         bool
+	failures   int
+	draining   bool // reported by the assistant
+	stopping   bool // the master is shutting down
+	polling    bool
+	claiming   bool
+	claimAfter time.Time // no claim before this (nothing was due)
+	slots      []slotState
+	ready      []*batch
+	readyURLs  int
+	inflight   int
+	inflightN  int // URLs in flight
+	dispatched int64
+	lastErr    string
+	runCtx     context.Context
+	runCancel  context.CancelCauseFunc
+}
+
+type slotState struct {
+	busy       bool      // one of our batches runs on it
+	remoteBusy bool      // the last poll said busy and nothing since proved it idle
+	freedAt    time.Time // when our last batch on it ended
+}
+
+type batch struct {
+	id    string
+	tasks []store.Task
+}
+
+type event interface{}
+
+type pollDone struct {
+	sentAt time.Time
+	resp   *pb.ReportIdleWorkerResponse
+	err    error
+}
+
+type claimDone struct {
+	tasks []store.Task
+	err   error
+}
+
+type batchDone struct {
+	slot      int
+	b         *batch
+	err       error
+	results   int
+	released  int
+	stateN    map[store.State]int
+	startedAt time.Time
+}
+
+func (a *assistant) loop(ctx context.Context, grace time.Duration) {
+	a.runCtx, a.runCancel = context.WithCancelCause(context.Background())
+	poll := time.NewTimer(0) // first poll at once
+	defer poll.Stop()
+	for !a.stopping {
+		select {
+		case <-ctx.Done():
+			a.beginStop()
+		case <-poll.C:
+			if !a.polling {
+				a.polling = true
+				go a.poll()
+			}
+			poll.Reset(jitter(a.d.cfg.PollInterval, 0.1))
+		case ev := <-a.events:
+			a.handle(ev)
+		case <-a.ownerCh:
+			a.dropUnowned()
+		}
+		a.fill()
+		a.publish()
+	}
+	// Drain: wait for in-flight batches, cancelling them after grace.
+	graceT := time.NewTimer(grace)
+	defer graceT.Stop()
+	for a.inflight > 0 || a.claiming || a.polling {
+		select {
+		case ev := <-a.events:
+			a.handle(ev)
+		case <-graceT.C:
+			if a.inflight > 0 {
+				a.log.Warn("grace period over; cancelling in-flight batches", "batches", a.inflight, "urls", a.inflightN)
+			}
+			a.runCancel(errShutdown)
+		}
+		a.publish()
+	}
+	a.runCancel(errShutdown)
+}
+
+// beginStop stops claiming and dispatching and gives back the ready queue.
+func (a *assistant) beginStop() {
+	a.stopping = true
+	a.releaseReady("shutdown")
+	a.log.Info("draining assistant", "inflight_batches", a.inflight, "inflight_urls", a.inflightN)
+}
+
+func (a *assistant) handle(ev event) {
+	switch ev := ev.(type) {
+	case pollDone:
+		a.onPoll(ev)
+	case claimDone:
+		a.onClaim(ev)
+	case batchDone:
+		a.onBatchDone(ev)
+	}
+}
+
+func (a *assistant) poll() {
+	ctx, cancel := context.WithTimeout(context.Background(), a.d.cfg.PollTimeout)
+	defer cancel()
+	sent := time.Now()
+	resp, err := a.client.ReportIdleWorker(ctx, &pb.ReportIdleWorkerRequest{MasterId: a.d.cfg.MasterID})
+	a.d.m.PollDuration.WithLabelValues(a.id).Observe(time.Since(sent).Seconds())
+	a.events <- pollDone{sentAt: sent, resp: resp, err: err}
+}
+
+func (a *assistant) onPoll(p pollDone) {
+	a.polling = false
+	if p.err != nil {
+		a.failures++
+		a.lastErr = p.err.Error()
+		a.d.m.PollFailures.WithLabelValues(a.id).Inc()
+		if a.up && a.failures >= a.d.cfg.DownAfter {
+			a.markDown(p.err)
+		} else if !a.up && a.failures == a.d.cfg.DownAfter {
+			a.log.Warn("assistant unreachable", "failed_polls", a.failures, "err", p.err)
+		}
+		return
+	}
+	a.failures = 0
+	a.lastErr = ""
+	resp := p.resp
+	if n := int(resp.GetTotalSlots()); n != len(a.slots) {
+		slots := make([]slotState, n)
+		copy(slots, a.slots)
+		a.slots = slots
+	}
+	a.draining = resp.GetDraining()
+	idle := make(map[uint32]bool, len(resp.GetIdleSlots()))
+	for _, s := range resp.GetIdleSlots() {
+		idle[s] = true
+	}
+	for i := range a.slots {
+		s := &a.slots[i]
+		switch {
+		case s.busy:
+		case idle[uint32(i)]:
+			s.remoteBusy = false
+		case s.freedAt.Before(p.sentAt):
+			// Busy on the assistant but not ours: a batch of a previous
+			// master, or one we cancelled that is still winding down.
+			s.remoteBusy = true
+		}
+	}
+	if !a.up {
+		a.up = true
+		a.log.Info("assistant up", "slots", len(a.slots), "draining", a.draining)
+		a.d.m.AssistantUp.WithLabelValues(a.id).Set(1)
+		a.d.setLive(a.id, true)
+	}
+	if a.draining {
+		a.releaseReady("assistant_draining")
+	}
+}
+
+// markDown gives up on the assistant: its batches are cancelled (their
+// unfinished URLs released by the batch goroutines), its ready queue is
+// released and its shards move to the live assistants.
+func (a *assistant) markDown(err error) {
+	a.up = false
+	a.log.Error("assistant down; releasing its leases", "failed_polls", a.failures,
+		"inflight_urls", a.inflightN, "ready_urls", a.readyURLs, "err", err)
+	a.d.m.AssistantUp.WithLabelValues(a.id).Set(0)
+	a.runCancel(errAssistantDown)
+	a.runCtx, a.runCancel = context.WithCancelCause(context.Background())
+	a.releaseReady("assistant_down")
+	for i := range a.slots {
+		a.slots[i].remoteBusy = true // unknown until it answers again
+	}
+	a.d.setLive(a.id, false)
+}
+
+func (a *assistant) releaseReady(reason string) {
+	if len(a.ready) == 0 {
+		return
+	}
+	var tokens []int64
+	for _, b := range a.ready {
+		for _, t := range b.tasks {
+			tokens = append(tokens, t.Token)
+		}
+	}
+	a.d.m.ReadyURLs.Sub(float64(a.readyURLs))
+	a.ready, a.readyURLs = nil, 0
+	a.d.release(tokens, false, reason)
+}
+
+// dropUnowned releases ready URLs whose shard moved to another assistant.
+func (a *assistant) dropUnowned() {
+	var drop []int64
+	kept := a.ready[:0]
+	for _, b := range a.ready {
+		tasks := b.tasks[:0]
+		for _, t := range b.tasks {
+			if a.d.owns(a.id, t.Domain) {
+				tasks = append(tasks, t)
+			} else {
+				drop = append(drop, t.Token)
+			}
+		}
+		b.tasks = tasks
+		if len(tasks) > 0 {
+			kept = append(kept, b)
+		}
+	}
+	clear(a.ready[len(kept):])
+	a.ready = kept
+	a.readyURLs -= len(drop)
+	a.d.m.ReadyURLs.Sub(float64(len(drop)))
+	a.d.release(drop, false, "shard_moved")
+}
+
+// target is how many URLs the ready queue should hold: enough for every
+// slot that is not busy plus a prefetch, so a finishing slot is refilled
+// from memory, never from a database round trip.
+func (a *assistant) target() int {
+	free := 0
+	for _, s := range a.slots {
+		if !s.busy {
+			free++
+		}
+	}
+	pre := a.d.cfg.PrefetchBatches
+	if pre <= 0 {
+		pre = max(1, len(a.slots)/2)
+	}
+	return (free + pre) * a.d.cfg.BatchSize
+}
+
+// fill sends ready batches to idle slots and tops up the ready queue.
+func (a *assistant) fill() {
+	if !a.up || a.draining || a.stopping {
+		return
+	}
+	now := time.Now()
+	for i := range a.slots {
+		if len(a.ready) == 0 {
+			break
+		}
+		s := &a.slots[i]
+		if s.busy || s.remoteBusy {
+			continue
+		}
+		b := a.ready[0]
+		a.ready[0] = nil
+		a.ready = a.ready[1:]
+		a.readyURLs -= len(b.tasks)
+		a.d.m.ReadyURLs.Sub(float64(len(b.tasks)))
+		if !s.freedAt.IsZero() {
+			a.d.m.RefillLatency.Observe(now.Sub(s.freedAt).Seconds())
+		}
+		s.busy = true
+		a.inflight++
+		a.inflightN += len(b.tasks)
+		a.dispatched += int64(len(b.tasks))
+		a.d.m.InFlightURLs.Add(float64(len(b.tasks)))
+		a.d.m.BatchesDispatched.WithLabelValues(a.id).Inc()
+		a.d.m.URLsDispatched.WithLabelValues(a.id).Add(float64(len(b.tasks)))
+		a.log.Info("batch dispatched", "batch", b.id, "slot", i, "urls", len(b.tasks))
+		go a.runBatch(a.runCtx, i, b, now)
+	}
+	if want := a.target() - a.readyURLs; !a.claiming && want >= a.d.cfg.BatchSize && now.After(a.claimAfter) {
+		a.claiming = true
+		go a.claim(min(want, 5000))
+	}
+}
+
+func (a *assistant) claim(n int) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	shards := a.d.shardsOf(a.id)
+	start := time.Now()
+	tasks, err := a.d.store.Claim(ctx, store.ClaimParams{Shards: shards, Limit: n, Lease: a.d.cfg.Lease, Assistant: a.id})
+	a.d.m.ClaimDuration.Observe(time.Since(start).Seconds())
+	if err == nil {
+		a.d.held.add(tasks)
+	}
+	a.events <- claimDone{tasks: tasks, err: err}
+}
+
+func (a *assistant) onClaim(c claimDone) {
+	a.claiming = false
+	if c.err != nil {
+		a.log.Error("claim failed", "err", c.err)
+		a.claimAfter = time.Now().Add(a.d.cfg.PollInterval)
+		return
+	}
+	if len(c.tasks) == 0 {
+		// Nothing due: ask again at the next poll, not in a tight loop.
+		a.claimAfter = time.Now().Add(a.d.cfg.PollInterval)
+		return
+	}
+	if !a.up || a.stopping || a.draining {
+		tokens := make([]int64, len(c.tasks))
+		for i, t := range c.tasks {
+			tokens[i] = t.Token
+		}
+		a.d.release(tokens, false, "claimed_while_unavailable")
+		return
+	}
+	batches, extra := formBatches(c.tasks, a.d.cfg.BatchSize, a.d.nextBatchID)
+	a.d.release(extra, false, "domain_overflow")
+	for _, b := range batches {
+		a.ready = append(a.ready, b)
+		a.readyURLs += len(b.tasks)
+		a.d.m.ReadyURLs.Add(float64(len(b.tasks)))
+	}
+	a.dropUnowned() // a claim may race with a change of owners
+}
+
+// formBatches packs claimed tasks into batches of at most size URLs,
+// keeping every domain's URLs in one batch (so the domain is on one slot
+// only). A domain with more than size URLs keeps the first size; the rest
+// are returned as extra, to be released.
+func formBatches(tasks []store.Task, size int, newID func() string) (batches []*batch, extra []int64) {
+	var order []string
+	groups := map[string][]store.Task{}
+	for _, t := range tasks {
+		g, seen := groups[t.Domain]
+		if !seen {
+			order = append(order, t.Domain)
+		}
+		if len(g) >= size {
+			extra = append(extra, t.Token)
+			continue
+		}
+		groups[t.Domain] = append(g, t)
+	}
+	var cur *batch
+	for _, dom := range order {
+		g := groups[dom]
+		if cur == nil || len(cur.tasks)+len(g) > size {
+			cur = &batch{id: newID(), tasks: make([]store.Task, 0, size)}
+			batches = append(batches, cur)
+		}
+		cur.tasks = append(cur.tasks, g...)
+	}
+	return batches, extra
+}
+
+func (a *assistant) onBatchDone(b batchDone) {
+	if b.slot < len(a.slots) {
+		s := &a.slots[b.slot]
+		s.busy = false
+		s.remoteBusy = false
+		s.freedAt = time.Now()
+	}
+	a.inflight--
+	a.inflightN -= len(b.b.tasks)
+	a.d.m.InFlightURLs.Sub(float64(len(b.b.tasks)))
+	dur := time.Since(b.startedAt)
+	a.d.m.BatchDuration.Observe(dur.Seconds())
+	attrs := []any{"batch", b.b.id, "slot", b.slot, "urls", len(b.b.tasks),
+		"done", b.stateN[store.StateDone], "failed", b.stateN[store.StateFailed],
+		"retry", b.stateN[store.StatePending], "dead", b.stateN[store.StateDead],
+		"released", b.released, "duration", dur.Round(time.Millisecond)}
+	if b.err != nil {
+		a.d.m.BatchesFinished.WithLabelValues("error").Inc()
+		a.log.Warn("batch finished", append(attrs, "err", b.err)...)
+		return
+	}
+	a.d.m.BatchesFinished.WithLabelValues("ok").Inc()
+	a.log.Info("batch finished", attrs...)
+}
+
+// runBatch streams one batch to a slot and forwards its results. It owns
+// the batch's leases until each has a result or is released.
+func (a *assistant) runBatch(ctx context.Context, slot int, b *batch, started time.Time) {
+	req := &pb.CrawlRequest{BatchId: b.id, Slot: uint32(slot), SendBodyCap: a.d.cfg.SendBodyCap,
+		Tasks: make([]*pb.CrawlTask, len(b.tasks))}
+	for i, t := range b.tasks {
+		req.Tasks[i] = &pb.CrawlTask{UrlId: t.URLID, LeaseToken: t.Token, Url: t.URL}
+	}
+	done := make([]bool, len(b.tasks))
+	var uncharged []int64 // results the assistant gave back unfetched (cancelled)
+	res := batchDone{slot: slot, b: b, startedAt: started, stateN: map[store.State]int{}}
+	stream, err := a.client.Crawl(ctx, req)
+	for err == nil {
+		var r *pb.CrawlResult
+		r, err = stream.Recv()
+		if err != nil {
+			break
+		}
+		i := indexOf(b.tasks, r.GetLeaseToken())
+		if i < 0 || done[i] || r.GetUrlId() != b.tasks[i].URLID {
+			a.d.m.UnexpectedResults.Inc()
+			continue
+		}
+		done[i] = true
+		out, ok := a.d.outcome(a.id, b.tasks[i], r)
+		if !ok {
+			uncharged = append(uncharged, b.tasks[i].Token)
+			continue
+		}
+		if serr := a.d.sink.Submit(a.d.sinkCtx, out); serr != nil {
+			done[i] = false
+			err = serr
+			break
+		}
+		a.d.held.remove(b.tasks[i].Token)
+		res.results++
+		res.stateN[out.State]++
+	}
+	if errors.Is(err, io.EOF) {
+		err = nil
+	}
+	var unfinished []int64
+	for i, t := range b.tasks {
+		if !done[i] {
+			unfinished = append(unfinished, t.Token)
+		}
+	}
+	if len(unfinished) > 0 {
+		// A broken stream or a lost assistant costs the URL an attempt (a
+		// page that kills assistants must not loop forever); our own
+		// shutdown does not.
+		cause := context.Cause(ctx)
+		charge := !errors.Is(cause, errShutdown)
+		reason := "stream_error"
+		switch {
+		case errors.Is(cause, errShutdown):
+			reason = "shutdown"
+		case errors.Is(cause, errAssistantDown):
+			reason = "assistant_down"
+		case err == nil:
+			reason = "missing_result"
+			err = errors.New("stream ended without a result for every URL")
+		}
+		a.d.release(unfinished, charge, reason)
+	}
+	a.d.release(uncharged, false, "fetch_cancelled")
+	res.released = len(unfinished) + len(uncharged)
+	res.err = err
+	a.events <- res
+}
+
+func indexOf(tasks []store.Task, token int64) int {
+	for i := range tasks {
+		if tasks[i].Token == token {
+			return i
+		}
+	}
+	return -1
+}
+
+func (a *assistant) publish() {
+	busy := 0
+	for _, s := range a.slots {
+		if s.busy {
+			busy++
+		}
+	}
+	idle := 0
+	if a.up && !a.draining {
+		for _, s := range a.slots {
+			if !s.busy && !s.remoteBusy {
+				idle++
+			}
+		}
+	}
+	a.d.m.IdleSlots.WithLabelValues(a.id).Set(float64(idle))
+	a.status.Store(&store.AssistantStatus{ID: a.id, Up: a.up, Draining: a.draining, Slots: len(a.slots),
+		Busy: busy, InFlight: a.inflightN, Dispatched: a.dispatched, LastError: a.lastErr})
+}

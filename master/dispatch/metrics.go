@@ -1,0 +1,69 @@
+package dispatch
+
+import "github.com/prometheus/client_golang/prometheus"
+
+// Metrics are the dispatcher's Prometheus metrics. The assistant label is
+// an rpc.yaml endpoint, so its cardinality is bounded by the config.
+type Metrics struct {
+	BatchesDispatched *prometheus.CounterVec
+	URLsDispatched    *prometheus.CounterVec
+	BatchesFinished   *prometheus.CounterVec
+	IdleSlots         *prometheus.GaugeVec
+	AssistantUp       *prometheus.GaugeVec
+	PollDuration      *prometheus.HistogramVec
+	PollFailures      *prometheus.CounterVec
+	InFlightURLs      prometheus.Gauge
+	ReadyURLs         prometheus.Gauge
+	Released          *prometheus.CounterVec
+	UnexpectedResults prometheus.Counter
+	RefillLatency     prometheus.Histogram
+	BatchDuration     prometheus.Histogram
+	ClaimDuration     prometheus.Histogram
+}
+
+// NewMetrics creates the metrics and registers them on reg (nil: not
+// registered, for tests that do not look at them).
+func NewMetrics(reg prometheus.Registerer) *Metrics {
+	const ns, sub = "crawlmaster", "dispatch"
+	m := &Metrics{
+		BatchesDispatched: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Subsystem: sub,
+			Name: "batches_dispatched_total", Help: "Batches sent to an assistant slot."}, []string{"assistant"}),
+		URLsDispatched: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Subsystem: sub,
+			Name: "urls_dispatched_total", Help: "URLs sent to an assistant slot."}, []string{"assistant"}),
+		BatchesFinished: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Subsystem: sub,
+			Name: "batches_finished_total", Help: "Batches whose Crawl stream ended, by result (ok: stream completed; error: stream broke or was cancelled)."},
+			[]string{"result"}),
+		IdleSlots: prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: ns, Subsystem: sub,
+			Name: "idle_slots", Help: "Slots of the assistant that are idle in the master's view."}, []string{"assistant"}),
+		AssistantUp: prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: ns, Subsystem: sub,
+			Name: "assistant_up", Help: "1 when the assistant answers ReportIdleWorker, 0 once it is marked down."}, []string{"assistant"}),
+		PollDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{Namespace: ns, Subsystem: sub,
+			Name: "poll_duration_seconds", Help: "Latency of ReportIdleWorker calls.",
+			Buckets: prometheus.ExponentialBuckets(0.0001, 4, 8)}, []string{"assistant"}),
+		PollFailures: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Subsystem: sub,
+			Name: "poll_failures_total", Help: "ReportIdleWorker calls that failed or timed out."}, []string{"assistant"}),
+		InFlightURLs: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Subsystem: sub,
+			Name: "inflight_urls", Help: "URLs in batches currently running on assistants."}),
+		ReadyURLs: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Subsystem: sub,
+			Name: "ready_urls", Help: "URLs leased and waiting in the master's ready queues for an idle slot."}),
+		Released: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Subsystem: sub,
+			Name: "released_urls_total", Help: "Leased URLs returned to pending without a result, by reason."}, []string{"reason"}),
+		UnexpectedResults: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Subsystem: sub,
+			Name: "unexpected_results_total", Help: "Results whose lease token was not part of their batch, or came twice; dropped."}),
+		RefillLatency: prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: ns, Subsystem: sub,
+			Name: "slot_refill_seconds", Help: "Time from a slot's batch ending to its next batch being sent.",
+			Buckets: prometheus.ExponentialBuckets(0.00005, 2, 16)}),
+		BatchDuration: prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: ns, Subsystem: sub,
+			Name: "batch_duration_seconds", Help: "Wall time of a batch from dispatch to the end of its stream.",
+			Buckets: prometheus.ExponentialBuckets(0.001, 2.5, 14)}),
+		ClaimDuration: prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: ns, Subsystem: sub,
+			Name: "claim_duration_seconds", Help: "Latency of a frontier claim statement.",
+			Buckets: prometheus.ExponentialBuckets(0.0002, 2.5, 12)}),
+	}
+	if reg != nil {
+		reg.MustRegister(m.BatchesDispatched, m.URLsDispatched, m.BatchesFinished, m.IdleSlots, m.AssistantUp,
+			m.PollDuration, m.PollFailures, m.InFlightURLs, m.ReadyURLs, m.Released, m.UnexpectedResults,
+			m.RefillLatency, m.BatchDuration, m.ClaimDuration)
+	}
+	return m
+}

@@ -1,0 +1,278 @@
+package master_test
+
+import (
+	"bytes"
+	"context"
+	"log/slog"
+	"net"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/crawlmaster/crawlmaster/assistant"
+	"github.com/crawlmaster/crawlmaster/internal/admin"
+	"github.com/crawlmaster/crawlmaster/internal/config"
+	"github.com/crawlmaster/crawlmaster/internal/pgtest"
+	"github.com/crawlmaster/crawlmaster/internal/websim"
+	"github.com/crawlmaster/crawlmaster/master"
+	"github.com/crawlmaster/crawlmaster/master/store"
+)
+
+// cluster is master + assistants + websim + a fresh database, in process,
+// talking over loopback TCP.
+type cluster struct {
+	t     *testing.T
+	cfg   *config.Config
+	sim   *websim.Sim
+	pool  *pgxpool.Pool
+	store *store.Store
+	log   *slog.Logger
+
+	stopMaster context.CancelFunc
+	masterErr  chan error
+	assistants []*runningAssistant
+}
+
+type runningAssistant struct {
+	listen string
+	cancel context.CancelFunc
+	done   chan error
+}
+
+// freePort returns a loopback port that was free a moment ago.
+func freePort(t *testing.T) int {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
+}
+
+// testLogger sends daemon logs at warn and above to the test log.
+func testLogger(t *testing.T) *slog.Logger {
+	return slog.New(slog.NewTextHandler(tWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))
+}
+
+type tWriter struct{ t *testing.T }
+
+func (w tWriter) Write(p []byte) (int, error) {
+	w.t.Log(string(bytes.TrimRight(p, "\n")))
+	return len(p), nil
+}
+
+func newCluster(t *testing.T, domains, nAssistants, workers int) *cluster {
+	t.Helper()
+	sim, err := websim.New(websim.Config{Domains: domains, Seed: 1, Fractions: websim.DefaultFractions(), HangFor: 30 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := sim.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { sim.Close() })
+
+	dbURL := pgtest.NewDatabase(t)
+	cfg := config.Default()
+	cfg.Database.URL = dbURL
+	cfg.RPC.Manager.Port = freePort(t)
+	for range nAssistants {
+		cfg.RPC.Assistants = append(cfg.RPC.Assistants, config.Assistant{Address: "127.0.0.1", Port: freePort(t), Workers: config.Workers(workers)})
+	}
+	cfg.Dispatch.PollInterval = config.Duration(100 * time.Millisecond)
+	cfg.Dispatch.PollTimeout = config.Duration(80 * time.Millisecond)
+	cfg.Dispatch.ProgressInterval = config.Duration(time.Second)
+	cfg.Dispatch.ShutdownGrace = config.Duration(5 * time.Second)
+	cfg.Retry.BaseDelay = config.Duration(50 * time.Millisecond)
+	cfg.Retry.MaxDelay = config.Duration(200 * time.Millisecond)
+	cfg.Fetch.Timeout = config.Duration(2 * time.Second)
+	cfg.Fetch.ConnectTimeout = config.Duration(time.Second)
+	cfg.Fetch.RobotsTimeout = config.Duration(2 * time.Second)
+	cfg.Fetch.DefaultDelay = 0
+	cfg.Fetch.Resolve = []string{"*.test=" + sim.Addr()}
+	cfg.Fetch.ShutdownGrace = config.Duration(5 * time.Second)
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+
+	pool, err := pgxpool.New(context.Background(), dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(pool.Close)
+	st := store.New(pool)
+	if _, err := store.Migrate(context.Background(), pool); err != nil {
+		t.Fatal(err)
+	}
+	c := &cluster{t: t, cfg: cfg, sim: sim, pool: pool, store: st, log: testLogger(t)}
+
+	var list bytes.Buffer
+	if err := sim.WriteTranco(&list); err != nil {
+		t.Fatal(err)
+	}
+	rep, err := master.ImportTranco(context.Background(), st, &list, master.ImportOptions{Scheme: "http"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Inserted != int64(domains) || rep.Bad != 0 {
+		t.Fatalf("import: %s; want %d new URLs and no bad lines (first bad: %v)", rep, domains, rep.FirstBad)
+	}
+	for i := range nAssistants {
+		c.startAssistant(i)
+	}
+	return c
+}
+
+func (c *cluster) startAssistant(i int) {
+	a := c.cfg.RPC.Assistants[i]
+	ctx, cancel := context.WithCancel(context.Background())
+	ra := &runningAssistant{listen: a.ID(), cancel: cancel, done: make(chan error, 1)}
+	ready := make(chan struct{})
+	go func() {
+		ra.done <- assistant.Run(ctx, assistant.Options{Config: c.cfg, Listen: a.ID(), MetricsListen: "127.0.0.1:0",
+			Log: c.log, Registry: admin.NewRegistry(), Started: func(string, string) { close(ready) }})
+	}()
+	select {
+	case <-ready:
+	case err := <-ra.done:
+		c.t.Fatalf("assistant %s: %v", a.ID(), err)
+	}
+	c.assistants = append(c.assistants, ra)
+	c.t.Cleanup(func() {
+		cancel()
+		if err := <-ra.done; err != nil {
+			c.t.Errorf("assistant %s: %v", a.ID(), err)
+		}
+	})
+}
+
+func (c *cluster) startMaster() *master.Daemon {
+	ctx, cancel := context.WithCancel(context.Background())
+	c.stopMaster = cancel
+	c.masterErr = make(chan error, 1)
+	started := make(chan *master.Daemon, 1)
+	go func() {
+		c.masterErr <- master.Run(ctx, master.Options{Config: c.cfg, Log: c.log, Registry: admin.NewRegistry(),
+			AdminAddr: "127.0.0.1:0", Started: func(d *master.Daemon) { started <- d }})
+	}()
+	select {
+	case d := <-started:
+		c.t.Cleanup(func() { c.stop() })
+		return d
+	case err := <-c.masterErr:
+		c.t.Fatalf("master: %v", err)
+	}
+	return nil
+}
+
+func (c *cluster) stop() {
+	if c.stopMaster == nil {
+		return
+	}
+	c.stopMaster()
+	c.stopMaster = nil
+	if err := <-c.masterErr; err != nil {
+		c.t.Errorf("master.Run: %v", err)
+	}
+}
+
+// waitFinal waits until every frontier URL is final.
+func (c *cluster) waitFinal(timeout time.Duration) store.Stats {
+	c.t.Helper()
+	deadline := time.Now().Add(timeout)
+	var st store.Stats
+	var err error
+	for {
+		st, err = c.store.Stats(context.Background())
+		if err != nil {
+			c.t.Fatal(err)
+		}
+		if st.Total() > 0 && st.Final() == st.Total() {
+			return st
+		}
+		if time.Now().After(deadline) {
+			c.t.Fatalf("crawl not final after %s: %v", timeout, st.Counts)
+		}
+		// Polling the database is the condition; the interval only bounds
+		// how often we ask.
+		<-time.After(200 * time.Millisecond)
+	}
+}
+
+// TestCrawlWebsim is the product's spine: two assistants and a master on
+// loopback TCP crawl 2,000 synthetic domains against real PostgreSQL, and
+// the stored outcome of every URL matches websim's ground truth.
+func TestCrawlWebsim(t *testing.T) {
+	const domains = 2000
+	c := newCluster(t, domains, 2, 32)
+	d := c.startMaster()
+	stats := c.waitFinal(3 * time.Minute)
+	c.stop()
+	t.Logf("final counts: %v", stats.Counts)
+
+	ctx := context.Background()
+	// One results row per frontier URL, none left leased.
+	var frontierN, resultsN, distinctURLs, leased int64
+	if err := c.pool.QueryRow(ctx, `SELECT (SELECT count(*) FROM frontier), (SELECT count(*) FROM results),
+		(SELECT count(DISTINCT url_id) FROM results), (SELECT count(*) FROM frontier WHERE state = 'leased' OR lease_expires_at IS NOT NULL)`).
+		Scan(&frontierN, &resultsN, &distinctURLs, &leased); err != nil {
+		t.Fatal(err)
+	}
+	if frontierN != domains || resultsN != frontierN || distinctURLs != frontierN || leased != 0 {
+		t.Fatalf("frontier %d, results %d (distinct urls %d), leased %d: want %d, %d, %d, 0",
+			frontierN, resultsN, distinctURLs, leased, domains, domains, domains)
+	}
+
+	// Every URL's stored outcome matches the ground truth.
+	type row struct {
+		state, class, finalURL, title, robots string
+		status                                int
+	}
+	got := map[string]row{}
+	rows, err := c.pool.Query(ctx, `SELECT f.url, f.state, r.error_class, r.http_status, r.final_url, r.title, r.robots
+		FROM frontier f JOIN results r ON r.url_id = f.id`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for rows.Next() {
+		var u string
+		var r row
+		if err := rows.Scan(&u, &r.state, &r.class, &r.status, &r.finalURL, &r.title, &r.robots); err != nil {
+			t.Fatal(err)
+		}
+		got[u] = r
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	mismatches := 0
+	kinds := map[string]int{}
+	for e := range c.sim.All() {
+		r, ok := got[e.URL]
+		kinds[string(e.State)+"/"+string(e.Class)]++
+		want := row{state: string(e.State), class: string(e.Class), status: e.HTTPStatus, finalURL: e.FinalURL, title: e.Title, robots: string(e.Robots)}
+		if !ok || r != want {
+			mismatches++
+			if mismatches <= 15 {
+				t.Errorf("%s (%+v):\n got  %+v\n want %+v", e.URL, c.sim.Profile(e.Rank), r, want)
+			}
+		}
+	}
+	if mismatches > 0 {
+		t.Fatalf("%d of %d URLs differ from websim's ground truth", mismatches, domains)
+	}
+	t.Logf("outcome kinds: %v", kinds)
+	if len(kinds) < 8 {
+		t.Errorf("only %d outcome kinds exercised, want the full websim mix", len(kinds))
+	}
+	// Politeness: no request to a path robots.txt disallows.
+	if hits := c.sim.DisallowedHits(); len(hits) > 0 {
+		t.Fatalf("websim served %d disallowed requests, e.g. %v", len(hits), hits[:min(5, len(hits))])
+	}
+	// The master's writer saw no stale results in a crawl without faults.
+	if n := d.Writer.Rejected(); n != 0 {
+		t.Errorf("%d results rejected by fencing in a fault-free crawl", n)
+	}
+}

@@ -1,0 +1,268 @@
+// Package persist is the master's result writer. Batch goroutines submit
+// decided outcomes; the writer groups them by size or time and hands each
+// group to the store in one transaction (COPY + one fenced statement).
+//
+// Memory is bounded twice: by the number of buffered outcomes (a channel)
+// and by their body bytes (a weighted semaphore). When either bound is
+// reached Submit blocks; the batch goroutine then stops reading its gRPC
+// stream and flow control pushes back on the assistant. When the database
+// fails, the writer keeps the batch and retries with backoff, so an outage
+// stalls the crawl instead of losing results.
+package persist
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"math/rand/v2"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"golang.org/x/sync/semaphore"
+
+	"github.com/crawlmaster/crawlmaster/master/store"
+)
+
+// Persister stores a batch; see store.Store.Persist.
+type Persister interface {
+	Persist(ctx context.Context, outs []store.Outcome) (store.Accepted, error)
+}
+
+// Config tunes the writer; see rpc.yaml's persist section.
+type Config struct {
+	BatchSize     int
+	FlushInterval time.Duration
+	Buffer        int   // outcomes held before Submit blocks
+	BufferBytes   int64 // body bytes held before Submit blocks
+}
+
+// ErrClosed is returned by Submit after Close.
+var ErrClosed = errors.New("persist: writer closed")
+
+// Writer batches outcomes into the store. Create with New, run Run in a
+// goroutine, Submit from any goroutine, Close when no Submit can happen
+// any more; Run then flushes what is left and returns.
+type Writer struct {
+	cfg   Config
+	p     Persister
+	log   *slog.Logger
+	m     *Metrics
+	in    chan store.Outcome
+	done  chan struct{}
+	bytes *semaphore.Weighted
+
+	persisted [5]atomic.Int64 // by state index
+	rejected  atomic.Int64
+}
+
+// New creates a writer.
+func New(cfg Config, p Persister, log *slog.Logger, m *Metrics) *Writer {
+	if cfg.BatchSize < 1 {
+		cfg.BatchSize = 1000
+	}
+	if cfg.Buffer < cfg.BatchSize {
+		cfg.Buffer = cfg.BatchSize
+	}
+	if cfg.BufferBytes <= 0 {
+		cfg.BufferBytes = 64 << 20
+	}
+	if cfg.FlushInterval <= 0 {
+		cfg.FlushInterval = 200 * time.Millisecond
+	}
+	if m == nil {
+		m = NewMetrics(nil)
+	}
+	return &Writer{cfg: cfg, p: p, log: log, m: m,
+		in: make(chan store.Outcome, cfg.Buffer), done: make(chan struct{}),
+		bytes: semaphore.NewWeighted(cfg.BufferBytes)}
+}
+
+// Submit queues one outcome, blocking while the buffer is full. It fails
+// when ctx is done or the writer is closed; the outcome is then not stored
+// and its lease stays with the caller.
+func (w *Writer) Submit(ctx context.Context, o store.Outcome) error {
+	n := min(int64(len(o.Body)), w.cfg.BufferBytes)
+	if n > 0 {
+		if err := w.bytes.Acquire(ctx, n); err != nil {
+			return err
+		}
+	}
+	select {
+	case w.in <- o:
+		w.m.Buffered.Inc()
+		return nil
+	case <-ctx.Done():
+		w.bytes.Release(n)
+		return ctx.Err()
+	case <-w.done:
+		w.bytes.Release(n)
+		return ErrClosed
+	}
+}
+
+// Close tells Run to flush what was submitted and return. Call it once,
+// after every Submit has returned.
+func (w *Writer) Close() { close(w.done) }
+
+// Persisted returns how many outcomes were stored in state s.
+func (w *Writer) Persisted(s store.State) int64 { return w.persisted[stateIndex(s)].Load() }
+
+// Rejected returns how many outcomes were dropped for a stale lease token.
+func (w *Writer) Rejected() int64 { return w.rejected.Load() }
+
+// Run writes batches until Close, then flushes and returns nil. If ctx is
+// cancelled first (hard stop) it returns ctx.Err(); unflushed outcomes are
+// then lost to this process but their leases stay in the database, so they
+// are crawled again after the leases are released or expire.
+func (w *Writer) Run(ctx context.Context) error {
+	batch := make([]store.Outcome, 0, w.cfg.BatchSize)
+	timer := time.NewTimer(time.Hour)
+	timer.Stop()
+	add := func(o store.Outcome) {
+		w.m.Buffered.Dec()
+		if len(batch) == 0 {
+			timer.Reset(w.cfg.FlushInterval)
+		}
+		batch = append(batch, o)
+	}
+	flush := func() error {
+		timer.Stop()
+		if err := w.flush(ctx, batch); err != nil {
+			return err
+		}
+		clear(batch)
+		batch = batch[:0]
+		return nil
+	}
+	for {
+		select {
+		case o := <-w.in:
+			add(o)
+			if len(batch) >= w.cfg.BatchSize {
+				if err := flush(); err != nil {
+					return err
+				}
+			}
+		case <-timer.C:
+			if err := flush(); err != nil {
+				return err
+			}
+		case <-w.done:
+			for {
+				select {
+				case o := <-w.in:
+					add(o)
+					if len(batch) >= w.cfg.BatchSize {
+						if err := flush(); err != nil {
+							return err
+						}
+					}
+					continue
+				default:
+				}
+				break
+			}
+			return flush()
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+// flush stores one batch, retrying with capped exponential backoff until it
+// succeeds or ctx is done. Retrying the same batch is safe: results are
+// keyed by lease token and fenced.
+func (w *Writer) flush(ctx context.Context, batch []store.Outcome) error {
+	if len(batch) == 0 {
+		return nil
+	}
+	backoff := 100 * time.Millisecond
+	for attempt := 1; ; attempt++ {
+		start := time.Now()
+		accepted, err := w.p.Persist(ctx, batch)
+		if err == nil {
+			w.m.BatchSize.Observe(float64(len(batch)))
+			w.m.Duration.Observe(time.Since(start).Seconds())
+			w.account(batch, accepted)
+			return nil
+		}
+		w.m.Errors.Inc()
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		w.log.Error("persist results failed; retrying", "results", len(batch), "attempt", attempt, "retry_in", backoff, "err", err)
+		t := time.NewTimer(time.Duration(float64(backoff) * (0.8 + 0.4*rand.Float64())))
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return ctx.Err()
+		case <-t.C:
+		}
+		backoff = min(backoff*2, 5*time.Second)
+	}
+}
+
+// account updates counters and frees the batch's body bytes after a
+// successful write.
+func (w *Writer) account(batch []store.Outcome, accepted store.Accepted) {
+	var bodyBytes int64
+	for _, o := range batch {
+		bodyBytes += min(int64(len(o.Body)), w.cfg.BufferBytes)
+	}
+	if bodyBytes > 0 {
+		w.bytes.Release(bodyBytes)
+	}
+	if rejected := int64(len(batch)) - accepted.Total(); rejected > 0 {
+		w.rejected.Add(rejected)
+		w.m.Rejected.Add(float64(rejected))
+		w.log.Warn("stale results rejected by lease token", "rejected", rejected, "batch", len(batch))
+	}
+	for st, n := range accepted {
+		w.persisted[stateIndex(st)].Add(n)
+		w.m.Persisted.WithLabelValues(string(st)).Add(float64(n))
+	}
+}
+
+func stateIndex(s store.State) int {
+	for i, st := range store.AllStates {
+		if st == s {
+			return i
+		}
+	}
+	return 0
+}
+
+// Metrics are the writer's Prometheus metrics.
+type Metrics struct {
+	Persisted *prometheus.CounterVec
+	Rejected  prometheus.Counter
+	Errors    prometheus.Counter
+	BatchSize prometheus.Histogram
+	Duration  prometheus.Histogram
+	Buffered  prometheus.Gauge
+}
+
+// NewMetrics creates the metrics and registers them on reg (nil: unregistered).
+func NewMetrics(reg prometheus.Registerer) *Metrics {
+	const ns, sub = "crawlmaster", "persist"
+	m := &Metrics{
+		Persisted: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Subsystem: sub,
+			Name: "results_total", Help: "Results written, by the state the URL moved to (pending means a retry was scheduled)."},
+			[]string{"outcome"}),
+		Rejected: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Subsystem: sub,
+			Name: "stale_results_rejected_total", Help: "Results dropped because their lease token was no longer current (fencing)."}),
+		Errors: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Subsystem: sub,
+			Name: "errors_total", Help: "Failed attempts to write a batch (each is retried)."}),
+		BatchSize: prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: ns, Subsystem: sub,
+			Name: "batch_size", Help: "Results per write transaction.", Buckets: prometheus.ExponentialBuckets(1, 2, 14)}),
+		Duration: prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: ns, Subsystem: sub,
+			Name: "batch_duration_seconds", Help: "Duration of a write transaction.", Buckets: prometheus.ExponentialBuckets(0.0005, 2.5, 12)}),
+		Buffered: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Subsystem: sub,
+			Name: "buffered_results", Help: "Results submitted and not yet written."}),
+	}
+	if reg != nil {
+		reg.MustRegister(m.Persisted, m.Rejected, m.Errors, m.BatchSize, m.Duration, m.Buffered)
+	}
+	return m
+}

@@ -1,0 +1,110 @@
+package master
+
+import (
+	"context"
+	"log/slog"
+	"math/rand/v2"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/crawlmaster/crawlmaster/master/dispatch"
+	"github.com/crawlmaster/crawlmaster/master/persist"
+	"github.com/crawlmaster/crawlmaster/master/store"
+)
+
+// metrics are the master's frontier gauges.
+type metrics struct {
+	frontier     *prometheus.GaugeVec
+	oldestDueAge prometheus.Gauge
+}
+
+func newMetrics(reg prometheus.Registerer) *metrics {
+	m := &metrics{
+		frontier: prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: "crawlmaster", Subsystem: "frontier",
+			Name: "urls", Help: "Frontier URLs by state, counted every progress interval."}, []string{"state"}),
+		oldestDueAge: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: "crawlmaster", Subsystem: "frontier",
+			Name: "oldest_due_age_seconds", Help: "How long the longest-waiting due pending URL has been due (the crawl's lag)."}),
+	}
+	if reg != nil {
+		reg.MustRegister(m.frontier, m.oldestDueAge)
+	}
+	return m
+}
+
+// progress logs one line per interval (final/total, pages/s, ETA),
+// refreshes the frontier gauges and writes the leader heartbeat that
+// `master status` reads.
+type progress struct {
+	st      *store.Store
+	d       *dispatch.Dispatcher
+	w       *persist.Writer
+	m       *metrics
+	log     *slog.Logger
+	id      string
+	started time.Time
+
+	lastAt    time.Time
+	lastPages int64
+}
+
+func (p *progress) pages() int64 {
+	var n int64
+	for _, s := range store.AllStates {
+		n += p.w.Persisted(s)
+	}
+	return n
+}
+
+func (p *progress) loop(ctx context.Context, every time.Duration) {
+	p.lastAt = time.Now()
+	for {
+		p.tick(ctx)
+		t := time.NewTimer(time.Duration(float64(every) * (0.9 + 0.2*rand.Float64())))
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return
+		case <-t.C:
+		}
+	}
+}
+
+func (p *progress) tick(ctx context.Context) {
+	if err := p.st.WriteStatus(ctx, store.MasterStatus{MasterID: p.id, StartedAt: p.started, Assistants: p.d.Status()}); err != nil {
+		if ctx.Err() == nil {
+			p.log.Warn("write status", "err", err)
+		}
+		return
+	}
+	stats, err := p.st.Stats(ctx)
+	if err != nil {
+		if ctx.Err() == nil {
+			p.log.Warn("frontier stats", "err", err)
+		}
+		return
+	}
+	for _, s := range store.AllStates {
+		p.m.frontier.WithLabelValues(string(s)).Set(float64(stats.Counts[s]))
+	}
+	if stats.OldestDue.IsZero() {
+		p.m.oldestDueAge.Set(0)
+	} else {
+		p.m.oldestDueAge.Set(max(0, time.Since(stats.OldestDue).Seconds()))
+	}
+	now := time.Now()
+	pages := p.pages()
+	rate := float64(pages-p.lastPages) / now.Sub(p.lastAt).Seconds()
+	p.lastAt, p.lastPages = now, pages
+	total, final := stats.Total(), stats.Final()
+	left := total - final
+	if left == 0 && rate == 0 {
+		return // idle: nothing to report
+	}
+	eta := "unknown"
+	if rate > 0 {
+		eta = time.Duration(float64(left) / rate * float64(time.Second)).Round(time.Second).String()
+	}
+	p.log.Info("progress", "final", final, "total", total, "pending", stats.Counts[store.StatePending],
+		"leased", stats.Counts[store.StateLeased], "pages_per_sec", int64(rate), "eta", eta)
+}

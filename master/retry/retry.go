@@ -1,0 +1,69 @@
+// Package retry decides what happens to a URL after a fetch: final success,
+// final failure, or another attempt after an exponential, jittered backoff.
+//
+// Transient classes (timeouts, refused or reset connections, 5xx, 429,
+// temporary DNS errors, robots.txt unavailable) are retried until
+// MaxAttempts, then the URL is dead. Permanent classes (4xx, robots
+// disallowed, unknown host, too many redirects) are final at once.
+package retry
+
+import (
+	"math"
+	"time"
+
+	"github.com/crawlmaster/crawlmaster/crawl"
+	"github.com/crawlmaster/crawlmaster/master/store"
+)
+
+// Policy is the retry schedule.
+type Policy struct {
+	MaxAttempts int
+	BaseDelay   time.Duration
+	MaxDelay    time.Duration
+	// Jitter spreads each delay uniformly over ±Jitter of itself, so URLs
+	// that failed together do not come back together.
+	Jitter float64
+}
+
+// Backoff is the delay before attempt number attempt+1, given that attempt
+// (1-based) just failed: BaseDelay·2^(attempt-1), capped at MaxDelay, then
+// jittered. u is a uniform random number in [0,1).
+func (p Policy) Backoff(attempt int, u float64) time.Duration {
+	if attempt < 1 {
+		attempt = 1
+	}
+	d := float64(p.BaseDelay) * math.Pow(2, float64(attempt-1))
+	if d > float64(p.MaxDelay) || math.IsInf(d, 0) {
+		d = float64(p.MaxDelay)
+	}
+	d *= 1 + p.Jitter*(2*u-1)
+	if d < 0 {
+		d = 0
+	}
+	return time.Duration(d)
+}
+
+// Decision is what to do with a URL after one attempt.
+type Decision struct {
+	State       store.State // done, failed, dead, or pending (retry)
+	NextFetchAt time.Time   // when State is pending
+}
+
+// Decide maps an attempt's class to the URL's next state. attempts counts
+// the attempt just made; retryAfter is the server's Retry-After (honoured
+// when longer than the backoff, capped at MaxDelay).
+func (p Policy) Decide(class crawl.Class, attempts int, retryAfter time.Duration, now time.Time, u float64) Decision {
+	switch {
+	case class == crawl.ClassOK:
+		return Decision{State: store.StateDone}
+	case !class.Transient():
+		return Decision{State: store.StateFailed}
+	case attempts >= p.MaxAttempts:
+		return Decision{State: store.StateDead}
+	}
+	d := p.Backoff(attempts, u)
+	if retryAfter > d {
+		d = min(retryAfter, p.MaxDelay)
+	}
+	return Decision{State: store.StatePending, NextFetchAt: now.Add(d)}
+}

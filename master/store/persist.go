@@ -1,0 +1,161 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// Outcome is one result with the master's decision already made: the state
+// the URL moves to and, for a retry, when it is due again. Final outcomes
+// also become a results row.
+type Outcome struct {
+	URLID       int64
+	Token       int64
+	State       State     // pending (retry), done, failed or dead
+	NextFetchAt time.Time // for State == pending
+
+	URL           string
+	FinalURL      string
+	HTTPStatus    int32
+	ContentType   string
+	BodySize      int64
+	BodyTruncated bool
+	FetchDuration time.Duration
+	Title         string
+	ContentHash   []byte
+	Class         string
+	Error         string
+	Robots        string
+	Redirects     int32
+	Attempts      int32
+	Assistant     string
+	FetchedAt     time.Time
+	Body          []byte // stored when State == done and non-empty
+}
+
+var stagingColumns = []string{
+	"url_id", "lease_token", "state", "next_fetch_at",
+	"url", "final_url", "http_status", "content_type", "body_size", "body_truncated",
+	"fetch_duration_us", "title", "content_hash", "error_class", "error_message",
+	"robots", "redirects", "attempts", "assistant", "fetched_at", "body",
+}
+
+// createStagingSQL makes the per-connection staging table. It is emptied at
+// every commit, so a pooled connection reuses it without catalog churn.
+const createStagingSQL = `
+CREATE TEMP TABLE IF NOT EXISTS persist_staging (
+    url_id bigint, lease_token bigint, state text, next_fetch_at timestamptz,
+    url text, final_url text, http_status integer, content_type text, body_size bigint, body_truncated boolean,
+    fetch_duration_us bigint, title text, content_hash bytea, error_class text, error_message text,
+    robots text, redirects integer, attempts integer, assistant text, fetched_at timestamptz, body bytea
+) ON COMMIT DELETE ROWS`
+
+// applySQL moves staged outcomes into results, bodies and the frontier, but
+// only for rows whose lease token is still current and still leased: the
+// fencing rule. Everything else in the staging table is a stale result and
+// is dropped. The statement's row count is the number accepted.
+const applySQL = `
+WITH acc AS (
+    SELECT s.* FROM persist_staging s
+    JOIN frontier f ON f.id = s.url_id AND f.lease_token = s.lease_token AND f.state = 'leased'
+    FOR UPDATE OF f
+), ins AS (
+    INSERT INTO results (lease_token, url_id, url, final_url, state, http_status, content_type, body_size,
+        body_truncated, fetch_duration_us, title, content_hash, error_class, error_message, robots,
+        redirects, attempts, assistant, fetched_at)
+    SELECT lease_token, url_id, url, final_url, state, http_status, content_type, body_size,
+        body_truncated, fetch_duration_us, title, content_hash, error_class, error_message, robots,
+        redirects, attempts, assistant, fetched_at
+    FROM acc WHERE state <> 'pending'
+    ON CONFLICT (lease_token) DO NOTHING
+    RETURNING lease_token
+), bod AS (
+    INSERT INTO bodies (lease_token, body)
+    SELECT a.lease_token, a.body FROM acc a JOIN ins USING (lease_token)
+    WHERE a.body IS NOT NULL AND length(a.body) > 0
+    ON CONFLICT (lease_token) DO NOTHING
+)
+UPDATE frontier f
+SET state = a.state,
+    lease_expires_at = NULL,
+    next_fetch_at = CASE WHEN a.state = 'pending' THEN a.next_fetch_at ELSE f.next_fetch_at END,
+    last_class = a.error_class,
+    last_error = nullif(a.error_message, ''),
+    updated_at = now()
+FROM acc a
+WHERE f.id = a.url_id
+RETURNING a.state`
+
+// Accepted counts a batch's accepted outcomes by the state they moved to.
+type Accepted map[State]int64
+
+// Total is the number of accepted outcomes.
+func (a Accepted) Total() int64 {
+	var n int64
+	for _, c := range a {
+		n += c
+	}
+	return n
+}
+
+// Persist writes a batch of outcomes in one transaction: COPY into the
+// staging table, then one fenced statement. It returns the accepted
+// outcomes by state; the rest carried stale lease tokens and were dropped.
+// On error nothing was written and the caller may retry the same batch:
+// results are keyed by lease token, so a retry never duplicates a row.
+func (s *Store) Persist(ctx context.Context, outs []Outcome) (accepted Accepted, err error) {
+	if len(outs) == 0 {
+		return Accepted{}, nil
+	}
+	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, createStagingSQL); err != nil {
+			return fmt.Errorf("create staging table: %w", err)
+		}
+		i := 0
+		row := make([]any, len(stagingColumns))
+		_, err := tx.CopyFrom(ctx, pgx.Identifier{"persist_staging"}, stagingColumns, pgx.CopyFromFunc(func() ([]any, error) {
+			if i >= len(outs) {
+				return nil, nil
+			}
+			o := &outs[i]
+			i++
+			var next any
+			if o.State == StatePending {
+				next = o.NextFetchAt
+			}
+			var body any
+			if o.State == StateDone && len(o.Body) > 0 {
+				body = o.Body
+			}
+			row[0], row[1], row[2], row[3] = o.URLID, o.Token, string(o.State), next
+			row[4], row[5], row[6], row[7], row[8], row[9] = o.URL, o.FinalURL, o.HTTPStatus, o.ContentType, o.BodySize, o.BodyTruncated
+			row[10], row[11], row[12], row[13], row[14] = o.FetchDuration.Microseconds(), o.Title, o.ContentHash, o.Class, o.Error
+			row[15], row[16], row[17], row[18], row[19], row[20] = o.Robots, o.Redirects, o.Attempts, o.Assistant, o.FetchedAt, body
+			return row, nil
+		}))
+		if err != nil {
+			return fmt.Errorf("copy into staging: %w", err)
+		}
+		rows, err := tx.Query(ctx, applySQL)
+		if err != nil {
+			return fmt.Errorf("apply staged results: %w", err)
+		}
+		accepted = Accepted{}
+		var st string
+		_, err = pgx.ForEachRow(rows, []any{&st}, func() error {
+			accepted[State(st)]++
+			return nil
+		})
+		if err != nil {
+			return fmt.Errorf("apply staged results: %w", err)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("persist %d results: %w", len(outs), err)
+	}
+	return accepted, nil
+}

@@ -1,0 +1,298 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+)
+
+// State is a frontier row's state.
+type State string
+
+// The frontier states. Pending and Leased are live; the other three are
+// final.
+const (
+	StatePending State = "pending"
+	StateLeased  State = "leased"
+	StateDone    State = "done"
+	StateFailed  State = "failed"
+	StateDead    State = "dead"
+)
+
+// AllStates lists every state in display order.
+var AllStates = []State{StatePending, StateLeased, StateDone, StateFailed, StateDead}
+
+// Final reports whether s is a final state.
+func (s State) Final() bool { return s == StateDone || s == StateFailed || s == StateDead }
+
+// NumShards is the number of affinity shards. A URL's shard is
+// Shard(domain); assistants own shards, never individual domains.
+const NumShards = 1024
+
+// Shard maps a domain to its affinity shard (FNV-1a, 32 bit).
+func Shard(domain string) int16 {
+	h := uint32(2166136261)
+	for i := 0; i < len(domain); i++ {
+		h ^= uint32(domain[i])
+		h *= 16777619
+	}
+	return int16(h % NumShards)
+}
+
+// Store is the master's handle on PostgreSQL. It is safe for concurrent use.
+type Store struct {
+	pool *pgxpool.Pool
+}
+
+// New wraps an open pool. The caller closes the pool after the Store's last
+// use.
+func New(pool *pgxpool.Pool) *Store { return &Store{pool: pool} }
+
+// Open connects to url, checks the connection and returns a Store and its
+// pool (which the caller closes).
+func Open(ctx context.Context, url string, maxConns int32) (*Store, *pgxpool.Pool, error) {
+	cfg, err := pgxpool.ParseConfig(url)
+	if err != nil {
+		return nil, nil, fmt.Errorf("database.url: %w", err)
+	}
+	if maxConns > 0 {
+		cfg.MaxConns = maxConns
+	}
+	cfg.ConnConfig.RuntimeParams["application_name"] = "crawlmaster"
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, nil, fmt.Errorf("connect to database: %w", err)
+	}
+	if err := pool.Ping(ctx); err != nil {
+		pool.Close()
+		return nil, nil, fmt.Errorf("connect to database %s:%d/%s: %w", cfg.ConnConfig.Host, cfg.ConnConfig.Port, cfg.ConnConfig.Database, err)
+	}
+	return New(pool), pool, nil
+}
+
+// Pool returns the underlying pool.
+func (s *Store) Pool() *pgxpool.Pool { return s.pool }
+
+// Task is one leased URL, as handed to an assistant.
+type Task struct {
+	URLID    int64
+	Token    int64
+	URL      string
+	Domain   string
+	Attempts int // including this one
+}
+
+// ClaimParams selects and leases pending URLs for one assistant.
+type ClaimParams struct {
+	// Shards owned by the assistant; only their URLs are claimed.
+	Shards []int16
+	// Limit is the most URLs to claim.
+	Limit int
+	// Lease is how long the lease lasts before the rescuer may take it back.
+	Lease time.Duration
+	// Assistant is recorded on the rows for operators.
+	Assistant string
+}
+
+// claimSQL leases up to $2 due pending URLs of the given shards, best
+// priority first, skipping rows other transactions hold and domains that
+// already have a leased URL (so a domain is never in flight twice). The
+// lease token and expiry are written in the same statement: a claimed row is
+// never seen without its lease.
+const claimSQL = `
+WITH c AS (
+    SELECT f.id FROM frontier f
+    WHERE f.state = 'pending'
+      AND f.next_fetch_at <= now()
+      AND f.shard = ANY($1::smallint[])
+      AND NOT EXISTS (SELECT 1 FROM frontier l WHERE l.domain = f.domain AND l.state = 'leased')
+    ORDER BY f.priority, f.id
+    LIMIT $2
+    FOR UPDATE OF f SKIP LOCKED
+)
+UPDATE frontier f
+SET state = 'leased',
+    lease_token = nextval('lease_token_seq'),
+    lease_expires_at = now() + $3::interval,
+    assistant = $4,
+    attempts = f.attempts + 1,
+    updated_at = now()
+FROM c
+WHERE f.id = c.id
+RETURNING f.id, f.lease_token, f.url, f.domain, f.attempts`
+
+// Claim leases up to p.Limit pending URLs. It returns fewer (possibly none)
+// when fewer are due.
+func (s *Store) Claim(ctx context.Context, p ClaimParams) ([]Task, error) {
+	if p.Limit <= 0 || len(p.Shards) == 0 {
+		return nil, nil
+	}
+	rows, err := s.pool.Query(ctx, claimSQL, p.Shards, p.Limit, p.Lease, p.Assistant)
+	if err != nil {
+		return nil, fmt.Errorf("claim: %w", err)
+	}
+	tasks := make([]Task, 0, p.Limit)
+	var t Task
+	var attempts int32
+	_, err = pgx.ForEachRow(rows, []any{&t.URLID, &t.Token, &t.URL, &t.Domain, &attempts}, func() error {
+		t.Attempts = int(attempts)
+		tasks = append(tasks, t)
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("claim: %w", err)
+	}
+	return tasks, nil
+}
+
+// Release returns leased URLs to pending at once, e.g. when their batch's
+// stream broke or the master is shutting down. With charge false the claim's
+// attempt is given back (the URL was never really tried). Tokens that are no
+// longer current are ignored. It returns how many rows it released.
+func (s *Store) Release(ctx context.Context, tokens []int64, charge bool) (int64, error) {
+	if len(tokens) == 0 {
+		return 0, nil
+	}
+	tag, err := s.pool.Exec(ctx, `
+UPDATE frontier
+SET state = 'pending', lease_expires_at = NULL, updated_at = now(),
+    attempts = CASE WHEN $2 THEN attempts ELSE greatest(attempts - 1, 0) END
+WHERE lease_token = ANY($1::bigint[]) AND state = 'leased'`, tokens, charge)
+	if err != nil {
+		return 0, fmt.Errorf("release %d leases: %w", len(tokens), err)
+	}
+	return tag.RowsAffected(), nil
+}
+
+// Renew extends the leases of tokens the master still holds, so a batch
+// that is slow (politeness delays, timeouts) is not rescued under it.
+func (s *Store) Renew(ctx context.Context, tokens []int64, lease time.Duration) (int64, error) {
+	if len(tokens) == 0 {
+		return 0, nil
+	}
+	tag, err := s.pool.Exec(ctx, `
+UPDATE frontier SET lease_expires_at = now() + $2::interval
+WHERE lease_token = ANY($1::bigint[]) AND state = 'leased'`, tokens, lease)
+	if err != nil {
+		return 0, fmt.Errorf("renew %d leases: %w", len(tokens), err)
+	}
+	return tag.RowsAffected(), nil
+}
+
+// RescueExpired returns every lease past its expiry to pending (keeping the
+// attempt it cost). It returns how many it rescued.
+func (s *Store) RescueExpired(ctx context.Context) (int64, error) {
+	tag, err := s.pool.Exec(ctx, `
+UPDATE frontier SET state = 'pending', lease_expires_at = NULL, updated_at = now()
+WHERE state = 'leased' AND lease_expires_at < now()`)
+	if err != nil {
+		return 0, fmt.Errorf("rescue expired leases: %w", err)
+	}
+	return tag.RowsAffected(), nil
+}
+
+// ReleaseAll returns every leased URL to pending. The leader calls it once
+// at start: any lease then belongs to a previous incarnation, whose results
+// can no longer arrive.
+func (s *Store) ReleaseAll(ctx context.Context) (int64, error) {
+	tag, err := s.pool.Exec(ctx, `
+UPDATE frontier SET state = 'pending', lease_expires_at = NULL, updated_at = now()
+WHERE state = 'leased'`)
+	if err != nil {
+		return 0, fmt.Errorf("release leases of a previous master: %w", err)
+	}
+	return tag.RowsAffected(), nil
+}
+
+// Stats summarises the frontier.
+type Stats struct {
+	Counts map[State]int64
+	// OldestDue is the next_fetch_at of the longest-waiting due pending URL;
+	// zero when none is due.
+	OldestDue time.Time
+}
+
+// Total is the number of frontier rows.
+func (st Stats) Total() int64 {
+	var n int64
+	for _, c := range st.Counts {
+		n += c
+	}
+	return n
+}
+
+// Final is the number of rows in a final state.
+func (st Stats) Final() int64 {
+	return st.Counts[StateDone] + st.Counts[StateFailed] + st.Counts[StateDead]
+}
+
+// Stats counts frontier rows by state in one scan.
+func (s *Store) Stats(ctx context.Context) (Stats, error) {
+	st := Stats{Counts: map[State]int64{}}
+	rows, err := s.pool.Query(ctx, `
+SELECT state, count(*), min(next_fetch_at) FILTER (WHERE state = 'pending' AND next_fetch_at <= now())
+FROM frontier GROUP BY state`)
+	if err != nil {
+		return st, fmt.Errorf("frontier stats: %w", err)
+	}
+	var state string
+	var n int64
+	var oldest *time.Time
+	_, err = pgx.ForEachRow(rows, []any{&state, &n, &oldest}, func() error {
+		st.Counts[State(state)] = n
+		if oldest != nil {
+			st.OldestDue = *oldest
+		}
+		return nil
+	})
+	if err != nil {
+		return st, fmt.Errorf("frontier stats: %w", err)
+	}
+	return st, nil
+}
+
+// RecentResults counts results persisted since the given time.
+func (s *Store) RecentResults(ctx context.Context, since time.Time) (int64, error) {
+	var n int64
+	err := s.pool.QueryRow(ctx, `SELECT count(*) FROM results WHERE persisted_at > $1`, since).Scan(&n)
+	if err != nil {
+		return 0, fmt.Errorf("count recent results: %w", err)
+	}
+	return n, nil
+}
+
+// ErrNoStatus is returned by ReadStatus when no master has run yet.
+var ErrNoStatus = errors.New("store: no master has written its status yet")
+
+// OutcomeCount is the number of final URLs with one state and class.
+type OutcomeCount struct {
+	State State
+	Class string
+	Count int64
+}
+
+// Outcomes counts final frontier rows by state and last error class.
+func (s *Store) Outcomes(ctx context.Context) ([]OutcomeCount, error) {
+	rows, err := s.pool.Query(ctx, `
+SELECT state, coalesce(last_class, ''), count(*) FROM frontier
+WHERE state IN ('done', 'failed', 'dead') GROUP BY 1, 2 ORDER BY 1, 3 DESC`)
+	if err != nil {
+		return nil, fmt.Errorf("count outcomes: %w", err)
+	}
+	var out []OutcomeCount
+	var oc OutcomeCount
+	var st string
+	_, err = pgx.ForEachRow(rows, []any{&st, &oc.Class, &oc.Count}, func() error {
+		oc.State = State(st)
+		out = append(out, oc)
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("count outcomes: %w", err)
+	}
+	return out, nil
+}
