@@ -20,11 +20,11 @@ type Inserter interface {
 
 // ImportReport summarises an import.
 type ImportReport struct {
-	Lines    int               // lines read
-	Valid    int               // lines that made a URL
-	Inserted int64             // URLs new to the frontier
-	Bad      int               // lines skipped
-	FirstBad []tranco.BadLine  // the first few skipped lines
+	Lines    int              // lines read
+	Valid    int              // lines that made a URL
+	Inserted int64            // URLs new to the frontier
+	Bad      int              // lines skipped
+	FirstBad []tranco.BadLine // the first few skipped lines
 	Duration time.Duration
 }
 

@@ -10,8 +10,8 @@ import (
 
 	"google.golang.org/grpc"
 
-	pb "github.com/crawlmaster/crawlmaster/proto/crawlmaster/v1"
 	"github.com/crawlmaster/crawlmaster/master/store"
+	pb "github.com/crawlmaster/crawlmaster/proto/crawlmaster/v1"
 )
 
 // assistant is the master's view of one assistant. Everything below the

@@ -14,9 +14,9 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/keepalive"
 
-	pb "github.com/crawlmaster/crawlmaster/proto/crawlmaster/v1"
 	"github.com/crawlmaster/crawlmaster/master/retry"
 	"github.com/crawlmaster/crawlmaster/master/store"
+	pb "github.com/crawlmaster/crawlmaster/proto/crawlmaster/v1"
 )
 
 // Store is the part of the master's store the dispatcher uses.
