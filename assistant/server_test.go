@@ -1,0 +1,320 @@
+package assistant_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"sync"
+	"testing"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/status"
+
+	"github.com/crawlmaster/crawlmaster/assistant"
+	"github.com/crawlmaster/crawlmaster/crawl"
+	pb "github.com/crawlmaster/crawlmaster/proto/crawlmaster/v1"
+)
+
+// gate is a fetcher whose fetches block until released, so tests control
+// exactly when each URL finishes.
+type gate struct {
+	mu      sync.Mutex
+	release map[string]chan struct{}
+	started chan string
+	ctxErr  chan error
+}
+
+func newGate() *gate {
+	return &gate{release: map[string]chan struct{}{}, started: make(chan string, 100), ctxErr: make(chan error, 100)}
+}
+
+func (g *gate) ch(url string) chan struct{} {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	c, ok := g.release[url]
+	if !ok {
+		c = make(chan struct{})
+		g.release[url] = c
+	}
+	return c
+}
+
+func (g *gate) open(url string) { close(g.ch(url)) }
+
+func (g *gate) Fetch(ctx context.Context, url string) *crawl.Result {
+	g.started <- url
+	select {
+	case <-g.ch(url):
+		return &crawl.Result{URL: url, FinalURL: url, Status: 200, Class: crawl.ClassOK, Title: "t " + url,
+			Body: []byte("0123456789"), BodySize: 10, Robots: crawl.RobotsAllowed, FetchedAt: time.Now()}
+	case <-ctx.Done():
+		g.ctxErr <- ctx.Err()
+		return &crawl.Result{URL: url, Class: crawl.ClassCanceled, Err: ctx.Err().Error(), FetchedAt: time.Now()}
+	}
+}
+
+type env struct {
+	srv    *assistant.Server
+	client pb.AssistantClient
+}
+
+func newEnv(t *testing.T, slots int, f crawl.Fetcher) *env {
+	t.Helper()
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	srv := assistant.NewServer("test:1", slots, f, 1<<20, log, nil)
+	gs := assistant.NewGRPCServer(srv, log)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go gs.Serve(ln)
+	t.Cleanup(gs.Stop)
+	conn, err := grpc.NewClient(ln.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	return &env{srv: srv, client: pb.NewAssistantClient(conn)}
+}
+
+func batch(id string, slot uint32, urls ...string) *pb.CrawlRequest {
+	req := &pb.CrawlRequest{BatchId: id, Slot: slot, SendBodyCap: 4}
+	for i, u := range urls {
+		req.Tasks = append(req.Tasks, &pb.CrawlTask{UrlId: int64(i + 1), LeaseToken: int64(100 + i), Url: u})
+	}
+	return req
+}
+
+func (e *env) idle(t *testing.T) *pb.ReportIdleWorkerResponse {
+	t.Helper()
+	r, err := e.client.ReportIdleWorker(context.Background(), &pb.ReportIdleWorkerRequest{MasterId: "m"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+// waitIdle waits until slot is reported idle.
+func (e *env) waitIdle(t *testing.T, slot uint32) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for time.Now().Before(deadline) {
+		for _, s := range e.idle(t).GetIdleSlots() {
+			if s == slot {
+				return
+			}
+		}
+		<-time.After(5 * time.Millisecond)
+	}
+	t.Fatalf("slot %d not idle within 5s", slot)
+}
+
+func TestReportIdleWorker(t *testing.T) {
+	e := newEnv(t, 4, newGate())
+	r := e.idle(t)
+	if r.GetAssistantId() != "test:1" || r.GetTotalSlots() != 4 || len(r.GetIdleSlots()) != 4 || r.GetDraining() {
+		t.Fatalf("got %v; want 4 idle slots of test:1, not draining", r)
+	}
+}
+
+func TestCrawlRejectsBadRequests(t *testing.T) {
+	g := newGate()
+	e := newEnv(t, 2, g)
+	cases := []struct {
+		req  *pb.CrawlRequest
+		code codes.Code
+	}{
+		{batch("b1", 7, "http://a.test/"), codes.NotFound},
+		{batch("b2", 0), codes.InvalidArgument},
+		{batch("", 0, "http://a.test/"), codes.InvalidArgument},
+		{batch("b3", 0, ""), codes.InvalidArgument},
+	}
+	for _, c := range cases {
+		s, err := e.client.Crawl(context.Background(), c.req)
+		if err == nil {
+			_, err = s.Recv()
+		}
+		if status.Code(err) != c.code {
+			t.Errorf("Crawl(%v): got %v, want code %v", c.req, err, c.code)
+		}
+	}
+	// A busy slot is refused, another slot is not.
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	s1, err := e.client.Crawl(ctx, batch("busy", 1, "http://a.test/"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	<-g.started
+	s2, err := e.client.Crawl(context.Background(), batch("second", 1, "http://b.test/"))
+	if err == nil {
+		_, err = s2.Recv()
+	}
+	if status.Code(err) != codes.FailedPrecondition {
+		t.Fatalf("second batch on a busy slot: got %v, want FailedPrecondition", err)
+	}
+	r := e.idle(t)
+	if len(r.GetIdleSlots()) != 1 || r.GetIdleSlots()[0] != 0 || len(r.GetBusy()) != 1 || r.GetBusy()[0].GetBatchId() != "busy" {
+		t.Fatalf("report while slot 1 busy: %v", r)
+	}
+	g.open("http://a.test/")
+	if _, err := s1.Recv(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// Results stream one per URL as each finishes, not at the end of the batch.
+func TestCrawlStreamsEachResult(t *testing.T) {
+	g := newGate()
+	e := newEnv(t, 1, g)
+	urls := []string{"http://a.test/", "http://b.test/", "http://c.test/"}
+	s, err := e.client.Crawl(context.Background(), batch("b", 0, urls...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, u := range urls {
+		if got := <-g.started; got != u {
+			t.Fatalf("fetch %d: %s, want %s (in order)", i, got, u)
+		}
+		g.open(u)
+		r, err := s.Recv()
+		if err != nil {
+			t.Fatal(err)
+		}
+		// Result i arrives while URL i+1 is still blocked in its fetch.
+		if r.GetUrl() != u || r.GetLeaseToken() != int64(100+i) || r.GetErrorClass() != "ok" || r.GetTitle() != "t "+u ||
+			string(r.GetBody()) != "0123" || r.GetRobots() != pb.RobotsDecision_ROBOTS_DECISION_ALLOWED {
+			t.Fatalf("result %d: %v", i, r)
+		}
+	}
+	if _, err := s.Recv(); err != io.EOF {
+		t.Fatalf("after the last result: %v, want EOF", err)
+	}
+}
+
+// Cancelling the call cancels the in-flight fetch and frees the slot.
+func TestCrawlCancelCancelsFetch(t *testing.T) {
+	g := newGate()
+	e := newEnv(t, 1, g)
+	ctx, cancel := context.WithCancel(context.Background())
+	s, err := e.client.Crawl(ctx, batch("b", 0, "http://a.test/", "http://b.test/"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	<-g.started
+	cancel()
+	if err := <-g.ctxErr; !errors.Is(err, context.Canceled) {
+		t.Fatalf("fetch context: %v, want canceled", err)
+	}
+	if _, err := s.Recv(); status.Code(err) != codes.Canceled {
+		t.Fatalf("Recv after cancel: %v", err)
+	}
+	e.waitIdle(t, 0)
+	select {
+	case u := <-g.started:
+		t.Fatalf("fetched %s after the batch was cancelled", u)
+	default:
+	}
+}
+
+// The slot is free the moment the stream ends: a master that refills at
+// once is never refused.
+func TestSlotFreeWhenStreamEnds(t *testing.T) {
+	f := crawl.FetcherFunc(func(ctx context.Context, url string) *crawl.Result {
+		return &crawl.Result{URL: url, Class: crawl.ClassOK, Status: 200, FetchedAt: time.Now()}
+	})
+	e := newEnv(t, 1, f)
+	for i := range 300 {
+		s, err := e.client.Crawl(context.Background(), batch(fmt.Sprint(i), 0, "http://a.test/"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for {
+			if _, err = s.Recv(); err != nil {
+				break
+			}
+		}
+		if err != io.EOF {
+			t.Fatalf("batch %d: %v", i, err)
+		}
+	}
+}
+
+// Drain: reports draining with no idle slots, refuses new batches, lets the
+// running batch finish within the grace period.
+func TestDrainLetsRunningBatchFinish(t *testing.T) {
+	g := newGate()
+	e := newEnv(t, 2, g)
+	s, err := e.client.Crawl(context.Background(), batch("b", 0, "http://a.test/"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	<-g.started
+	drained := make(chan struct{})
+	go func() {
+		e.srv.Drain(context.Background())
+		close(drained)
+	}()
+	deadline := time.Now().Add(5 * time.Second)
+	for r := e.idle(t); !r.GetDraining(); r = e.idle(t) {
+		if time.Now().After(deadline) {
+			t.Fatal("not draining within 5s")
+		}
+		<-time.After(5 * time.Millisecond)
+	}
+	if r := e.idle(t); len(r.GetIdleSlots()) != 0 {
+		t.Fatalf("draining assistant reports idle slots: %v", r)
+	}
+	s2, err := e.client.Crawl(context.Background(), batch("late", 1, "http://b.test/"))
+	if err == nil {
+		_, err = s2.Recv()
+	}
+	if status.Code(err) != codes.Unavailable {
+		t.Fatalf("batch while draining: %v, want Unavailable", err)
+	}
+	select {
+	case <-drained:
+		t.Fatal("Drain returned while a batch was running")
+	default:
+	}
+	g.open("http://a.test/")
+	if r, err := s.Recv(); err != nil || r.GetErrorClass() != "ok" {
+		t.Fatalf("running batch result: %v, %v", r, err)
+	}
+	<-drained
+}
+
+// Drain past its grace period cancels running batches; their remaining
+// URLs come back as cancelled so the master requeues them uncharged.
+func TestDrainGraceCancels(t *testing.T) {
+	g := newGate()
+	e := newEnv(t, 1, g)
+	s, err := e.client.Crawl(context.Background(), batch("b", 0, "http://a.test/", "http://b.test/"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	<-g.started
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel() // grace already over
+	e.srv.Drain(ctx)
+	var classes []string
+	for {
+		r, err := s.Recv()
+		if err != nil {
+			if status.Code(err) != codes.Unavailable {
+				t.Fatalf("stream end: %v, want Unavailable", err)
+			}
+			break
+		}
+		classes = append(classes, r.GetErrorClass())
+	}
+	if fmt.Sprint(classes) != "[canceled canceled]" {
+		t.Fatalf("results after grace: %v, want both canceled", classes)
+	}
+}

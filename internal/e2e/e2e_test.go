@@ -1,0 +1,227 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/crawlmaster/crawlmaster/internal/pgtest"
+)
+
+// binaries builds master, assistant and websim once per test binary.
+var binDir string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "crawlmaster-e2e-bin")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	cmd := exec.Command("go", "build", "-o", dir+"/", "../../cmd/master", "../../cmd/assistant", "../../cmd/websim")
+	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+	if err := cmd.Run(); err != nil {
+		fmt.Fprintln(os.Stderr, "build binaries:", err)
+		os.Exit(1)
+	}
+	binDir = dir
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+func freePort(t *testing.T) int {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
+}
+
+// proc is a daemon started as a process.
+type proc struct {
+	name string
+	cmd  *exec.Cmd
+	out  *lockedWriter
+	done chan error
+}
+
+func (p *proc) output() string { return p.out.String() }
+
+func start(t *testing.T, name string, env []string, args ...string) *proc {
+	t.Helper()
+	cmd := exec.Command(filepath.Join(binDir, name), args...)
+	cmd.Env = append(os.Environ(), env...)
+	w := &lockedWriter{}
+	cmd.Stdout, cmd.Stderr = w, w
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	p := &proc{name: name, cmd: cmd, out: w, done: make(chan error, 1)}
+	go func() { p.done <- cmd.Wait() }()
+	t.Cleanup(func() {
+		if cmd.ProcessState == nil {
+			_ = cmd.Process.Kill()
+			<-p.done
+		}
+		if t.Failed() {
+			t.Logf("--- %s %v output:\n%s", name, args, w.String())
+		}
+	})
+	return p
+}
+
+// stop sends SIGTERM and waits for a clean exit.
+func (p *proc) stop(t *testing.T, within time.Duration) {
+	t.Helper()
+	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatalf("%s: SIGTERM: %v", p.name, err)
+	}
+	select {
+	case err := <-p.done:
+		if err != nil {
+			t.Errorf("%s exited with %v after SIGTERM", p.name, err)
+		}
+	case <-time.After(within):
+		t.Errorf("%s did not exit within %s of SIGTERM", p.name, within)
+	}
+}
+
+// run runs a one-shot command and returns its combined output and error.
+func run(t *testing.T, env []string, name string, args ...string) (string, error) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, filepath.Join(binDir, name), args...)
+	cmd.Env = append(os.Environ(), env...)
+	out, err := cmd.CombinedOutput()
+	return string(out), err
+}
+
+func waitFile(t *testing.T, path string, p *proc) string {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		if b, err := os.ReadFile(path); err == nil && len(b) > 0 {
+			return strings.TrimSpace(string(b))
+		}
+		select {
+		case err := <-p.done:
+			t.Fatalf("%s exited early: %v", p.name, err)
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+	t.Fatalf("%s not written within 30s", path)
+	return ""
+}
+
+// TestBinaries runs websim, two assistants and the master as separate
+// processes, imports websim's list with the CLI, waits with `master status
+// --wait`, checks the stored crawl, then stops every daemon with SIGTERM
+// and expects clean exits.
+func TestBinaries(t *testing.T) {
+	const domains = 500
+	dir := t.TempDir()
+	dbURL := pgtest.NewDatabase(t)
+	env := []string{"DATABASE_URL=" + dbURL}
+
+	sim := start(t, "websim", nil, "--domains", fmt.Sprint(domains), "--seed", "7", "--listen", "127.0.0.1:0", "--out", dir)
+	simAddr := waitFile(t, filepath.Join(dir, "addr"), sim)
+
+	a1, a2, mgr := freePort(t), freePort(t), freePort(t)
+	cfgPath := filepath.Join(dir, "rpc.yaml")
+	cfg := fmt.Sprintf(`rpc:
+  manager: {address: 127.0.0.1, port: %d}
+  assistant:
+    - {address: 127.0.0.1, port: %d, workers: 16}
+    - {address: 127.0.0.1, port: %d, workers: [1, 2, 3, 4, 5, 6, 7, 8]}
+dispatch:
+  poll_interval: 200ms
+  poll_timeout: 150ms
+  shutdown_grace: 5s
+retry: {base_delay: 50ms, max_delay: 200ms}
+fetch:
+  timeout: 2s
+  connect_timeout: 1s
+  robots_timeout: 2s
+  default_delay: 0s
+  shutdown_grace: 5s
+  resolve: ["*.test=%s"]
+log: {format: json}
+`, mgr, a1, a2, simAddr)
+	if err := os.WriteFile(cfgPath, []byte(cfg), 0o644); err != nil {
+		t.Fatal(err)
+	}
+
+	out, err := run(t, env, "master", "import-tranco", "--config", cfgPath, "--scheme", "http", filepath.Join(dir, "tranco.csv"))
+	if err != nil {
+		t.Fatalf("import-tranco: %v\n%s", err, out)
+	}
+	if !strings.Contains(out, fmt.Sprintf("%d new URLs", domains)) {
+		t.Fatalf("import-tranco output does not report %d new URLs:\n%s", domains, out)
+	}
+
+	ma1 := fmt.Sprintf("127.0.0.1:%d", a1)
+	asst1 := start(t, "assistant", env, "run", "--config", cfgPath, "--listen", ma1, "--metrics-listen", "127.0.0.1:0")
+	asst2 := start(t, "assistant", env, "run", "--config", cfgPath, "--listen", fmt.Sprintf("127.0.0.1:%d", a2), "--metrics-listen", "127.0.0.1:0")
+	mst := start(t, "master", env, "run", "--config", cfgPath)
+
+	out, err = run(t, env, "master", "status", "--config", cfgPath, "--wait", "--interval", "300ms", "--classes")
+	if err != nil {
+		t.Fatalf("status --wait: %v\n%s", err, out)
+	}
+	if !regexp.MustCompile(fmt.Sprintf(`final %d of %d`, domains, domains)).MatchString(out) {
+		t.Fatalf("status does not show every URL final:\n%s", out)
+	}
+	for _, want := range []string{"leading", ma1, "robots_disallowed", "dns_not_found"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("status output lacks %q:\n%s", want, out)
+		}
+	}
+
+	// The master's admin endpoint serves Prometheus metrics.
+	metrics, err := httpGet(fmt.Sprintf("http://127.0.0.1:%d/metrics", mgr))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"crawlmaster_dispatch_urls_dispatched_total", "crawlmaster_persist_results_total", "crawlmaster_frontier_urls"} {
+		if !strings.Contains(metrics, name) {
+			t.Errorf("master /metrics lacks %s", name)
+		}
+	}
+
+	mst.stop(t, 15*time.Second)
+	asst1.stop(t, 10*time.Second)
+	asst2.stop(t, 10*time.Second)
+	sim.stop(t, 10*time.Second)
+
+	conn, err := pgx.Connect(context.Background(), dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(context.Background())
+	var frontier, results, leased int
+	if err := conn.QueryRow(context.Background(), `SELECT (SELECT count(*) FROM frontier), (SELECT count(*) FROM results),
+		(SELECT count(*) FROM frontier WHERE state = 'leased')`).Scan(&frontier, &results, &leased); err != nil {
+		t.Fatal(err)
+	}
+	if frontier != domains || results != domains || leased != 0 {
+		t.Fatalf("frontier %d, results %d, leased %d; want %d, %d, 0", frontier, results, leased, domains, domains)
+	}
+	// Every dispatch and completion is one greppable log line.
+	log := mst.output()
+	if n := strings.Count(log, `"msg":"batch dispatched"`); n == 0 || n != strings.Count(log, `"msg":"batch finished"`) {
+		t.Errorf("master log: %d 'batch dispatched' lines vs %d 'batch finished'", n, strings.Count(log, `"msg":"batch finished"`))
+	}
+}
