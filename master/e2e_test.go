@@ -276,3 +276,34 @@ func TestCrawlWebsim(t *testing.T) {
 		t.Errorf("%d results rejected by fencing in a fault-free crawl", n)
 	}
 }
+
+// An assistant listed in rpc.yaml but unreachable at start is reported and
+// worked around: the live assistants own all domains and the crawl
+// completes.
+func TestCrawlWithUnreachableAssistant(t *testing.T) {
+	const domains = 300
+	c := newCluster(t, domains, 2, 16)
+	ghost := config.Assistant{Address: "127.0.0.1", Port: freePort(t), Workers: 8}
+	c.cfg.RPC.Assistants = append(c.cfg.RPC.Assistants, ghost)
+	d := c.startMaster()
+	c.waitFinal(2 * time.Minute)
+	var ghostStatus *store.AssistantStatus
+	for _, a := range d.Dispatcher.Status() {
+		if a.ID == ghost.ID() {
+			ghostStatus = &a
+		} else if !a.Up || a.Dispatched == 0 {
+			t.Errorf("live assistant %s: %+v, want up with work dispatched", a.ID, a)
+		}
+	}
+	if ghostStatus == nil || ghostStatus.Up || ghostStatus.Dispatched != 0 || ghostStatus.LastError == "" {
+		t.Fatalf("unreachable assistant status: %+v; want down, nothing dispatched, last error set", ghostStatus)
+	}
+	c.stop()
+	var results int
+	if err := c.pool.QueryRow(context.Background(), `SELECT count(*) FROM results`).Scan(&results); err != nil {
+		t.Fatal(err)
+	}
+	if results != domains {
+		t.Fatalf("%d results, want %d", results, domains)
+	}
+}

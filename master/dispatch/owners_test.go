@@ -1,0 +1,103 @@
+package dispatch
+
+import (
+	"fmt"
+	"testing"
+
+	"github.com/crawlmaster/crawlmaster/master/store"
+)
+
+func TestAssignShardsCoversEveryShardOnce(t *testing.T) {
+	live := []string{"10.0.0.3:50052", "10.0.0.4:50052", "10.0.0.5:50052"}
+	got := assignShards(live)
+	seen := map[int16]string{}
+	for id, shards := range got {
+		for _, s := range shards {
+			if prev, dup := seen[s]; dup {
+				t.Fatalf("shard %d owned by %s and %s", s, prev, id)
+			}
+			seen[s] = id
+		}
+		// Rendezvous hashing spreads shards evenly: each of 3 gets about a third.
+		if n := len(shards); n < store.NumShards/3-80 || n > store.NumShards/3+80 {
+			t.Errorf("%s owns %d shards, want about %d", id, n, store.NumShards/3)
+		}
+	}
+	if len(seen) != store.NumShards {
+		t.Fatalf("%d shards assigned, want %d", len(seen), store.NumShards)
+	}
+	if len(assignShards(nil)) != 0 {
+		t.Fatal("shards assigned with no live assistants")
+	}
+}
+
+// When an assistant leaves, only its shards move; when it returns, exactly
+// those move back.
+func TestRendezvousMovesOnlyTheLeaversShards(t *testing.T) {
+	all := []string{"a:1", "b:1", "c:1", "d:1"}
+	before := map[int16]string{}
+	for s := int16(0); s < store.NumShards; s++ {
+		before[s] = ownerOfShard(s, all)
+	}
+	without := []string{"a:1", "b:1", "d:1"}
+	moved := 0
+	for s := int16(0); s < store.NumShards; s++ {
+		after := ownerOfShard(s, without)
+		if before[s] != "c:1" && after != before[s] {
+			t.Fatalf("shard %d moved from %s to %s although its owner stayed", s, before[s], after)
+		}
+		if before[s] == "c:1" {
+			moved++
+			if after == "c:1" {
+				t.Fatalf("shard %d still owned by the departed c:1", s)
+			}
+		}
+		if back := ownerOfShard(s, all); back != before[s] {
+			t.Fatalf("shard %d: %s after c:1 returned, want %s", s, back, before[s])
+		}
+	}
+	if moved == 0 {
+		t.Fatal("c:1 owned no shards")
+	}
+}
+
+func TestOwnerOfIsStablePerDomain(t *testing.T) {
+	live := []string{"x:1", "y:1"}
+	for i := range 100 {
+		d := fmt.Sprintf("site%d.example", i)
+		if OwnerOf(d, live) != OwnerOf(d, []string{"y:1", "x:1"}) {
+			t.Fatalf("owner of %s depends on the order of the live list", d)
+		}
+	}
+}
+
+func TestFormBatches(t *testing.T) {
+	var seq int
+	newID := func() string { seq++; return fmt.Sprint(seq) }
+	task := func(tok int64, dom string) store.Task { return store.Task{Token: tok, Domain: dom, URLID: tok} }
+	tasks := []store.Task{
+		task(1, "a"), task(2, "b"), task(3, "a"), task(4, "c"), task(5, "a"), task(6, "a"), task(7, "d"), task(8, "e"),
+	}
+	batches, extra := formBatches(tasks, 3, newID)
+	// Domain a has 4 URLs but a batch holds 3: one is returned as extra.
+	if len(extra) != 1 || extra[0] != 6 {
+		t.Fatalf("extra = %v, want [6]", extra)
+	}
+	where := map[string]string{}
+	n := 0
+	for _, b := range batches {
+		if len(b.tasks) == 0 || len(b.tasks) > 3 {
+			t.Fatalf("batch %s has %d tasks", b.id, len(b.tasks))
+		}
+		for _, tk := range b.tasks {
+			n++
+			if prev, ok := where[tk.Domain]; ok && prev != b.id {
+				t.Fatalf("domain %s split across batches %s and %s", tk.Domain, prev, b.id)
+			}
+			where[tk.Domain] = b.id
+		}
+	}
+	if n+len(extra) != len(tasks) {
+		t.Fatalf("%d tasks batched + %d extra, want %d", n, len(extra), len(tasks))
+	}
+}
