@@ -121,7 +121,7 @@ start() {
   daemon master "$bin/master" run --config "$cfg"
   echo "daemons: $(for d in "${daemons[@]}"; do alive "$d" && printf '%s(pid %s) ' "$d" "$(pid_of "$d")"; done)"
   echo
-  "$bin/master" status --config "$cfg" --wait --interval 3s &
+  "$bin/master" status --config "$cfg" --wait --interval 3s | grep --line-buffered "^[0-9][0-9]:" &
   local waiter=$!
   # Fail fast if a daemon dies instead of waiting forever.
   while kill -0 "$waiter" 2>/dev/null; do

@@ -340,7 +340,7 @@ func (a *assistant) onClaim(c claimDone) {
 		a.d.release(tokens, false, "claimed_while_unavailable")
 		return
 	}
-	batches, extra := formBatches(c.tasks, a.d.cfg.BatchSize, a.d.nextBatchID)
+	batches, extra := formBatches(c.tasks, a.batchTarget(len(c.tasks)), a.d.cfg.BatchSize, a.d.nextBatchID)
 	a.d.release(extra, false, "domain_overflow")
 	for _, b := range batches {
 		a.ready = append(a.ready, b)
@@ -350,11 +350,12 @@ func (a *assistant) onClaim(c claimDone) {
 	a.dropUnowned() // a claim may race with a change of owners
 }
 
-// formBatches packs claimed tasks into batches of at most size URLs,
-// keeping every domain's URLs in one batch (so the domain is on one slot
-// only). A domain with more than size URLs keeps the first size; the rest
-// are returned as extra, to be released.
-func formBatches(tasks []store.Task, size int, newID func() string) (batches []*batch, extra []int64) {
+// formBatches packs claimed tasks into batches of about target URLs (at
+// most limit), keeping every domain's URLs in one batch so the domain is on
+// one slot only. A domain with more than limit URLs keeps the first limit;
+// the rest are returned as extra, to be released.
+func formBatches(tasks []store.Task, target, limit int, newID func() string) (batches []*batch, extra []int64) {
+	target = max(1, min(target, limit))
 	var order []string
 	groups := map[string][]store.Task{}
 	for _, t := range tasks {
@@ -362,7 +363,7 @@ func formBatches(tasks []store.Task, size int, newID func() string) (batches []*
 		if !seen {
 			order = append(order, t.Domain)
 		}
-		if len(g) >= size {
+		if len(g) >= limit {
 			extra = append(extra, t.Token)
 			continue
 		}
@@ -371,13 +372,30 @@ func formBatches(tasks []store.Task, size int, newID func() string) (batches []*
 	var cur *batch
 	for _, dom := range order {
 		g := groups[dom]
-		if cur == nil || len(cur.tasks)+len(g) > size {
-			cur = &batch{id: newID(), tasks: make([]store.Task, 0, size)}
+		if cur == nil || len(cur.tasks) >= target || len(cur.tasks)+len(g) > limit {
+			cur = &batch{id: newID(), tasks: make([]store.Task, 0, min(limit, max(target, len(g))))}
 			batches = append(batches, cur)
 		}
 		cur.tasks = append(cur.tasks, g...)
 	}
 	return batches, extra
+}
+
+// batchTarget spreads n claimed URLs over the slots that will be free for
+// them: full batches when work is plentiful, smaller ones when it is scarce
+// (the end of a crawl, a trickle of retries), so a few slow URLs never queue
+// behind each other on one slot while other slots idle.
+func (a *assistant) batchTarget(n int) int {
+	free := -len(a.ready)
+	for _, s := range a.slots {
+		if !s.busy && !s.remoteBusy {
+			free++
+		}
+	}
+	if free <= 0 {
+		return a.d.cfg.BatchSize
+	}
+	return min(a.d.cfg.BatchSize, max(1, (n+free-1)/free))
 }
 
 func (a *assistant) onBatchDone(b batchDone) {

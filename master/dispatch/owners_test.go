@@ -78,7 +78,7 @@ func TestFormBatches(t *testing.T) {
 	tasks := []store.Task{
 		task(1, "a"), task(2, "b"), task(3, "a"), task(4, "c"), task(5, "a"), task(6, "a"), task(7, "d"), task(8, "e"),
 	}
-	batches, extra := formBatches(tasks, 3, newID)
+	batches, extra := formBatches(tasks, 3, 3, newID)
 	// Domain a has 4 URLs but a batch holds 3: one is returned as extra.
 	if len(extra) != 1 || extra[0] != 6 {
 		t.Fatalf("extra = %v, want [6]", extra)
@@ -99,5 +99,20 @@ func TestFormBatches(t *testing.T) {
 	}
 	if n+len(extra) != len(tasks) {
 		t.Fatalf("%d tasks batched + %d extra, want %d", n, len(extra), len(tasks))
+	}
+}
+
+// A small claim spread over many free slots becomes one-URL batches, but a
+// domain's URLs still stay together.
+func TestFormBatchesSmallTarget(t *testing.T) {
+	n := 0
+	newID := func() string { n++; return fmt.Sprint(n) }
+	tasks := []store.Task{{Token: 1, Domain: "a"}, {Token: 2, Domain: "b"}, {Token: 3, Domain: "a"}, {Token: 4, Domain: "c"}}
+	batches, extra := formBatches(tasks, 1, 16, newID)
+	if len(extra) != 0 || len(batches) != 3 {
+		t.Fatalf("got %d batches, extra %v; want 3 batches (a,a | b | c)", len(batches), extra)
+	}
+	if len(batches[0].tasks) != 2 || batches[0].tasks[1].Token != 3 {
+		t.Fatalf("first batch %v, want both URLs of domain a", batches[0].tasks)
 	}
 }

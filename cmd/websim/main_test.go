@@ -1,0 +1,264 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/crawlmaster/crawlmaster/internal/websim"
+)
+
+const childEnv = "WEBSIM_TEST_CHILD_ARGS"
+
+// TestMain lets the test binary act as the websim command (for the signal
+// test) when childEnv is set.
+func TestMain(m *testing.M) {
+	if args, ok := os.LookupEnv(childEnv); ok {
+		os.Args = append([]string{"websim"}, strings.Split(args, "\x1f")...)
+		main()
+		return
+	}
+	os.Exit(m.Run())
+}
+
+func TestHelp(t *testing.T) {
+	var stdout, stderr bytes.Buffer
+	if code := run(context.Background(), []string{"-h"}, &stdout, &stderr, nil); code != 0 {
+		t.Fatalf("exit %d, stderr %s", code, stderr.String())
+	}
+	for _, want := range []string{"Usage: websim", "-domains", "-seed", "-listen", "-out", "-latency-median",
+		"-latency-sigma", "-hang-fraction", "robots_hang"} {
+		if !strings.Contains(stdout.String(), want) {
+			t.Errorf("usage lacks %q:\n%s", want, stdout.String())
+		}
+	}
+}
+
+func TestBadFlags(t *testing.T) {
+	dir := t.TempDir()
+	cases := []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--domains", "abc", "--out", dir}, "-domains"},
+		{[]string{"--domains", "0", "--out", dir}, "--domains"},
+		{[]string{"--seed", "x", "--out", dir}, "-seed"},
+		{[]string{"--latency-median", "fast", "--out", dir}, "-latency-median"},
+		{[]string{"--latency-median", "-1s", "--out", dir}, "--latency-median"},
+		{[]string{"--latency-sigma", "-1", "--out", dir}, "--latency-sigma"},
+		{[]string{"--hang-fraction", "2", "--out", dir}, "-hang-fraction"},
+		{[]string{"--hang-fraction", "x", "--out", dir}, "-hang-fraction"},
+		{[]string{"--fraction", "bogus=0.1", "--out", dir}, "-fraction"},
+		{[]string{"--fraction", "hang", "--out", dir}, "-fraction"},
+		{[]string{"--fraction", "hang=0.9", "--fraction", "redirect=0.9", "--out", dir}, "--fraction"},
+		{[]string{"--hang-for", "0s", "--out", dir}, "--hang-for"},
+		{[]string{"--huge-body-size", "-5", "--out", dir}, "--huge-body-size"},
+		{[]string{"--log-level", "loud", "--out", dir}, "--log-level"},
+		{[]string{"--no-such-flag"}, "no-such-flag"},
+		{[]string{"--domains", "5"}, "--out"},
+		{[]string{"--out", dir, "stray"}, "stray"},
+	}
+	for _, c := range cases {
+		var stdout, stderr bytes.Buffer
+		code := run(context.Background(), c.args, &stdout, &stderr, nil)
+		if code != 2 || !strings.Contains(stderr.String(), c.want) {
+			t.Errorf("%q: exit %d, stderr %q; want exit 2 naming %q", c.args, code, stderr.String(), c.want)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(dir, "addr")); err == nil {
+		t.Error("a rejected invocation wrote addr")
+	}
+}
+
+// syncBuffer collects logs written concurrently with reads.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func TestRunServes(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "out")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	// A stale addr from an earlier run must not survive.
+	if err := os.WriteFile(filepath.Join(dir, "addr"), []byte("stale"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	ready := make(chan string, 1)
+	done := make(chan int, 1)
+	stderr := &syncBuffer{}
+	go func() {
+		done <- run(ctx, []string{"--domains", "300", "--seed", "4", "--listen", "127.0.0.1:0", "--out", dir,
+			"--latency-median", "1ms", "--latency-sigma", "0.5", "--hang-fraction", "0.02"},
+			io.Discard, stderr, func(a string) { ready <- a })
+	}()
+	var addr string
+	select {
+	case addr = <-ready:
+	case code := <-done:
+		t.Fatalf("run exited %d early: %s", code, stderr.String())
+	case <-time.After(20 * time.Second):
+		t.Fatal("websim did not become ready")
+	}
+	b, err := os.ReadFile(filepath.Join(dir, "addr"))
+	if err != nil || string(b) != addr {
+		t.Fatalf("addr file %q (%v), want %q", b, err, addr)
+	}
+	tranco, err := os.ReadFile(filepath.Join(dir, "tranco.csv"))
+	if err != nil || bytes.Count(tranco, []byte("\r\n")) != 300 || !bytes.HasPrefix(tranco, []byte("1,w1-")) {
+		t.Fatalf("tranco.csv: %v %q", err, tranco[:min(len(tranco), 40)])
+	}
+	f, err := os.Open(filepath.Join(dir, "ground-truth.csv"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows, err := websim.ReadGroundTruth(f)
+	f.Close()
+	if err != nil || len(rows) != 300 {
+		t.Fatalf("ground-truth.csv: %d rows, %v", len(rows), err)
+	}
+	// The files describe the same universe as the library.
+	cfg := websim.DefaultConfig()
+	cfg.Domains, cfg.Seed = 300, 4
+	if err := cfg.Fractions.Set("hang", 0.02); err != nil {
+		t.Fatal(err)
+	}
+	sim, err := websim.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, row := range rows {
+		if row != sim.Expect(i+1) {
+			t.Fatalf("row %d = %+v, library says %+v", i+1, row, sim.Expect(i+1))
+		}
+	}
+	// And the server answers.
+	var ok websim.Expectation
+	for _, row := range rows {
+		if row.Class == websim.ClassOK && row.Title != "" && row.FinalURL == row.URL {
+			ok = row
+			break
+		}
+	}
+	client := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{
+		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+			var d net.Dialer
+			return d.DialContext(ctx, "tcp", addr)
+		}}}
+	resp, err := client.Get(ok.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || !bytes.Contains(body, []byte("<title>"+ok.Title+"</title>")) {
+		t.Fatalf("GET %s: %d %s", ok.URL, resp.StatusCode, body)
+	}
+	client.CloseIdleConnections()
+
+	cancel()
+	select {
+	case code := <-done:
+		if code != 0 {
+			t.Fatalf("exit %d: %s", code, stderr.String())
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("websim did not stop")
+	}
+	logs := stderr.String()
+	for _, want := range []string{"component=websim", "msg=serving", "msg=stopped"} {
+		if !strings.Contains(logs, want) {
+			t.Errorf("logs lack %q:\n%s", want, logs)
+		}
+	}
+	entries, _ := os.ReadDir(dir)
+	for _, e := range entries {
+		if strings.HasPrefix(e.Name(), ".") {
+			t.Errorf("temporary file left behind: %s", e.Name())
+		}
+	}
+}
+
+// TestSignal runs the command as a child process and stops it with SIGTERM.
+func TestSignal(t *testing.T) {
+	for _, sig := range []syscall.Signal{syscall.SIGTERM, syscall.SIGINT} {
+		t.Run(sig.String(), func(t *testing.T) {
+			dir := t.TempDir()
+			cmd := exec.Command(os.Args[0])
+			cmd.Env = append(os.Environ(), childEnv+"="+strings.Join([]string{"--domains", "50", "--out", dir}, "\x1f"))
+			stderr, err := cmd.StderrPipe()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			waited := false
+			defer func() {
+				if !waited {
+					_ = cmd.Process.Kill()
+					_ = cmd.Wait()
+				}
+			}()
+			// Wait for the "serving" log line.
+			sc := bufio.NewScanner(stderr)
+			var log strings.Builder
+			serving := false
+			for !serving && sc.Scan() {
+				log.WriteString(sc.Text() + "\n")
+				serving = strings.Contains(sc.Text(), "msg=serving")
+			}
+			if !serving {
+				t.Fatalf("child never served:\n%s", log.String())
+			}
+			if b, err := os.ReadFile(filepath.Join(dir, "addr")); err != nil || !strings.HasPrefix(string(b), "127.0.0.1:") {
+				t.Fatalf("addr file: %q %v", b, err)
+			}
+			if err := cmd.Process.Signal(sig); err != nil {
+				t.Fatal(err)
+			}
+			rest, _ := io.ReadAll(stderr)
+			log.Write(rest)
+			exit := make(chan error, 1)
+			go func() { exit <- cmd.Wait() }()
+			select {
+			case err := <-exit:
+				waited = true
+				if err != nil {
+					t.Fatalf("child exit: %v\n%s", err, log.String())
+				}
+			case <-time.After(20 * time.Second):
+				t.Fatal("child did not exit after the signal")
+			}
+			if !strings.Contains(log.String(), "msg=stopped") {
+				t.Errorf("no clean stop logged:\n%s", log.String())
+			}
+		})
+	}
+}
