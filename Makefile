@@ -45,15 +45,24 @@ bench: build ## benchmarks: Tranco import of 1,000,000 lines (time, peak memory)
 	@url=$$(scripts/pg.sh start | tail -n 1) && \
 	  CRAWLMASTER_TEST_DATABASE_URL="$$url" $(GO) test -run '^$$' -bench . -benchtime 1x -timeout 30m ./master/...
 
+# protoc comes from Debian (installed when missing); the Go plugins are
+# pinned by go.mod's tool directive and built into .data/protoc-bin.
+PLUGINS := .data/protoc-bin
+.PHONY: protoc-tools
+protoc-tools:
+	@command -v protoc >/dev/null || { echo "installing protobuf-compiler (protoc) with apt"; \
+	  (apt-get install -y -q protobuf-compiler || (apt-get update -q && apt-get install -y -q protobuf-compiler)) >/dev/null; }
+	@mkdir -p $(PLUGINS) && $(GO) build -o $(PLUGINS)/ google.golang.org/protobuf/cmd/protoc-gen-go google.golang.org/grpc/cmd/protoc-gen-go-grpc
+
 .PHONY: proto
-proto: ## regenerate Go code from proto/ (buf, protoc-gen-go and -grpc pinned in go.mod)
-	$(GO) tool buf lint
-	$(GO) tool buf generate
+proto: protoc-tools ## regenerate Go code from proto/ (protoc from Debian, plugins pinned in go.mod)
+	PATH="$(CURDIR)/$(PLUGINS):$$PATH" protoc -I proto \
+	  --go_out=proto --go_opt=paths=source_relative \
+	  --go-grpc_out=proto --go-grpc_opt=paths=source_relative \
+	  proto/crawlmaster/v1/assistant.proto
 
 .PHONY: verify
-verify: ## fail if generated code is stale, go.mod is untidy, or code is unformatted
-	$(GO) tool buf lint
-	$(GO) tool buf generate
+verify: proto ## fail if generated code is stale, go.mod is untidy, or code is unformatted
 	$(GO) mod tidy
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { echo "gofmt needed:"; gofmt -l $$(git ls-files '*.go'); exit 1; }
 	$(GO) vet ./...
