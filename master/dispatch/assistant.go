@@ -452,7 +452,10 @@ func (a *assistant) runBatch(ctx context.Context, slot int, b *batch, started ti
 			uncharged = append(uncharged, b.tasks[i].Token)
 			continue
 		}
-		if serr := a.d.sink.Submit(a.d.sinkCtx, out); serr != nil {
+		// Submit blocks while the writer is full (backpressure). The batch
+		// context bounds the wait: past the shutdown grace, or once the
+		// assistant is given up, the URL is released and crawled again.
+		if serr := a.d.sink.Submit(ctx, out); serr != nil {
 			done[i] = false
 			err = serr
 			break

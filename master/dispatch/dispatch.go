@@ -77,11 +77,6 @@ type Dispatcher struct {
 	held     heldSet
 	batchSeq atomic.Uint64
 	batchPfx string
-
-	// sinkCtx outlives the grace period: results already received are
-	// still handed to the writer while batches are being cancelled.
-	sinkCtx    context.Context
-	sinkCancel context.CancelFunc
 }
 
 // New creates a dispatcher for targets. It does not connect yet: gRPC
@@ -141,8 +136,6 @@ func (d *Dispatcher) close() {
 // releases those URLs. It returns when every batch goroutine has ended; the
 // caller then closes the sink.
 func (d *Dispatcher) Run(ctx context.Context, grace time.Duration) error {
-	d.sinkCtx, d.sinkCancel = context.WithCancel(context.WithoutCancel(ctx))
-	defer d.sinkCancel()
 	defer d.close()
 	renewCtx, stopRenew := context.WithCancel(context.WithoutCancel(ctx))
 	var wg sync.WaitGroup
