@@ -37,7 +37,7 @@ func (p Policy) Backoff(attempt int, u float64) time.Duration {
 		d = float64(p.MaxDelay)
 	}
 	d *= 1 + p.Jitter*(2*u-1)
-	if d < 0 {
+	if d < 0 || math.IsNaN(d) {
 		d = 0
 	}
 	return time.Duration(d)
@@ -61,9 +61,8 @@ func (p Policy) Decide(class crawl.Class, attempts int, retryAfter time.Duration
 	case attempts >= p.MaxAttempts:
 		return Decision{State: store.StateDead}
 	}
-	d := p.Backoff(attempts, u)
-	if retryAfter > d {
-		d = min(retryAfter, p.MaxDelay)
-	}
+	// The server's Retry-After may lengthen the wait (up to MaxDelay), never
+	// shorten it.
+	d := max(p.Backoff(attempts, u), min(retryAfter, p.MaxDelay))
 	return Decision{State: store.StatePending, NextFetchAt: now.Add(d)}
 }

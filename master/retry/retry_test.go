@@ -346,3 +346,18 @@ func TestDecideNextFetchAtAfterNow(t *testing.T) {
 		}
 	}
 }
+
+// Regression: a Retry-After longer than the jittered backoff never
+// shortens the wait.
+func TestRetryAfterNeverShortensTheBackoff(t *testing.T) {
+	p := retry.Policy{MaxAttempts: 10, BaseDelay: 30 * time.Second, MaxDelay: time.Hour, Jitter: 0.2}
+	u := math.Nextafter(1, 0)
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	for attempts := 1; attempts < p.MaxAttempts; attempts++ {
+		without := p.Decide(crawl.ClassHTTP429, attempts, 0, now, u).NextFetchAt.Sub(now)
+		with := p.Decide(crawl.ClassHTTP429, attempts, 2*time.Hour, now, u).NextFetchAt.Sub(now)
+		if with < without {
+			t.Errorf("attempt %d: Retry-After 2h gives %v, shorter than %v without it", attempts, with, without)
+		}
+	}
+}

@@ -50,7 +50,10 @@ CREATE TEMP TABLE IF NOT EXISTS persist_staging (
     url_id bigint, lease_token bigint, state text, next_fetch_at timestamptz,
     url text, final_url text, http_status integer, content_type text, body_size bigint, body_truncated boolean,
     fetch_duration_us bigint, title text, content_hash bytea, error_class text, error_message text,
-    robots text, redirects integer, attempts integer, assistant text, fetched_at timestamptz, body bytea
+    robots text, redirects integer, attempts integer, assistant text, fetched_at timestamptz,
+    -- Compressed here already: INSERT … SELECT copies a compressed datum
+    -- as it is, so the staging column decides the stored compression.
+    body bytea COMPRESSION lz4
 ) ON COMMIT DELETE ROWS`
 
 // applySQL moves staged outcomes into results, bodies and the frontier, but

@@ -125,23 +125,36 @@ FROM c
 WHERE f.id = c.id
 RETURNING f.id, f.lease_token, f.url, f.domain, f.attempts`
 
+// claimLockKey serialises claims. The "domain not already leased" check
+// reads the statement's snapshot, so two claims running at once could each
+// lease a different URL of one domain; under this transaction lock each
+// claim's snapshot is taken after the previous claim committed.
+const claimLockKey int64 = 0x63726177_636c6169
+
 // Claim leases up to p.Limit pending URLs. It returns fewer (possibly none)
-// when fewer are due.
+// when fewer are due. Concurrent claims are serialised in the database, so
+// a domain is never leased twice.
 func (s *Store) Claim(ctx context.Context, p ClaimParams) ([]Task, error) {
 	if p.Limit <= 0 || len(p.Shards) == 0 {
 		return nil, nil
 	}
-	rows, err := s.pool.Query(ctx, claimSQL, p.Shards, p.Limit, p.Lease, p.Assistant)
-	if err != nil {
-		return nil, fmt.Errorf("claim: %w", err)
-	}
 	tasks := make([]Task, 0, p.Limit)
-	var t Task
-	var attempts int32
-	_, err = pgx.ForEachRow(rows, []any{&t.URLID, &t.Token, &t.URL, &t.Domain, &attempts}, func() error {
-		t.Attempts = int(attempts)
-		tasks = append(tasks, t)
-		return nil
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, claimLockKey); err != nil {
+			return err
+		}
+		rows, err := tx.Query(ctx, claimSQL, p.Shards, p.Limit, p.Lease, p.Assistant)
+		if err != nil {
+			return err
+		}
+		var t Task
+		var attempts int32
+		_, err = pgx.ForEachRow(rows, []any{&t.URLID, &t.Token, &t.URL, &t.Domain, &attempts}, func() error {
+			t.Attempts = int(attempts)
+			tasks = append(tasks, t)
+			return nil
+		})
+		return err
 	})
 	if err != nil {
 		return nil, fmt.Errorf("claim: %w", err)

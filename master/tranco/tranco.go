@@ -11,6 +11,7 @@ import (
 	"path"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 )
 
 // Entry is one valid line of a list.
@@ -55,25 +56,27 @@ func NewReader(r io.Reader) *Reader {
 // It returns false at the end of input or on a read error (see Err).
 func (r *Reader) Next() (Entry, bool) {
 	for r.err == nil {
-		raw, err := r.readLine()
+		raw, cut, err := r.readLine()
+		if errors.Is(err, io.EOF) {
+			r.err = io.EOF
+			return Entry{}, false
+		}
 		if err != nil {
-			if !errors.Is(err, io.EOF) {
-				r.err = fmt.Errorf("read line %d: %w", r.line+1, err)
-			}
-			if len(raw) == 0 {
-				return Entry{}, false
-			}
-			r.err = errOrEOF(r.err)
+			r.err = fmt.Errorf("read line %d: %w", r.line+1, err)
+			return Entry{}, false
 		}
 		r.line++
 		if r.line == 1 {
 			raw = bytes.TrimPrefix(raw, []byte("\xef\xbb\xbf"))
 		}
 		s := strings.TrimSpace(string(raw))
-		if s == "" {
+		if s == "" && !cut {
 			continue
 		}
 		rank, domain, perr := ParseLine(s)
+		if cut {
+			perr = fmt.Errorf("line longer than %d bytes", maxLine)
+		}
 		if perr != nil {
 			r.bad++
 			if len(r.firstBad) < MaxReportedBadLines {
@@ -90,30 +93,26 @@ func (r *Reader) Next() (Entry, bool) {
 	return Entry{}, false
 }
 
-// errOrEOF keeps a real error, or marks the reader finished after its last
-// unterminated line.
-func errOrEOF(err error) error {
-	if err != nil {
-		return err
-	}
-	return io.EOF
-}
-
-// readLine returns one line without its terminator. Overlong lines are
-// returned cut (and then fail validation) while the rest is discarded.
-func (r *Reader) readLine() ([]byte, error) {
-	line, err := r.br.ReadSlice('\n')
+// readLine returns one line without its terminator. An overlong line is
+// returned as its first bytes (for the report) with cut set, and the rest of
+// it is discarded.
+func (r *Reader) readLine() (line []byte, cut bool, err error) {
+	line, err = r.br.ReadSlice('\n')
 	if errors.Is(err, bufio.ErrBufferFull) {
-		cut := append([]byte(nil), line[:200]...)
+		head := append([]byte(nil), line[:200]...)
 		for errors.Is(err, bufio.ErrBufferFull) {
 			_, err = r.br.ReadSlice('\n')
 		}
 		if err != nil && !errors.Is(err, io.EOF) {
-			return nil, err
+			return nil, false, err
 		}
-		return cut, nil
+		return head, true, nil
 	}
-	return bytes.TrimRight(line, "\r\n"), err
+	if len(line) > 0 && errors.Is(err, io.EOF) {
+		// The last line has no terminator: count it like any other.
+		err = nil
+	}
+	return bytes.TrimRight(line, "\r\n"), false, err
 }
 
 // Err returns the first read error, if any (not io.EOF).
@@ -154,6 +153,9 @@ func ParseLine(s string) (rank int, domain string, err error) {
 // a trailing dot. Non-ASCII (IDN) names are accepted as they are; the URL
 // normaliser converts them to punycode.
 func ValidDomain(d string) (string, error) {
+	if !utf8.ValidString(d) {
+		return "", errors.New("domain is not valid UTF-8")
+	}
 	d = strings.TrimSuffix(strings.ToLower(d), ".")
 	if d == "" {
 		return "", errors.New("empty domain")

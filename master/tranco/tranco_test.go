@@ -657,3 +657,28 @@ func TestOpenErrors(t *testing.T) {
 		t.Errorf("Open(corrupt zip) error %q should name the file and say zip", err)
 	}
 }
+
+// Regression: an over-long line is bad even when its first bytes would
+// parse as a valid entry.
+func TestOverlongLineWithValidPrefixIsBad(t *testing.T) {
+	for _, long := range []string{"5," + strings.Repeat("ab.", 30000) + "com", "7,example.com" + strings.Repeat(" ", 70000) + "junk"} {
+		r := tranco.NewReader(strings.NewReader("1,a.com\n" + long + "\n3,c.com\n"))
+		var got []tranco.Entry
+		for {
+			e, ok := r.Next()
+			if !ok {
+				break
+			}
+			got = append(got, e)
+		}
+		if len(got) != 2 || r.Bad() != 1 || r.FirstBad()[0].Line != 2 || r.Lines() != 3 {
+			t.Fatalf("entries %v, Bad() %d, FirstBad %v, Lines %d; want 2 entries, line 2 bad, 3 lines", got, r.Bad(), r.FirstBad(), r.Lines())
+		}
+	}
+}
+
+func TestInvalidUTF8DomainIsBad(t *testing.T) {
+	if _, err := tranco.ValidDomain("\xff.com"); err == nil {
+		t.Fatal("ValidDomain accepted invalid UTF-8")
+	}
+}

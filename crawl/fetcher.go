@@ -1,0 +1,157 @@
+package crawl
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"runtime/debug"
+	"time"
+)
+
+// Fetcher fetches one URL. Implementations are safe for concurrent use,
+// never panic and never return nil: every failure is a Result with a Class.
+// Fetch blocks until the fetch is done, including waits for robots.txt and
+// politeness; cancelling ctx ends it early with ClassCanceled.
+type Fetcher interface {
+	Fetch(ctx context.Context, url string) *Result
+}
+
+// FetcherFunc adapts a function to Fetcher.
+type FetcherFunc func(ctx context.Context, url string) *Result
+
+// Fetch calls f.
+func (f FetcherFunc) Fetch(ctx context.Context, url string) *Result { return f(ctx, url) }
+
+// RobotsDecision records what robots.txt said about a fetch.
+type RobotsDecision int
+
+// Robots decisions. RobotsUnknown means robots.txt was not consulted (for
+// example an invalid URL, or a fetcher stack without the robots layer).
+const (
+	RobotsUnknown RobotsDecision = iota
+	RobotsAllowed
+	RobotsDisallowed
+	RobotsUnavailable
+)
+
+// String returns "unknown", "allowed", "disallowed" or "unavailable".
+func (d RobotsDecision) String() string {
+	switch d {
+	case RobotsAllowed:
+		return "allowed"
+	case RobotsDisallowed:
+		return "disallowed"
+	case RobotsUnavailable:
+		return "unavailable"
+	}
+	return "unknown"
+}
+
+// Result is the outcome of one Fetch.
+type Result struct {
+	URL         string // as passed to Fetch
+	FinalURL    string // last URL requested; for a stopped redirect, the target not requested
+	Status      int    // final HTTP status, 0 if no response
+	ContentType string // Content-Type header (sniffed when the server sent none)
+	BodySize    int64  // bytes read (<= BodyCap)
+	Truncated   bool   // the body was longer than BodyCap
+	// Duration is the time of the page request: from sending it until the
+	// body was read, redirects included. It excludes the robots.txt check of
+	// the first URL and the politeness wait (see Waited). 0 if no request.
+	Duration time.Duration
+	// Title is the first <title> of an HTML 2xx page, decoded to UTF-8,
+	// whitespace-collapsed, trimmed, capped at 512 bytes.
+	Title       string
+	ContentHash [32]byte // sha256 of the capped body (zero if no body was read)
+	Class       Class
+	Err         string // detail, "" when ok
+	Robots      RobotsDecision
+	Redirects   int       // redirects followed
+	FetchedAt   time.Time // when the page request started (or when the fetch ended without one)
+	Body        []byte    // capped body, only for 2xx
+	// RetryAfter is the parsed Retry-After header (delta-seconds or
+	// HTTP-date, capped at MaxRetryAfter) of a 429 or 503 answer.
+	RetryAfter time.Duration
+	// Waited is the time spent in the politeness wait before the request.
+	Waited time.Duration
+}
+
+// newResult starts a Result for url with FetchedAt set.
+func newResult(url string) *Result {
+	return &Result{URL: url, FinalURL: url, FetchedAt: time.Now()}
+}
+
+// fail sets the class and detail of r from err and returns r.
+func (r *Result) fail(class Class, err error) *Result {
+	r.Class = class
+	if err != nil {
+		r.Err = err.Error()
+	}
+	return r
+}
+
+// ctxClass is the class of a fetch that ended because ctx is done: the
+// caller's cancellation and the caller's own deadline are both "not an
+// outcome" (ClassCanceled), so the caller requeues.
+func ctxClass(ctx context.Context) (Class, bool) {
+	if ctx.Err() != nil {
+		return ClassCanceled, true
+	}
+	return "", false
+}
+
+// New builds the full fetch stack, outermost first:
+//
+//	safe (recover) -> metrics -> robots -> politeness -> HTTP
+//
+// m may be nil (no metrics) and logger may be nil (discard). It returns an
+// error if cfg is invalid. New does no I/O. The returned Fetcher also has a
+// CloseIdleConnections() method for shutdown. When cfg.Resolve is set it logs
+// a warning, because a forgotten override silently closes the world.
+func New(cfg Config, logger *slog.Logger, m *Metrics) (Fetcher, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Clock == nil {
+		cfg.Clock = SystemClock{}
+	}
+	h := newHTTPFetcher(cfg, logger)
+	p := newPoliteness(cfg, h)
+	r := newRobots(cfg, logger, m, h, p)
+	h.checkHop = r.checkHop
+	var f Fetcher = r
+	if m != nil {
+		f = &metricsFetcher{m: m, next: f}
+	}
+	return &safeFetcher{next: f, logger: logger, closeIdle: h.closeIdle}, nil
+}
+
+// safeFetcher turns a panic anywhere below into a ClassOther Result, so one
+// bad page can never take down a daemon running hundreds of fetches.
+type safeFetcher struct {
+	next      Fetcher
+	logger    *slog.Logger
+	closeIdle func()
+}
+
+// CloseIdleConnections closes idle keep-alive connections; call it at
+// shutdown. The Fetcher returned by New has this method (assert to
+// interface{ CloseIdleConnections() }).
+func (s *safeFetcher) CloseIdleConnections() { s.closeIdle() }
+
+func (s *safeFetcher) Fetch(ctx context.Context, url string) (res *Result) {
+	defer func() {
+		if p := recover(); p != nil {
+			s.logger.Error("crawl: panic in fetch", "url", url, "panic", p, "stack", string(debug.Stack()))
+			res = newResult(url).fail(ClassOther, fmt.Errorf("internal error: panic: %v", p))
+		}
+	}()
+	res = s.next.Fetch(ctx, url)
+	if res == nil {
+		res = newResult(url).fail(ClassOther, fmt.Errorf("internal error: nil result"))
+	}
+	return res
+}

@@ -1,0 +1,384 @@
+package crawl
+
+import (
+	"context"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+)
+
+// MaxRetryAfter caps Result.RetryAfter so a bogus header cannot park a URL
+// for years (or overflow time.Duration).
+const MaxRetryAfter = 24 * time.Hour
+
+// maxRobotsRedirects follows Google: at least five hops for robots.txt,
+// then treat it as not found.
+const maxRobotsRedirects = 5
+
+// idleConnTimeout keeps a host's connection long enough for robots.txt then
+// the page (and the next page after a politeness delay) to reuse it.
+const idleConnTimeout = 30 * time.Second
+
+var (
+	acceptHeader = []string{"text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"}
+)
+
+// httpFetcher is the bottom of the stack: one GET with redirects, capped
+// body read, hashing and title extraction. It knows nothing of robots or
+// politeness except the checkHop hook called on every redirect.
+type httpFetcher struct {
+	cfg          Config
+	transport    *http.Transport
+	client       *http.Client // pages: redirect policy + robots hop hook
+	robotsClient *http.Client // robots.txt: plain redirect limit, no hook (no recursion)
+	uaHeader     []string
+
+	// checkHop, when set, vets each redirect target before it is requested
+	// (the robots layer installs it). An error stops the fetch; it should be
+	// a *classedError carrying the class and target.
+	checkHop func(ctx context.Context, target *url.URL) error
+
+	bufPool sync.Pool // *[]byte read buffers for bodies of unknown length
+}
+
+func newHTTPFetcher(cfg Config, logger *slog.Logger) *httpFetcher {
+	d := &dialer{
+		d: net.Dialer{
+			Timeout:   cfg.ConnectTimeout,
+			KeepAlive: 30 * time.Second,
+		},
+		rules: newRuleIndex(cfg.Resolve),
+	}
+	if d.rules != nil {
+		logger.Warn("resolver override ON", "rules", d.rules.String(),
+			"effect", "DNS is bypassed; hosts matching no rule fail as dns_not_found")
+	}
+	tr := &http.Transport{
+		Proxy:                  nil, // a crawler must not silently go through $HTTP_PROXY
+		DialContext:            d.DialContext,
+		ForceAttemptHTTP2:      true, // custom DialContext would otherwise disable h2
+		MaxIdleConns:           cfg.MaxIdleConns,
+		MaxIdleConnsPerHost:    2, // robots + page share one; politeness serialises a host
+		IdleConnTimeout:        idleConnTimeout,
+		TLSHandshakeTimeout:    cfg.ConnectTimeout,
+		ExpectContinueTimeout:  time.Second,
+		MaxResponseHeaderBytes: 256 << 10, // bounded per-response memory
+	}
+	f := &httpFetcher{
+		cfg:       cfg,
+		transport: tr,
+		uaHeader:  []string{cfg.UserAgent},
+	}
+	f.client = &http.Client{Transport: tr, CheckRedirect: f.checkRedirect}
+	f.robotsClient = &http.Client{Transport: tr, CheckRedirect: checkRobotsRedirect}
+	return f
+}
+
+// parseFetchURL accepts absolute http(s) URLs with a host and no userinfo
+// (credentials would be sent as Basic auth to whoever answers).
+func parseFetchURL(raw string) (*url.URL, error) {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return nil, fmt.Errorf("invalid url: %w", err)
+	}
+	if u.Scheme != "http" && u.Scheme != "https" {
+		return nil, fmt.Errorf("invalid url %q: scheme must be http or https", raw)
+	}
+	if u.Host == "" || u.Hostname() == "" {
+		return nil, fmt.Errorf("invalid url %q: empty host", raw)
+	}
+	if u.User != nil {
+		return nil, fmt.Errorf("invalid url %q: userinfo not allowed", raw)
+	}
+	return u, nil
+}
+
+// Fetch performs the GET. It blocks for at most cfg.Timeout.
+func (f *httpFetcher) Fetch(ctx context.Context, raw string) *Result {
+	res := newResult(raw)
+	if _, err := parseFetchURL(raw); err != nil {
+		return res.fail(ClassInvalidURL, err)
+	}
+	if c, done := ctxClass(ctx); done {
+		return res.fail(c, ctx.Err())
+	}
+	fctx, cancel := context.WithTimeoutCause(ctx, f.cfg.Timeout, errFetchTimeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(fctx, http.MethodGet, raw, nil)
+	if err != nil {
+		return res.fail(ClassInvalidURL, err)
+	}
+	req.Header["User-Agent"] = f.uaHeader
+	req.Header["Accept"] = acceptHeader
+
+	start := time.Now()
+	res.FetchedAt = start
+	resp, err := f.client.Do(req)
+	if err != nil {
+		res.Duration = time.Since(start)
+		if resp != nil { // CheckRedirect stopped us; body already closed
+			res.Status = resp.StatusCode
+			res.ContentType = resp.Header.Get("Content-Type")
+			res.Redirects = redirectCount(resp)
+		}
+		var ce *classedError
+		if errors.As(err, &ce) && ce.target != "" {
+			res.FinalURL = ce.target
+		}
+		return res.fail(f.errClass(ctx, fctx, err), f.errDetail(fctx, err))
+	}
+	res.Status = resp.StatusCode
+	res.FinalURL = resp.Request.URL.String()
+	res.Redirects = redirectCount(resp)
+	res.ContentType = resp.Header.Get("Content-Type")
+	class := ClassForStatus(resp.StatusCode)
+	if resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode == http.StatusServiceUnavailable {
+		res.RetryAfter = ParseRetryAfter(resp.Header.Get("Retry-After"), time.Now())
+	}
+
+	keep := class == ClassOK
+	body, truncated, rerr := f.readBody(resp.Body, resp.ContentLength, f.cfg.BodyCap, keep)
+	// Close without draining: if we stopped at the cap the Transport drops
+	// the connection instead of reading an unbounded remainder.
+	resp.Body.Close()
+	res.Duration = time.Since(start)
+	if rerr != nil {
+		return res.fail(f.errClass(ctx, fctx, rerr), fmt.Errorf("read body: %w", f.errDetail(fctx, rerr)))
+	}
+	res.BodySize = int64(len(body.b))
+	res.Truncated = truncated
+	res.ContentHash = sha256.Sum256(body.b)
+	if keep {
+		res.Body = body.b
+		if res.ContentType == "" && len(body.b) > 0 {
+			res.ContentType = http.DetectContentType(body.b)
+		}
+		if isHTMLType(res.ContentType) {
+			res.Title = ExtractTitle(body.b, res.ContentType)
+		}
+	} else {
+		res.Err = resp.Status
+	}
+	f.release(body)
+	res.Class = class
+	return res
+}
+
+// errClass refines Classify with the contexts: the caller giving up is
+// ClassCanceled whatever the error says; our own deadline is ClassTimeout.
+func (f *httpFetcher) errClass(caller, fetch context.Context, err error) Class {
+	if c, done := ctxClass(caller); done {
+		return c
+	}
+	if fetch.Err() != nil && errors.Is(context.Cause(fetch), errFetchTimeout) {
+		return ClassTimeout
+	}
+	return Classify(err)
+}
+
+func (f *httpFetcher) errDetail(fetch context.Context, err error) error {
+	if fetch.Err() != nil && errors.Is(context.Cause(fetch), errFetchTimeout) {
+		return fmt.Errorf("%w (%v): %w", errFetchTimeout, f.cfg.Timeout, err)
+	}
+	return err
+}
+
+// checkRedirect is the page client's redirect policy: at most MaxRedirects
+// hops, http(s) only, and every target vetted by checkHop (robots.txt)
+// before it is requested.
+func (f *httpFetcher) checkRedirect(req *http.Request, via []*http.Request) error {
+	target := req.URL.String()
+	if len(via) > f.cfg.MaxRedirects {
+		return &classedError{class: ClassTooManyRedirects, target: target,
+			err: fmt.Errorf("%w: more than %d", errTooManyRedirect, f.cfg.MaxRedirects)}
+	}
+	if s := req.URL.Scheme; s != "http" && s != "https" {
+		return &classedError{class: ClassInvalidURL, target: target,
+			err: fmt.Errorf("redirect to unsupported scheme %q", s)}
+	}
+	if req.URL.Hostname() == "" || req.URL.User != nil {
+		return &classedError{class: ClassInvalidURL, target: target,
+			err: errors.New("redirect to url without host or with userinfo")}
+	}
+	if f.checkHop != nil {
+		return f.checkHop(req.Context(), req.URL)
+	}
+	return nil
+}
+
+func checkRobotsRedirect(req *http.Request, via []*http.Request) error {
+	if len(via) > maxRobotsRedirects {
+		return &classedError{class: ClassTooManyRedirects, target: req.URL.String(),
+			err: fmt.Errorf("%w: more than %d", errTooManyRedirect, maxRobotsRedirects)}
+	}
+	return nil
+}
+
+// redirectCount counts the hops that led to resp via Request.Response,
+// which net/http fills in only for redirects.
+func redirectCount(resp *http.Response) int {
+	n := 0
+	for r := resp.Request; r != nil && r.Response != nil; r = r.Response.Request {
+		n++
+	}
+	return n
+}
+
+// getRobots fetches a robots.txt URL with redirects, returning the final
+// status and at most limit body bytes. The body slice is owned by the
+// caller only until it calls release.
+func (f *httpFetcher) getRobots(ctx context.Context, robotsURL string, limit int64) (int, buf, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, robotsURL, nil)
+	if err != nil {
+		return 0, buf{}, err
+	}
+	req.Header["User-Agent"] = f.uaHeader
+	req.Header["Accept"] = []string{"text/plain,*/*;q=0.8"}
+	resp, err := f.robotsClient.Do(req)
+	if err != nil {
+		return 0, buf{}, err
+	}
+	defer resp.Body.Close()
+	// robots.txt beyond the cap is ignored (RFC 9309 2.5), not an error.
+	b, _, err := f.readBody(resp.Body, resp.ContentLength, limit, false)
+	if err != nil {
+		return resp.StatusCode, buf{}, err
+	}
+	return resp.StatusCode, b, nil
+}
+
+// buf is a body read buffer; pooled when p != nil.
+type buf struct {
+	b []byte
+	p *[]byte
+}
+
+// minPooledBuf is the starting capacity of pooled read buffers: most pages
+// fit, big ones grow by append.
+const minPooledBuf = 32 << 10
+
+// readBody reads at most limit+1 bytes so a longer body is detected without
+// reading it. With keep the returned bytes are exactly sized and owned by
+// the caller (no pool); otherwise they come from the pool and must be
+// handed back with release. A known Content-Length within the cap is read
+// into an exact allocation: no up-front cap-sized buffer, no copy.
+func (f *httpFetcher) readBody(r io.Reader, contentLength, limit int64, keep bool) (buf, bool, error) {
+	var out buf
+	if keep && contentLength >= 0 && contentLength <= limit {
+		out.b = make([]byte, 0, contentLength+1)
+	} else {
+		p, _ := f.bufPool.Get().(*[]byte)
+		if p == nil {
+			b := make([]byte, 0, minPooledBuf)
+			p = &b
+		}
+		out.p = p
+		out.b = (*p)[:0]
+	}
+	var err error
+	out.b, err = readLimited(r, out.b, limit+1)
+	truncated := int64(len(out.b)) > limit
+	if truncated {
+		out.b = out.b[:limit]
+	}
+	if err != nil {
+		f.release(out)
+		return buf{}, truncated, err
+	}
+	if keep && out.p != nil {
+		owned := make([]byte, len(out.b))
+		copy(owned, out.b)
+		f.release(out)
+		out = buf{b: owned}
+	}
+	return out, truncated, nil
+}
+
+func (f *httpFetcher) release(b buf) {
+	if b.p == nil {
+		return
+	}
+	// Keep buffers up to a few MiB; a rare huge one goes to the GC.
+	if cap(b.b) <= 8<<20 {
+		*b.p = b.b[:0]
+		f.bufPool.Put(b.p)
+	}
+}
+
+// readLimited appends up to n bytes from r to b, like io.ReadAll but
+// starting from b's capacity. io.EOF is not an error.
+func readLimited(r io.Reader, b []byte, n int64) ([]byte, error) {
+	lr := io.LimitedReader{R: r, N: n}
+	for {
+		if len(b) == cap(b) {
+			b = append(b, 0)[:len(b)]
+		}
+		m, err := lr.Read(b[len(b):cap(b)])
+		b = b[:len(b)+m]
+		if err != nil {
+			if err == io.EOF {
+				return b, nil
+			}
+			return b, err
+		}
+	}
+}
+
+// isHTMLType reports whether a Content-Type is text/html or
+// application/xhtml+xml, ignoring parameters and case.
+func isHTMLType(ct string) bool {
+	if i := strings.IndexByte(ct, ';'); i >= 0 {
+		ct = ct[:i]
+	}
+	ct = strings.TrimSpace(ct)
+	return strings.EqualFold(ct, "text/html") || strings.EqualFold(ct, "application/xhtml+xml")
+}
+
+// ParseRetryAfter parses a Retry-After value (RFC 9110 10.2.3): either
+// delta-seconds or an HTTP-date, relative to now. Invalid, empty or past
+// values give 0; values are capped at MaxRetryAfter.
+func ParseRetryAfter(v string, now time.Time) time.Duration {
+	v = strings.TrimSpace(v)
+	if v == "" {
+		return 0
+	}
+	if v[0] >= '0' && v[0] <= '9' {
+		secs, err := strconv.ParseInt(v, 10, 64)
+		if err != nil {
+			if errors.Is(err, strconv.ErrRange) {
+				return MaxRetryAfter
+			}
+			return 0
+		}
+		if secs > int64(MaxRetryAfter/time.Second) {
+			return MaxRetryAfter
+		}
+		return time.Duration(secs) * time.Second
+	}
+	t, err := http.ParseTime(v)
+	if err != nil {
+		return 0
+	}
+	d := t.Sub(now)
+	switch {
+	case d <= 0:
+		return 0
+	case d > MaxRetryAfter:
+		return MaxRetryAfter
+	}
+	// HTTP-dates have one-second resolution; round so a header computed as
+	// "now + 120s" reads as 120s, not 119.6s.
+	return d.Round(time.Second)
+}
+
+// closeIdle closes idle keep-alive connections (for shutdown).
+func (f *httpFetcher) closeIdle() { f.transport.CloseIdleConnections() }

@@ -1,0 +1,425 @@
+package crawl_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"fmt"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/crawlmaster/crawlmaster/crawl"
+	"github.com/prometheus/client_golang/prometheus"
+	"golang.org/x/text/encoding/korean"
+)
+
+func TestFetchOK(t *testing.T) {
+	s := newSite(t)
+	var ua string
+	s.handle("a.test/page", func(w http.ResponseWriter, r *http.Request) {
+		ua = r.UserAgent()
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		fmt.Fprint(w, htmlPage("  Hello \n\t World  "))
+	})
+	f := newFetcher(t, testConfig(s.addr()))
+	before := time.Now()
+	res := fetch(t, f, "http://a.test/page")
+	wantClass(t, res, crawl.ClassOK)
+	body := htmlPage("  Hello \n\t World  ")
+	switch {
+	case res.Status != 200, res.URL != "http://a.test/page", res.FinalURL != "http://a.test/page":
+		t.Errorf("status=%d url=%q final=%q", res.Status, res.URL, res.FinalURL)
+	case res.Title != "Hello World":
+		t.Errorf("title = %q", res.Title)
+	case string(res.Body) != body, res.BodySize != int64(len(body)), res.Truncated:
+		t.Errorf("body=%q size=%d truncated=%v", res.Body, res.BodySize, res.Truncated)
+	case res.ContentHash != sha256.Sum256([]byte(body)):
+		t.Error("content hash mismatch")
+	case res.ContentType != "text/html; charset=utf-8":
+		t.Errorf("content type %q", res.ContentType)
+	case res.Err != "" || res.Redirects != 0 || res.Duration <= 0 || res.FetchedAt.Before(before):
+		t.Errorf("err=%q redirects=%d duration=%v fetchedAt=%v", res.Err, res.Redirects, res.Duration, res.FetchedAt)
+	}
+	if ua != testConfig("").UserAgent {
+		t.Errorf("User-Agent sent = %q", ua)
+	}
+}
+
+func TestStatusClasses(t *testing.T) {
+	s := newSite(t)
+	date := time.Now().Add(90 * time.Second).UTC().Format(http.TimeFormat)
+	cases := []struct {
+		path       string
+		status     int
+		retryAfter string
+		class      crawl.Class
+		transient  bool
+		wantRetry  time.Duration
+		wantRetryH time.Duration // upper bound for HTTP-date values
+	}{
+		{"/404", 404, "", crawl.ClassHTTP4xx, false, 0, 0},
+		{"/410", 410, "", crawl.ClassHTTP4xx, false, 0, 0},
+		{"/500", 500, "", crawl.ClassHTTP5xx, true, 0, 0},
+		{"/503", 503, "120", crawl.ClassHTTP5xx, true, 120 * time.Second, 0},
+		{"/429", 429, date, crawl.ClassHTTP429, true, 85 * time.Second, 91 * time.Second},
+		{"/429bad", 429, "soon", crawl.ClassHTTP429, true, 0, 0},
+	}
+	for _, c := range cases {
+		s.handle("a.test"+c.path, func(w http.ResponseWriter, r *http.Request) {
+			if c.retryAfter != "" {
+				w.Header().Set("Retry-After", c.retryAfter)
+			}
+			w.WriteHeader(c.status)
+			fmt.Fprint(w, "<title>error page</title>")
+		})
+	}
+	f := newFetcher(t, testConfig(s.addr()))
+	for _, c := range cases {
+		t.Run(c.path, func(t *testing.T) {
+			res := fetch(t, f, "http://a.test"+c.path)
+			wantClass(t, res, c.class)
+			if res.Status != c.status || res.Class.Transient() != c.transient {
+				t.Errorf("status=%d transient=%v", res.Status, res.Class.Transient())
+			}
+			if res.Body != nil || res.Title != "" {
+				t.Errorf("non-2xx has body %q / title %q", res.Body, res.Title)
+			}
+			if res.Err == "" {
+				t.Error("no error detail")
+			}
+			if c.wantRetryH == 0 && res.RetryAfter != c.wantRetry {
+				t.Errorf("RetryAfter = %v, want %v", res.RetryAfter, c.wantRetry)
+			}
+			if c.wantRetryH != 0 && (res.RetryAfter < c.wantRetry || res.RetryAfter > c.wantRetryH) {
+				t.Errorf("RetryAfter = %v, want in [%v, %v]", res.RetryAfter, c.wantRetry, c.wantRetryH)
+			}
+		})
+	}
+}
+
+func TestBodyCapTruncation(t *testing.T) {
+	s := newSite(t)
+	big := bytes.Repeat([]byte("0123456789"), 500) // 5000 bytes
+	s.handle("a.test/big", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/octet-stream")
+		w.Write(big)
+	})
+	s.handle("a.test/chunked", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain")
+		for i := 0; i < 10; i++ {
+			w.Write(big[:500])
+			w.(http.Flusher).Flush() // no Content-Length
+		}
+	})
+	s.handle("a.test/exact", func(w http.ResponseWriter, r *http.Request) {
+		w.Write(big[:1000])
+	})
+	cfg := testConfig(s.addr())
+	cfg.BodyCap = 1000
+	f := newFetcher(t, cfg)
+	for _, p := range []string{"/big", "/chunked"} {
+		res := fetch(t, f, "http://a.test"+p)
+		wantClass(t, res, crawl.ClassOK)
+		if !res.Truncated || res.BodySize != 1000 || len(res.Body) != 1000 {
+			t.Errorf("%s: truncated=%v size=%d len=%d", p, res.Truncated, res.BodySize, len(res.Body))
+		}
+		if res.ContentHash != sha256.Sum256(big[:1000]) {
+			t.Errorf("%s: hash is not of the capped body", p)
+		}
+	}
+	res := fetch(t, f, "http://a.test/exact")
+	if res.Truncated || res.BodySize != 1000 {
+		t.Errorf("exact cap: truncated=%v size=%d", res.Truncated, res.BodySize)
+	}
+}
+
+func TestRedirectLoop(t *testing.T) {
+	s := newSite(t)
+	s.handle("a.test/a", func(w http.ResponseWriter, r *http.Request) { http.Redirect(w, r, "/b", http.StatusFound) })
+	s.handle("a.test/b", func(w http.ResponseWriter, r *http.Request) { http.Redirect(w, r, "/a", http.StatusFound) })
+	cfg := testConfig(s.addr())
+	cfg.MaxRedirects = 5
+	f := newFetcher(t, cfg)
+	res := fetch(t, f, "http://a.test/a")
+	wantClass(t, res, crawl.ClassTooManyRedirects)
+	if res.Class.Transient() || res.Redirects != 5 {
+		t.Errorf("transient=%v redirects=%d", res.Class.Transient(), res.Redirects)
+	}
+	if got := s.count("a.test/a") + s.count("a.test/b"); got != 6 {
+		t.Errorf("%d requests, want 6 (first + 5 redirects)", got)
+	}
+}
+
+func TestRedirectToOtherScheme(t *testing.T) {
+	s := newSite(t)
+	s.handle("a.test/ftp", func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, "ftp://a.test/file", http.StatusFound)
+	})
+	f := newFetcher(t, testConfig(s.addr()))
+	res := fetch(t, f, "http://a.test/ftp")
+	wantClass(t, res, crawl.ClassInvalidURL)
+	if res.FinalURL != "ftp://a.test/file" {
+		t.Errorf("final = %q", res.FinalURL)
+	}
+}
+
+func TestTimeout(t *testing.T) {
+	s := newSite(t)
+	s.handle("a.test/hang-headers", func(w http.ResponseWriter, r *http.Request) {
+		<-r.Context().Done()
+	})
+	s.handle("a.test/hang-body", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/html")
+		w.Write([]byte("<title>partial"))
+		w.(http.Flusher).Flush()
+		<-r.Context().Done()
+	})
+	cfg := testConfig(s.addr())
+	cfg.Timeout = 150 * time.Millisecond
+	f := newFetcher(t, cfg)
+	for _, p := range []string{"/hang-headers", "/hang-body"} {
+		start := time.Now()
+		res := fetch(t, f, "http://a.test"+p)
+		wantClass(t, res, crawl.ClassTimeout)
+		if el := time.Since(start); el > 3*time.Second {
+			t.Errorf("%s took %v with Timeout 150ms", p, el)
+		}
+		if !res.Class.Transient() || res.Body != nil {
+			t.Errorf("%s: transient=%v body=%q", p, res.Class.Transient(), res.Body)
+		}
+	}
+}
+
+func TestCallerCancel(t *testing.T) {
+	s := newSite(t)
+	entered := make(chan struct{}, 1)
+	s.handle("a.test/slow", func(w http.ResponseWriter, r *http.Request) {
+		entered <- struct{}{}
+		<-r.Context().Done()
+	})
+	f := newFetcher(t, testConfig(s.addr()))
+
+	ctx, cancel := context.WithCancel(context.Background())
+	go func() { <-entered; cancel() }()
+	res := f.Fetch(ctx, "http://a.test/slow")
+	wantClass(t, res, crawl.ClassCanceled)
+
+	// The caller's own deadline is also "canceled", not our timeout.
+	ctx2, cancel2 := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel2()
+	res = f.Fetch(ctx2, "http://a.test/slow")
+	wantClass(t, res, crawl.ClassCanceled)
+
+	// Already cancelled: no request at all.
+	before := s.count("a.test/slow")
+	res = f.Fetch(ctx, "http://a.test/slow")
+	wantClass(t, res, crawl.ClassCanceled)
+	if s.count("a.test/slow") != before {
+		t.Error("request sent with a cancelled context")
+	}
+}
+
+func TestClosedWorldDNSNotFound(t *testing.T) {
+	s := newSite(t)
+	f := newFetcher(t, testConfig(s.addr()))
+	for _, u := range []string{"http://unknown.example/", "http://test/", "https://localhost/"} {
+		res := fetch(t, f, u)
+		wantClass(t, res, crawl.ClassDNSNotFound)
+	}
+}
+
+func TestResolveRulePrecedence(t *testing.T) {
+	s := newSite(t)
+	cfg := testConfig("127.0.0.1:1") // *.test -> a closed port
+	cfg.Resolve = append(cfg.Resolve,
+		crawl.ResolveRule{Pattern: "ok.test", Addr: s.addr()},
+		crawl.ResolveRule{Pattern: "*.sub.test", Addr: s.addr()})
+	f := newFetcher(t, cfg)
+	wantClass(t, fetch(t, f, "http://ok.test/"), crawl.ClassOK)
+	wantClass(t, fetch(t, f, "http://x.sub.test/"), crawl.ClassOK)
+	wantClass(t, fetch(t, f, "http://other.test/"), crawl.ClassConnRefused)
+}
+
+func TestConnRefused(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	f := newFetcher(t, testConfig(addr))
+	res := fetch(t, f, "http://refused.test/")
+	wantClass(t, res, crawl.ClassConnRefused)
+	if !res.Class.Transient() {
+		t.Error("conn_refused must be transient")
+	}
+}
+
+func TestConnResetAndProtocol(t *testing.T) {
+	s := newSite(t)
+	s.handle("a.test/eof", func(w http.ResponseWriter, r *http.Request) {
+		c, _, _ := w.(http.Hijacker).Hijack()
+		c.Close()
+	})
+	s.handle("a.test/garbage", func(w http.ResponseWriter, r *http.Request) {
+		c, buf, _ := w.(http.Hijacker).Hijack()
+		buf.WriteString("SMTP ready\r\n\r\n")
+		buf.Flush()
+		c.Close()
+	})
+	s.handle("a.test/short", func(w http.ResponseWriter, r *http.Request) {
+		c, buf, _ := w.(http.Hijacker).Hijack()
+		buf.WriteString("HTTP/1.1 200 OK\r\nContent-Length: 1000\r\nContent-Type: text/html\r\n\r\n<title>x")
+		buf.Flush()
+		c.Close()
+	})
+	s.handle("a.test/badchunk", func(w http.ResponseWriter, r *http.Request) {
+		c, buf, _ := w.(http.Hijacker).Hijack()
+		buf.WriteString("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nhello\r\n0\r\n\r\n")
+		buf.Flush()
+		c.Close()
+	})
+	f := newFetcher(t, testConfig(s.addr()))
+	wantClass(t, fetch(t, f, "http://a.test/eof"), crawl.ClassConnReset)
+	wantClass(t, fetch(t, f, "http://a.test/garbage"), crawl.ClassProtocol)
+	res := fetch(t, f, "http://a.test/short")
+	wantClass(t, res, crawl.ClassConnReset)
+	if res.Status != 200 || res.Body != nil {
+		t.Errorf("short body: status=%d body=%q", res.Status, res.Body)
+	}
+	wantClass(t, fetch(t, f, "http://a.test/badchunk"), crawl.ClassProtocol)
+}
+
+func TestTLSError(t *testing.T) {
+	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+	defer srv.Close()
+	f := newFetcher(t, testConfig(srv.Listener.Addr().String()))
+	res := fetch(t, f, "https://tls.test/")
+	wantClass(t, res, crawl.ClassTLS)
+	if res.Class.Transient() {
+		t.Error("tls must be permanent")
+	}
+}
+
+func TestInvalidURL(t *testing.T) {
+	f := newFetcher(t, testConfig("127.0.0.1:1"))
+	for _, u := range []string{"", "ftp://a.test/", "http://", "/relative", "http://user:pw@a.test/", "http://a.test/%zz", "mailto:x@a.test"} {
+		res := fetch(t, f, u)
+		if res.Class != crawl.ClassInvalidURL || res.Class.Transient() || res.URL != u {
+			t.Errorf("%q: class=%q url=%q err=%q", u, res.Class, res.URL, res.Err)
+		}
+	}
+}
+
+func TestTitles(t *testing.T) {
+	s := newSite(t)
+	euckr, err := korean.EUCKR.NewEncoder().String("한국어 제목")
+	if err != nil {
+		t.Fatal(err)
+	}
+	pages := map[string]struct {
+		ct, body, want string
+	}{
+		"/plain":    {"text/plain", "<title>not html</title>", ""},
+		"/json":     {"application/json", `{"title":"<title>x</title>"}`, ""},
+		"/latin1":   {"text/html; charset=ISO-8859-1", "<title>Caf\xe9 cr\xe8me</title>", "Café crème"},
+		"/euckr":    {"text/html", `<html><head><meta charset="euc-kr"><title>` + euckr + `</title>`, "한국어 제목"},
+		"/euckr-he": {"text/html", `<meta http-equiv="Content-Type" content="text/html; charset=euc-kr"><title>` + euckr + `</title>`, "한국어 제목"},
+		"/broken":   {"text/html", "<html><head><title>Broken <b>bold</b> &amp; co", "Broken <b>bold</b> & co"},
+		"/xhtml":    {"application/xhtml+xml", "<html><head><title>X&#233;</title></head></html>", "Xé"},
+		"/nosniff":  {"", "<!DOCTYPE html><html><head><title>Sniffed</title>", "Sniffed"},
+		"/inbody":   {"text/html", "<html><body><svg><title>icon</title></svg></body>", ""},
+	}
+	for p, pg := range pages {
+		s.handle("a.test"+p, func(w http.ResponseWriter, r *http.Request) {
+			w.Header()["Content-Type"] = nil
+			if pg.ct != "" {
+				w.Header().Set("Content-Type", pg.ct)
+			}
+			w.Write([]byte(pg.body))
+		})
+	}
+	f := newFetcher(t, testConfig(s.addr()))
+	for p, pg := range pages {
+		t.Run(p, func(t *testing.T) {
+			res := fetch(t, f, "http://a.test"+p)
+			wantClass(t, res, crawl.ClassOK)
+			if res.Title != pg.want {
+				t.Errorf("title = %q, want %q (content type %q)", res.Title, pg.want, res.ContentType)
+			}
+		})
+	}
+}
+
+func TestMetrics(t *testing.T) {
+	s := newSite(t)
+	s.robots("a.test", "User-agent: *\nDisallow: /no\n")
+	reg := prometheus.NewRegistry()
+	f, err := crawl.New(testConfig(s.addr()), nil, crawl.NewMetrics(reg))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ok := fetch(t, f, "http://a.test/yes")
+	fetch(t, f, "http://a.test/no")
+	s.handle("a.test/gone", func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(404) })
+	fetch(t, f, "http://a.test/gone")
+
+	check := func(name string, labels map[string]string, want float64) {
+		t.Helper()
+		if got := metricValue(t, reg, name, labels); got != want {
+			t.Errorf("%s%v = %v, want %v", name, labels, got, want)
+		}
+	}
+	check("crawl_fetch_duration_seconds", map[string]string{"class": "ok"}, 1)
+	check("crawl_fetch_duration_seconds", map[string]string{"class": "robots_disallowed"}, 1)
+	check("crawl_fetch_errors_total", map[string]string{"class": "http_4xx"}, 1)
+	check("crawl_fetch_errors_total", map[string]string{"class": "robots_disallowed"}, 1)
+	check("crawl_fetched_bytes_total", nil, float64(ok.BodySize))
+	check("crawl_robots_cache_misses_total", nil, 1)
+	check("crawl_robots_cache_hits_total", nil, 2)
+	check("crawl_robots_fetches_total", map[string]string{"result": "2xx"}, 1)
+
+	// A second Metrics on the same registry reuses the collectors.
+	crawl.NewMetrics(reg)
+	mfs, _ := reg.Gather()
+	for _, mf := range mfs {
+		for _, m := range mf.GetMetric() {
+			for _, lp := range m.GetLabel() {
+				if n := lp.GetName(); n != "class" && n != "result" {
+					t.Errorf("%s has unexpected label %q", mf.GetName(), n)
+				}
+				if strings.Contains(lp.GetValue(), ".test") {
+					t.Errorf("%s has a host in a label: %q", mf.GetName(), lp.GetValue())
+				}
+			}
+		}
+	}
+}
+
+func TestNilLoggerNilMetricsResolverWarning(t *testing.T) {
+	var logs bytes.Buffer
+	logger := slogToBuffer(&logs)
+	_, err := crawl.New(testConfig("127.0.0.1:1"), logger, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(logs.String(), "resolver override ON") || !strings.Contains(logs.String(), "WARN") {
+		t.Errorf("no resolver warning logged: %q", logs.String())
+	}
+	logs.Reset()
+	cfg := testConfig("")
+	cfg.Resolve = nil
+	if _, err := crawl.New(cfg, logger, nil); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(logs.String(), "resolver override") {
+		t.Errorf("resolver warning without rules: %q", logs.String())
+	}
+	if _, err := crawl.New(crawl.Config{}, nil, nil); err == nil {
+		t.Error("New accepted a zero Config")
+	}
+}

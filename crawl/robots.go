@@ -1,0 +1,343 @@
+package crawl
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/temoto/robotstxt"
+	"golang.org/x/sync/singleflight"
+)
+
+// robotsFetcher is the robots.txt decorator. It consults (and fills) a
+// bounded LRU of per-origin verdicts, lets only allowed URLs through to
+// next, passes the Crawl-delay down in the context, and vets redirect hops
+// through checkHop, which the HTTP fetcher calls from CheckRedirect.
+type robotsFetcher struct {
+	cfg    Config
+	logger *slog.Logger
+	m      *Metrics
+	h      *httpFetcher // robots.txt requests share the page transport (keep-alive)
+	next   Fetcher
+	agent  string // lowercase product token
+	cache  *robotsCache
+	sf     singleflight.Group
+	clock  Clock
+}
+
+func newRobots(cfg Config, logger *slog.Logger, m *Metrics, h *httpFetcher, next Fetcher) *robotsFetcher {
+	return &robotsFetcher{
+		cfg:    cfg,
+		logger: logger,
+		m:      m,
+		h:      h,
+		next:   next,
+		agent:  productToken(cfg.UserAgent),
+		cache:  newRobotsCache(cfg.RobotsCacheSize),
+		clock:  cfg.Clock,
+	}
+}
+
+// originKey is the robots.txt scope of u (RFC 9309 2.3: scheme, host and
+// port).
+func originKey(u *url.URL) string {
+	return u.Scheme + "://" + hostKey(u)
+}
+
+// hostKey is u's host[:port], lowercased, without the scheme's default
+// port, so http://a, http://a:80 and https://a share a key.
+func hostKey(u *url.URL) string {
+	host := strings.ToLower(u.Host)
+	if p := u.Port(); (p == "80" && u.Scheme == "http") || (p == "443" && u.Scheme == "https") {
+		host = host[:len(host)-len(p)-1]
+	}
+	return host
+}
+
+// Fetch checks robots.txt for url, then (if allowed) calls next. It blocks
+// while robots.txt is fetched (at most RobotsTimeout, shared with concurrent
+// callers for the same origin) unless ctx ends first.
+func (r *robotsFetcher) Fetch(ctx context.Context, raw string) *Result {
+	u, err := parseFetchURL(raw)
+	if err != nil {
+		return newResult(raw).fail(ClassInvalidURL, err)
+	}
+	e, err := r.lookup(ctx, u)
+	if err != nil {
+		res := newResult(raw)
+		res.Robots = RobotsUnknown
+		return res.fail(ClassCanceled, fmt.Errorf("waiting for robots.txt: %w", err))
+	}
+	if e.class != ClassOK {
+		res := newResult(raw)
+		res.Robots = RobotsUnavailable
+		return res.fail(e.class, errors.New(e.err))
+	}
+	if !e.allowed(u.RequestURI()) {
+		res := newResult(raw)
+		res.Robots = RobotsDisallowed
+		return res.fail(ClassRobotsDisallowed, fmt.Errorf("disallowed by %s/robots.txt", e.key))
+	}
+	res := r.next.Fetch(withCrawlDelay(ctx, e.delay), raw)
+	switch res.Class {
+	case ClassRobotsDisallowed: // a redirect hop
+		res.Robots = RobotsDisallowed
+	case ClassRobotsUnavailable:
+		res.Robots = RobotsUnavailable
+	default:
+		res.Robots = RobotsAllowed
+	}
+	return res
+}
+
+// checkHop vets a redirect target before the HTTP client requests it. The
+// error is a *classedError so the class and target survive net/http's
+// wrapping; a context error is returned as is.
+func (r *robotsFetcher) checkHop(ctx context.Context, target *url.URL) error {
+	e, err := r.lookup(ctx, target)
+	if err != nil {
+		return err
+	}
+	if e.class != ClassOK {
+		return &classedError{class: e.class, target: target.String(),
+			err: fmt.Errorf("redirect target: %s", e.err)}
+	}
+	if !e.allowed(target.RequestURI()) {
+		return &classedError{class: ClassRobotsDisallowed, target: target.String(),
+			err: fmt.Errorf("redirect target disallowed by %s/robots.txt", e.key)}
+	}
+	return nil
+}
+
+// lookup returns the verdict for u's origin from the cache or, on a miss,
+// from a robots.txt fetch shared by every concurrent caller for that origin
+// (singleflight). The fetch runs detached from ctx — one impatient caller
+// must not fail it for the others — and is bounded by RobotsTimeout. The
+// only error is ctx's, when the caller stops waiting.
+func (r *robotsFetcher) lookup(ctx context.Context, u *url.URL) (*robotsEntry, error) {
+	key := originKey(u)
+	if e := r.cache.get(key, r.clock.Now()); e != nil {
+		r.m.robotsCacheHit()
+		return e, nil
+	}
+	r.m.robotsCacheMiss()
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	detached := context.WithoutCancel(ctx)
+	ch := r.sf.DoChan(key, func() (any, error) {
+		// A flight that ended just before ours may have filled the cache.
+		if e := r.cache.get(key, r.clock.Now()); e != nil {
+			return e, nil
+		}
+		e := r.fetch(detached, key)
+		r.cache.put(e)
+		return e, nil
+	})
+	select {
+	case res := <-ch:
+		return res.Val.(*robotsEntry), nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+// hostLevel classes say the origin itself cannot be reached; they are
+// passed through as the page's class (a dead host is dns_not_found, a
+// permanent class, not a forever-retried robots_unavailable). Everything
+// else that prevents reading robots.txt is robots_unavailable.
+func hostLevel(c Class) bool {
+	switch c {
+	case ClassDNSNotFound, ClassDNSTemporary, ClassConnRefused, ClassTLS, ClassInvalidURL:
+		return true
+	}
+	return false
+}
+
+// fetch requests key/robots.txt and turns the answer into a cache entry.
+// It never panics (singleflight.DoChan would re-panic on a bare goroutine
+// and kill the process), so the parse is guarded.
+func (r *robotsFetcher) fetch(ctx context.Context, key string) (e *robotsEntry) {
+	start := time.Now()
+	e = &robotsEntry{key: key, class: ClassOK}
+	defer func() {
+		if p := recover(); p != nil {
+			e = &robotsEntry{key: key, class: ClassRobotsUnavailable,
+				err: fmt.Sprintf("robots %s: internal error: %v", key, p)}
+			r.logger.Error("crawl: panic in robots.txt handling", "origin", key, "panic", p)
+			r.m.robotsFetch("error")
+		}
+		ttl := r.cfg.RobotsTTL
+		if e.class != ClassOK {
+			ttl = r.cfg.RobotsErrorTTL
+		}
+		e.expires = r.clock.Now().Add(ttl)
+	}()
+
+	ctx, cancel := context.WithTimeoutCause(ctx, r.cfg.RobotsTimeout, errRobotsTimeout)
+	defer cancel()
+	status, body, err := r.h.getRobots(ctx, key+"/robots.txt", r.cfg.RobotsCap)
+	defer r.h.release(body)
+	if err != nil {
+		class := Classify(err)
+		if ctx.Err() != nil && errors.Is(context.Cause(ctx), errRobotsTimeout) {
+			class = ClassTimeout
+			err = fmt.Errorf("%w (%v): %w", errRobotsTimeout, r.cfg.RobotsTimeout, err)
+		}
+		switch {
+		case class == ClassTooManyRedirects:
+			// Google: robots.txt not reached within the redirect limit is
+			// treated as not found, i.e. allow all.
+			r.m.robotsFetch("redirect_limit")
+			r.logger.Debug("robots.txt redirect limit, allowing all", "origin", key)
+			return e
+		case hostLevel(class):
+			e.class = class
+		default:
+			e.class = ClassRobotsUnavailable
+		}
+		e.err = fmt.Sprintf("robots %s: %v", key, err)
+		r.m.robotsFetch("error")
+		r.logger.Debug("robots.txt unavailable", "origin", key, "class", class, "err", err)
+		return e
+	}
+	switch {
+	case status >= 200 && status < 300:
+		e.group, e.delay = parseRobots(body.b, r.agent)
+		r.m.robotsFetch("2xx")
+	case status == 429 || status >= 500:
+		// 429 is a request to back off: treated like 5xx (Google does the
+		// same) rather than as "no robots.txt, crawl everything".
+		e.class = ClassRobotsUnavailable
+		e.err = fmt.Sprintf("robots %s: status %d", key, status)
+		r.m.robotsFetch("5xx")
+	case status >= 400:
+		r.m.robotsFetch("4xx") // RFC 9309 2.3.1.3: unavailable -> allow all
+	default:
+		r.m.robotsFetch("other") // 1xx, or 3xx without Location: nothing to obey
+	}
+	r.logger.Debug("robots.txt fetched", "origin", key, "status", status,
+		"class", e.class, "took", time.Since(start))
+	return e
+}
+
+// parseRobots returns the rule group that applies to agent (never nil; an
+// empty group allows everything) and its Crawl-delay. robotstxt rejects a
+// whole file for a single bad line (rules before any User-agent, an
+// unparsable Crawl-delay); crawlers are expected to ignore such lines
+// (RFC 9309 2.2), so on a parse error the offending lines are dropped and
+// the rest parsed again: first cheaply by line key, then, if that is not
+// enough, by probing every line. A file that still fails allows all.
+func parseRobots(body []byte, agent string) (*robotstxt.Group, time.Duration) {
+	data, err := robotstxt.FromBytes(body)
+	if err != nil {
+		data, err = robotstxt.FromBytes(sanitizeRobots(body, false))
+	}
+	if err != nil {
+		data, err = robotstxt.FromBytes(sanitizeRobots(body, true))
+	}
+	if err != nil {
+		return emptyGroup, 0
+	}
+	g := data.FindGroup(agent) // never nil: an empty group when none applies
+	return g, g.CrawlDelay
+}
+
+// emptyGroup allows everything.
+var emptyGroup = &robotstxt.Group{}
+
+var bom = []byte("\xef\xbb\xbf")
+
+// sanitizeRobots drops the lines that make robotstxt reject a file. The
+// cheap pass (probeAll false) drops group members (Allow, Disallow,
+// Crawl-delay) before any User-agent line and probes only Crawl-delay
+// lines. The thorough pass probes every line in its context (after a
+// synthetic User-agent line once a kept line started a group), which also
+// catches several directives on one line. A line that parses in its probe
+// cannot fail in the output: robotstxt pairs tokens line by line, and a
+// group is open in the output whenever it is open in the probe.
+func sanitizeRobots(body []byte, probeAll bool) []byte {
+	body = bytes.TrimPrefix(body, bom)
+	out := make([]byte, 0, len(body)+1)
+	seenUA := false
+	var probe []byte
+	ok := func(line []byte) bool {
+		probe = probe[:0]
+		if seenUA {
+			probe = append(probe, "user-agent: x\n"...)
+		}
+		probe = append(probe, line...)
+		// Followed by more content as in the output, so a value-less key or a
+		// trailing comment yields the EOL token the real parse will see.
+		probe = append(probe, "\nx-probe: 1\n"...)
+		_, err := robotstxt.FromBytes(probe)
+		return err == nil
+	}
+	for len(body) > 0 {
+		i := bytes.IndexAny(body, "\r\n")
+		var line []byte
+		if i < 0 {
+			line, body = body, nil
+		} else {
+			line, body = body[:i], body[i+1:]
+		}
+		if len(bytes.TrimSpace(line)) == 0 {
+			continue
+		}
+		key := robotsLineKey(line)
+		switch {
+		case probeAll:
+			if !ok(line) {
+				continue
+			}
+		case key == "allow" || key == "disallow":
+			// Rules only fail outside a group: their patterns are quoted
+			// before compiling, so they always compile.
+			if !seenUA {
+				continue
+			}
+		case key == "crawl-delay" || key == "crawldelay":
+			if !seenUA || !ok(line) {
+				continue
+			}
+		}
+		if key == "user-agent" || key == "useragent" {
+			seenUA = true
+		}
+		out = append(out, line...)
+		out = append(out, '\n')
+	}
+	return out
+}
+
+// robotsLineKey is the lowercased first token of a robots.txt line, split
+// like robotstxt's scanner does (at ':' or blank).
+func robotsLineKey(line []byte) string {
+	line = bytes.TrimLeft(line, " \t\v")
+	end := bytes.IndexAny(line, ": \t\v")
+	if end < 0 {
+		end = len(line)
+	}
+	return strings.ToLower(string(line[:end]))
+}
+
+// crawlDelayKey carries the origin's Crawl-delay from the robots layer to
+// the politeness layer below it.
+type crawlDelayKey struct{}
+
+func withCrawlDelay(ctx context.Context, d time.Duration) context.Context {
+	if d <= 0 {
+		return ctx
+	}
+	return context.WithValue(ctx, crawlDelayKey{}, d)
+}
+
+func crawlDelayFrom(ctx context.Context) time.Duration {
+	d, _ := ctx.Value(crawlDelayKey{}).(time.Duration)
+	return d
+}

@@ -1,0 +1,382 @@
+package crawl_test
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/crawlmaster/crawlmaster/crawl"
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+const robotsPrivate = "User-agent: *\nDisallow: /private\n\nUser-agent: otherbot\nDisallow: /\n"
+
+func TestRobotsAllowAndDisallow(t *testing.T) {
+	s := newSite(t)
+	s.robots("a.test", robotsPrivate)
+	f := newFetcher(t, testConfig(s.addr()))
+
+	res := fetch(t, f, "http://a.test/public")
+	wantClass(t, res, crawl.ClassOK)
+	if res.Robots != crawl.RobotsAllowed {
+		t.Errorf("robots = %v, want allowed", res.Robots)
+	}
+	if res.Title != "page /public" {
+		t.Errorf("title = %q", res.Title)
+	}
+
+	res = fetch(t, f, "http://a.test/private/x?y=1")
+	wantClass(t, res, crawl.ClassRobotsDisallowed)
+	if res.Robots != crawl.RobotsDisallowed || res.Status != 0 || res.Class.Transient() {
+		t.Errorf("robots=%v status=%d transient=%v", res.Robots, res.Status, res.Class.Transient())
+	}
+	if n := s.count("a.test/private/x"); n != 0 {
+		t.Errorf("disallowed page requested %d times", n)
+	}
+	if n := s.count("a.test/robots.txt"); n != 1 {
+		t.Errorf("robots.txt requested %d times, want 1 (cached)", n)
+	}
+}
+
+func TestRobotsGroupForProductToken(t *testing.T) {
+	s := newSite(t)
+	s.robots("a.test", "User-agent: *\nDisallow:\n\nUser-agent: TestBot\nDisallow: /mine\n")
+	f := newFetcher(t, testConfig(s.addr()))
+	wantClass(t, fetch(t, f, "http://a.test/mine"), crawl.ClassRobotsDisallowed)
+	wantClass(t, fetch(t, f, "http://a.test/other"), crawl.ClassOK)
+}
+
+func TestRobots4xxAllowsAll(t *testing.T) {
+	for _, status := range []int{401, 403, 404, 410} {
+		t.Run(fmt.Sprint(status), func(t *testing.T) {
+			s := newSite(t)
+			s.handle("a.test/robots.txt", func(w http.ResponseWriter, r *http.Request) {
+				w.WriteHeader(status)
+				fmt.Fprint(w, "User-agent: *\nDisallow: /\n") // must be ignored
+			})
+			f := newFetcher(t, testConfig(s.addr()))
+			res := fetch(t, f, "http://a.test/private")
+			wantClass(t, res, crawl.ClassOK)
+			if res.Robots != crawl.RobotsAllowed {
+				t.Errorf("robots = %v", res.Robots)
+			}
+		})
+	}
+}
+
+func TestRobotsUnavailable(t *testing.T) {
+	for _, status := range []int{500, 503, 429} {
+		t.Run(fmt.Sprint(status), func(t *testing.T) {
+			s := newSite(t)
+			s.handle("a.test/robots.txt", func(w http.ResponseWriter, r *http.Request) {
+				w.WriteHeader(status)
+			})
+			clock := newFakeClock()
+			cfg := testConfig(s.addr())
+			cfg.Clock = clock
+			cfg.RobotsErrorTTL = time.Minute
+			f := newFetcher(t, cfg)
+			res := fetch(t, f, "http://a.test/page")
+			wantClass(t, res, crawl.ClassRobotsUnavailable)
+			if !res.Class.Transient() || res.Robots != crawl.RobotsUnavailable {
+				t.Errorf("transient=%v robots=%v", res.Class.Transient(), res.Robots)
+			}
+			if n := s.count("a.test/page"); n != 0 {
+				t.Errorf("page requested %d times while robots unavailable", n)
+			}
+			// Cached for RobotsErrorTTL, then retried.
+			wantClass(t, fetch(t, f, "http://a.test/page"), crawl.ClassRobotsUnavailable)
+			if n := s.count("a.test/robots.txt"); n != 1 {
+				t.Errorf("robots.txt requested %d times within error TTL, want 1", n)
+			}
+			clock.Advance(time.Minute)
+			fetch(t, f, "http://a.test/page")
+			if n := s.count("a.test/robots.txt"); n != 2 {
+				t.Errorf("robots.txt requested %d times after error TTL, want 2", n)
+			}
+		})
+	}
+}
+
+func TestRobotsTimeoutUnavailable(t *testing.T) {
+	s := newSite(t)
+	s.handle("a.test/robots.txt", func(w http.ResponseWriter, r *http.Request) {
+		<-r.Context().Done() // hang until the client gives up
+	})
+	cfg := testConfig(s.addr())
+	cfg.RobotsTimeout = 100 * time.Millisecond
+	f := newFetcher(t, cfg)
+	start := time.Now()
+	res := fetch(t, f, "http://a.test/page")
+	wantClass(t, res, crawl.ClassRobotsUnavailable)
+	if el := time.Since(start); el > 3*time.Second {
+		t.Errorf("took %v, RobotsTimeout is 100ms", el)
+	}
+	if s.count("a.test/page") != 0 {
+		t.Error("page requested")
+	}
+}
+
+func TestRobotsNetworkErrorUnavailable(t *testing.T) {
+	s := newSite(t)
+	s.handle("a.test/robots.txt", func(w http.ResponseWriter, r *http.Request) {
+		hj := w.(http.Hijacker)
+		c, _, _ := hj.Hijack()
+		c.Close() // EOF before any response: conn_reset -> unavailable
+	})
+	f := newFetcher(t, testConfig(s.addr()))
+	res := fetch(t, f, "http://a.test/page")
+	wantClass(t, res, crawl.ClassRobotsUnavailable)
+}
+
+func TestRobotsRedirectFollowed(t *testing.T) {
+	s := newSite(t)
+	s.handle("a.test/robots.txt", func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, "http://b.test/robots.txt", http.StatusMovedPermanently)
+	})
+	s.robots("b.test", "User-agent: *\nDisallow: /nope\n")
+	f := newFetcher(t, testConfig(s.addr()))
+	wantClass(t, fetch(t, f, "http://a.test/nope"), crawl.ClassRobotsDisallowed)
+	wantClass(t, fetch(t, f, "http://a.test/yes"), crawl.ClassOK)
+}
+
+func TestRobotsSingleflight(t *testing.T) {
+	s := newSite(t)
+	release := make(chan struct{})
+	s.handle("a.test/robots.txt", func(w http.ResponseWriter, r *http.Request) {
+		<-release
+		fmt.Fprint(w, "User-agent: *\nDisallow: /private\n")
+	})
+	reg := prometheus.NewRegistry()
+	f, err := crawl.New(testConfig(s.addr()), nil, crawl.NewMetrics(reg))
+	if err != nil {
+		t.Fatal(err)
+	}
+	const n = 20
+	var wg sync.WaitGroup
+	results := make([]*crawl.Result, n)
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			results[i] = fetch(t, f, fmt.Sprintf("http://a.test/p%d", i))
+		}()
+	}
+	// All n have missed the cache and joined the flight before robots.txt
+	// answers.
+	waitFor(t, "all fetches to wait for robots.txt", func() bool {
+		return metricValue(t, reg, "crawl_robots_cache_misses_total", nil) == n
+	})
+	close(release)
+	wg.Wait()
+	for i, res := range results {
+		if res.Class != crawl.ClassOK {
+			t.Errorf("fetch %d: %s %s", i, res.Class, res.Err)
+		}
+	}
+	if got := s.count("a.test/robots.txt"); got != 1 {
+		t.Errorf("robots.txt requested %d times by %d concurrent fetches, want 1", got, n)
+	}
+	if got := metricValue(t, reg, "crawl_robots_fetches_total", map[string]string{"result": "2xx"}); got != 1 {
+		t.Errorf("robots fetches metric = %v", got)
+	}
+}
+
+func TestRobotsWaitCanceled(t *testing.T) {
+	s := newSite(t)
+	release := make(chan struct{})
+	defer close(release)
+	entered := make(chan struct{}, 1)
+	s.handle("a.test/robots.txt", func(w http.ResponseWriter, r *http.Request) {
+		entered <- struct{}{}
+		select {
+		case <-release:
+		case <-r.Context().Done():
+		}
+	})
+	f := newFetcher(t, testConfig(s.addr()))
+	ctx, cancel := context.WithCancel(context.Background())
+	go func() { <-entered; cancel() }()
+	res := f.Fetch(ctx, "http://a.test/page")
+	wantClass(t, res, crawl.ClassCanceled)
+}
+
+func TestRobotsCacheTTL(t *testing.T) {
+	s := newSite(t)
+	s.robots("a.test", "User-agent: *\nDisallow: /x\n")
+	clock := newFakeClock()
+	cfg := testConfig(s.addr())
+	cfg.Clock = clock
+	cfg.RobotsTTL = time.Hour
+	f := newFetcher(t, cfg)
+
+	fetch(t, f, "http://a.test/1")
+	clock.Advance(time.Hour - time.Second)
+	fetch(t, f, "http://a.test/2")
+	if n := s.count("a.test/robots.txt"); n != 1 {
+		t.Fatalf("robots.txt requested %d times within TTL, want 1", n)
+	}
+	clock.Advance(time.Second)
+	fetch(t, f, "http://a.test/3")
+	if n := s.count("a.test/robots.txt"); n != 2 {
+		t.Fatalf("robots.txt requested %d times after TTL, want 2", n)
+	}
+}
+
+func TestRobotsCacheLRUBound(t *testing.T) {
+	s := newSite(t)
+	cfg := testConfig(s.addr())
+	cfg.RobotsCacheSize = 2
+	f := newFetcher(t, cfg)
+	robots := func(h string) int { return s.count(h + ".test/robots.txt") }
+
+	for _, h := range []string{"a", "b", "c"} { // c evicts a
+		wantClass(t, fetch(t, f, "http://"+h+".test/"), crawl.ClassOK)
+	}
+	fetch(t, f, "http://c.test/again") // hit
+	fetch(t, f, "http://b.test/again") // hit, now most recent: order b, c
+	if robots("a") != 1 || robots("b") != 1 || robots("c") != 1 {
+		t.Fatalf("robots counts a=%d b=%d c=%d, want 1 each", robots("a"), robots("b"), robots("c"))
+	}
+	fetch(t, f, "http://a.test/again") // miss (evicted); evicts c
+	if robots("a") != 2 {
+		t.Errorf("a: robots.txt requested %d times, want 2 (evicted by LRU)", robots("a"))
+	}
+	fetch(t, f, "http://b.test/3") // still cached
+	if robots("b") != 1 {
+		t.Errorf("b: robots.txt requested %d times, want 1 (recently used)", robots("b"))
+	}
+	fetch(t, f, "http://c.test/3")
+	if robots("c") != 2 {
+		t.Errorf("c: robots.txt requested %d times, want 2 (least recently used)", robots("c"))
+	}
+}
+
+func TestRedirectToDisallowedNeverRequested(t *testing.T) {
+	s := newSite(t)
+	s.robots("a.test", "User-agent: *\nDisallow: /private\n")
+	s.robots("b.test", "User-agent: *\nDisallow: /secret\n")
+	s.handle("a.test/start", func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, "/private/page", http.StatusFound)
+	})
+	s.handle("a.test/cross", func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, "http://b.test/secret", http.StatusMovedPermanently)
+	})
+	s.handle("a.test/hop", func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, "/start", http.StatusFound)
+	})
+	f := newFetcher(t, testConfig(s.addr()))
+
+	res := fetch(t, f, "http://a.test/start")
+	wantClass(t, res, crawl.ClassRobotsDisallowed)
+	if res.FinalURL != "http://a.test/private/page" || res.Robots != crawl.RobotsDisallowed {
+		t.Errorf("final=%q robots=%v", res.FinalURL, res.Robots)
+	}
+	if res.Status != http.StatusFound || res.Redirects != 0 {
+		t.Errorf("status=%d redirects=%d, want 302 and 0", res.Status, res.Redirects)
+	}
+
+	res = fetch(t, f, "http://a.test/hop")
+	wantClass(t, res, crawl.ClassRobotsDisallowed)
+	if res.Redirects != 1 {
+		t.Errorf("redirects = %d, want 1", res.Redirects)
+	}
+
+	res = fetch(t, f, "http://a.test/cross")
+	wantClass(t, res, crawl.ClassRobotsDisallowed)
+	if res.FinalURL != "http://b.test/secret" {
+		t.Errorf("final = %q", res.FinalURL)
+	}
+	if s.count("a.test/private/page") != 0 || s.count("b.test/secret") != 0 {
+		t.Error("a disallowed redirect target was requested")
+	}
+	if s.count("b.test/robots.txt") != 1 {
+		t.Error("robots.txt of the redirect target host was not consulted")
+	}
+}
+
+func TestRedirectAllowedFollowed(t *testing.T) {
+	s := newSite(t)
+	s.handle("a.test/old", func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, "http://b.test/new", http.StatusMovedPermanently)
+	})
+	f := newFetcher(t, testConfig(s.addr()))
+	res := fetch(t, f, "http://a.test/old")
+	wantClass(t, res, crawl.ClassOK)
+	if res.FinalURL != "http://b.test/new" || res.Redirects != 1 || res.Title != "page /new" {
+		t.Errorf("final=%q redirects=%d title=%q", res.FinalURL, res.Redirects, res.Title)
+	}
+	if s.count("b.test/robots.txt") != 1 {
+		t.Error("redirect target's robots.txt not checked")
+	}
+}
+
+func TestRobotsAndPageShareConnection(t *testing.T) {
+	s := newSite(t)
+	s.robots("a.test", "User-agent: *\nAllow: /\n")
+	f := newFetcher(t, testConfig(s.addr()))
+	wantClass(t, fetch(t, f, "http://a.test/1"), crawl.ClassOK)
+	wantClass(t, fetch(t, f, "http://a.test/2"), crawl.ClassOK)
+	if n := s.connCount(); n != 1 {
+		t.Errorf("%d TCP connections for robots.txt + 2 pages, want 1 (keep-alive)", n)
+	}
+}
+
+func TestRobotsUnreachableHostKeepsClass(t *testing.T) {
+	cfg := testConfig("127.0.0.1:1")
+	f := newFetcher(t, cfg)
+	res := fetch(t, f, "http://nowhere.example/")
+	wantClass(t, res, crawl.ClassDNSNotFound)
+	if res.Class.Transient() {
+		t.Error("dns_not_found must be permanent")
+	}
+	if res.Robots != crawl.RobotsUnavailable {
+		t.Errorf("robots = %v", res.Robots)
+	}
+}
+
+// TestConcurrentManyHosts runs many slots over several hosts at once (as
+// the daemon does) under -race: every fetch succeeds and each host's
+// robots.txt is fetched exactly once.
+func TestConcurrentManyHosts(t *testing.T) {
+	s := newSite(t)
+	const hosts, slots, perSlot = 20, 100, 5
+	for h := range hosts {
+		s.robots(fmt.Sprintf("h%d.test", h), "User-agent: *\nDisallow: /private\n")
+	}
+	f := newFetcher(t, testConfig(s.addr()))
+	var wg sync.WaitGroup
+	errs := make(chan string, slots*perSlot)
+	for i := range slots {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for j := range perSlot {
+				host := fmt.Sprintf("h%d.test", (i+j)%hosts)
+				path, want := fmt.Sprintf("/p%d-%d", i, j), crawl.ClassOK
+				if j == 0 {
+					path, want = "/private/x", crawl.ClassRobotsDisallowed
+				}
+				if res := fetch(t, f, "http://"+host+path); res.Class != want {
+					errs <- fmt.Sprintf("%s%s: %s %s", host, path, res.Class, res.Err)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for e := range errs {
+		t.Error(e)
+	}
+	for h := range hosts {
+		if n := s.count(fmt.Sprintf("h%d.test/robots.txt", h)); n != 1 {
+			t.Errorf("h%d: robots.txt fetched %d times", h, n)
+		}
+		if n := s.count(fmt.Sprintf("h%d.test/private/x", h)); n != 0 {
+			t.Errorf("h%d: disallowed path fetched", h)
+		}
+	}
+}
