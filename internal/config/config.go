@@ -17,7 +17,7 @@ const EnvDatabaseURL = "DATABASE_URL"
 const (
 	DefaultManagerAddress   = "127.0.0.1"
 	DefaultMetricsPortDelta = 1000 // rpc.assistant[].metrics_port = port + this
-	DefaultDatabaseURL      = "postgres://crawlmaster@127.0.0.1:55432/crawlmaster?sslmode=disable"
+	DefaultDatabaseURL      = "postgres://crawlmaster@127.0.0.1:15432/crawlmaster?sslmode=disable"
 	DefaultDatabaseMaxConns = 8
 
 	DefaultPollInterval     = time.Second
