@@ -79,14 +79,11 @@ func FetchConfig(f config.Fetch) (crawl.Config, error) {
 	c.RobotsCacheSize = f.RobotsCacheSize
 	c.DefaultDelay = f.DefaultDelay.Duration()
 	c.MaxCrawlDelay = f.MaxCrawlDelay.Duration()
-	c.Resolve = nil
-	for i, s := range f.Resolve {
-		r, err := crawl.ParseResolveRule(s)
-		if err != nil {
-			return c, fmt.Errorf("fetch.resolve[%d]: %w", i, err)
-		}
-		c.Resolve = append(c.Resolve, r)
+	rules, err := f.ResolveRules()
+	if err != nil {
+		return c, err
 	}
+	c.Resolve = rules
 	return c, c.Validate()
 }
 

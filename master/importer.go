@@ -56,53 +56,35 @@ func ImportTranco(ctx context.Context, ins Inserter, r io.Reader, o ImportOption
 	start := time.Now()
 	tr := tranco.NewReader(r)
 	var rep ImportReport
-	var bad []tranco.BadLine
-	batch := make([]store.NewURL, 0, store.ImportChunk)
 	lastProgress := start
-	flush := func() error {
-		n, err := ins.Insert(ctx, batch, store.SourceTranco)
-		if err != nil {
-			return err
-		}
-		rep.Inserted += n
-		batch = batch[:0]
+	b := &urlBatch{ctx: ctx, ins: ins, src: store.SourceTranco, rep: &rep, onFlush: func() {
 		if o.Progress != nil && time.Since(lastProgress) >= o.ProgressEvery {
 			lastProgress = time.Now()
-			rep.Lines, rep.Bad, rep.Duration = tr.Lines(), tr.Bad()+len(bad), time.Since(start)
-			o.Progress(rep)
+			progress := rep
+			progress.Lines, progress.Bad, progress.Duration = tr.Lines(), tr.Bad()+rep.Bad, time.Since(start)
+			o.Progress(progress)
 		}
-		return nil
-	}
+	}}
 	for o.Limit == 0 || rep.Valid < o.Limit {
 		e, ok := tr.Next()
 		if !ok {
 			break
 		}
-		u, err := newURL(scheme+"://"+e.Domain+"/", int32(e.Rank))
-		if err != nil {
-			if len(bad) < tranco.MaxReportedBadLines {
-				bad = append(bad, tranco.BadLine{Line: e.Line, Text: e.Domain, Reason: err.Error()})
-			}
-			rep.Bad++
-			continue
-		}
-		rep.Valid++
-		batch = append(batch, u)
-		if len(batch) == cap(batch) {
-			if err := flush(); err != nil {
-				return rep, err
-			}
+		if err := b.add(e.Line, e.Domain, scheme+"://"+e.Domain+"/", int32(e.Rank)); err != nil {
+			return rep, err
 		}
 	}
 	if err := tr.Err(); err != nil {
 		return rep, err
 	}
-	if err := flush(); err != nil {
+	if err := b.flush(); err != nil {
 		return rep, err
 	}
+	// Lines the reader rejected come first, then lines whose URL did not
+	// normalise; each carries its line number.
 	rep.Lines = tr.Lines()
 	rep.Bad += tr.Bad()
-	rep.FirstBad = append(tr.FirstBad(), bad...)
+	rep.FirstBad = append(tr.FirstBad(), rep.FirstBad...)
 	if len(rep.FirstBad) > tranco.MaxReportedBadLines {
 		rep.FirstBad = rep.FirstBad[:tranco.MaxReportedBadLines]
 	}
@@ -118,13 +100,7 @@ func Enqueue(ctx context.Context, ins Inserter, r io.Reader, priority int32) (Im
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 64<<10), 1<<20)
 	var rep ImportReport
-	batch := make([]store.NewURL, 0, store.ImportChunk)
-	flush := func() error {
-		n, err := ins.Insert(ctx, batch, store.SourceEnqueue)
-		rep.Inserted += n
-		batch = batch[:0]
-		return err
-	}
+	b := &urlBatch{ctx: ctx, ins: ins, src: store.SourceEnqueue, rep: &rep}
 	for sc.Scan() {
 		rep.Lines++
 		line := strings.TrimSpace(sc.Text())
@@ -134,34 +110,70 @@ func Enqueue(ctx context.Context, ins Inserter, r io.Reader, priority int32) (Im
 		if line == "" || strings.HasPrefix(line, "#") {
 			continue
 		}
-		u, err := newURL(line, priority)
-		if err != nil {
-			rep.Bad++
-			if len(rep.FirstBad) < tranco.MaxReportedBadLines {
-				t := line
-				if len(t) > 120 {
-					t = t[:120]
-				}
-				rep.FirstBad = append(rep.FirstBad, tranco.BadLine{Line: rep.Lines, Text: t, Reason: err.Error()})
-			}
-			continue
-		}
-		rep.Valid++
-		batch = append(batch, u)
-		if len(batch) == cap(batch) {
-			if err := flush(); err != nil {
-				return rep, err
-			}
+		if err := b.add(rep.Lines, line, line, priority); err != nil {
+			return rep, err
 		}
 	}
 	if err := sc.Err(); err != nil {
 		return rep, fmt.Errorf("read line %d: %w", rep.Lines+1, err)
 	}
-	if err := flush(); err != nil {
+	if err := b.flush(); err != nil {
 		return rep, err
 	}
 	rep.Duration = time.Since(start)
 	return rep, nil
+}
+
+// urlBatch normalises URLs and inserts them in chunks of store.ImportChunk,
+// recording invalid ones in the report.
+type urlBatch struct {
+	ctx     context.Context
+	ins     Inserter
+	src     store.ImportSource
+	rep     *ImportReport
+	urls    []store.NewURL
+	onFlush func()
+}
+
+// add normalises raw (from line, shown as text when invalid) and queues it.
+func (b *urlBatch) add(line int, text, raw string, priority int32) error {
+	u, err := newURL(raw, priority)
+	if err != nil {
+		b.rep.Bad++
+		if len(b.rep.FirstBad) < tranco.MaxReportedBadLines {
+			b.rep.FirstBad = append(b.rep.FirstBad, tranco.BadLine{Line: line, Text: cut(text, 120), Reason: err.Error()})
+		}
+		return nil
+	}
+	b.rep.Valid++
+	if b.urls == nil {
+		b.urls = make([]store.NewURL, 0, store.ImportChunk)
+	}
+	b.urls = append(b.urls, u)
+	if len(b.urls) == cap(b.urls) {
+		return b.flush()
+	}
+	return nil
+}
+
+func (b *urlBatch) flush() error {
+	n, err := b.ins.Insert(b.ctx, b.urls, b.src)
+	if err != nil {
+		return err
+	}
+	b.rep.Inserted += n
+	b.urls = b.urls[:0]
+	if b.onFlush != nil {
+		b.onFlush()
+	}
+	return nil
+}
+
+func cut(s string, n int) string {
+	if len(s) > n {
+		return s[:n]
+	}
+	return s
 }
 
 // newURL normalises raw and derives its host and affinity domain.

@@ -1,11 +1,14 @@
 package config
 
 import (
+	"fmt"
 	"log/slog"
 	"net"
 	"net/url"
 	"strconv"
 	"time"
+
+	"github.com/crawlmaster/crawlmaster/crawl"
 )
 
 // Environment variable read by [Load]: when set and non-empty it replaces
@@ -280,14 +283,14 @@ type Fetch struct {
 	ShutdownGrace Duration `yaml:"shutdown_grace"`
 }
 
-// ResolveRules parses Resolve. It fails only for a Config that did not pass
-// [Config.Validate].
-func (f Fetch) ResolveRules() ([]ResolveRule, error) {
-	rules := make([]ResolveRule, 0, len(f.Resolve))
-	for _, s := range f.Resolve {
-		r, err := ParseResolveRule(s)
+// ResolveRules parses fetch.resolve with the crawl library's parser (the
+// one the fetcher uses, so validation and behaviour cannot drift apart).
+func (f Fetch) ResolveRules() ([]crawl.ResolveRule, error) {
+	rules := make([]crawl.ResolveRule, 0, len(f.Resolve))
+	for i, s := range f.Resolve {
+		r, err := crawl.ParseResolveRule(s)
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("fetch.resolve[%d]: %w", i, err)
 		}
 		rules = append(rules, r)
 	}

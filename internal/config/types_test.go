@@ -121,60 +121,6 @@ func TestWorkersYAML(t *testing.T) {
 	}
 }
 
-func TestResolveRules(t *testing.T) {
-	for _, tc := range []struct {
-		in, pattern, addr string
-		match, nomatch    []string
-		err               string
-	}{
-		{in: "*.test=127.0.0.1:8080", pattern: "*.test", addr: "127.0.0.1:8080",
-			match: []string{"a.test", "x.y.TEST", "a.test."}, nomatch: []string{"test", "atest", "a.test.com"}},
-		{in: "Example.COM=10.0.0.1:443", pattern: "example.com", addr: "10.0.0.1:443",
-			match: []string{"example.com", "EXAMPLE.com."}, nomatch: []string{"www.example.com"}},
-		{in: "*=[::1]:80", pattern: "*", addr: "[::1]:80", match: []string{"anything", "1.2.3.4"}},
-		{in: " 10.1.2.3 = 127.0.0.1:81 ", pattern: "10.1.2.3", addr: "127.0.0.1:81", match: []string{"10.1.2.3"}},
-		{in: "*.test=localhost:8080", err: "is not an IP address"},
-		{in: "*.test=127.0.0.1", err: "is not IP:PORT"},
-		{in: "*.test=127.0.0.1:0", err: "not in 1..65535"},
-		{in: "*.test=127.0.0.1:+80", err: "not in 1..65535"},
-		{in: "*.test=127.0.0.1:http", err: "not in 1..65535"},
-		{in: "=127.0.0.1:80", err: "empty pattern"},
-		{in: "*.=127.0.0.1:80", err: "empty host name"},
-		{in: "a..b=127.0.0.1:80", err: "empty label"},
-		{in: "a.*.b=127.0.0.1:80", err: "not allowed in a host name"},
-		{in: "**=127.0.0.1:80", err: "not allowed in a host name"},
-		{in: "ex ample=127.0.0.1:80", err: "not allowed"},
-		{in: "héllo=127.0.0.1:80", err: "character 'é' not allowed"},
-		{in: "127.0.0.1:8080", err: "expected PATTERN=IP:PORT"},
-		{in: "a=[fe80::1%eth0]:80", err: "is not an IP address"},
-	} {
-		r, err := ParseResolveRule(tc.in)
-		if tc.err != "" {
-			if err == nil || !strings.Contains(err.Error(), tc.err) {
-				t.Errorf("ParseResolveRule(%q) = %v, %v; want error %q", tc.in, r, err, tc.err)
-			}
-			continue
-		}
-		if err != nil || r.Pattern != tc.pattern || r.Addr != tc.addr {
-			t.Errorf("ParseResolveRule(%q) = %+v, %v", tc.in, r, err)
-			continue
-		}
-		for _, h := range tc.match {
-			if !r.Matches(h) {
-				t.Errorf("%v does not match %q", r, h)
-			}
-		}
-		for _, h := range tc.nomatch {
-			if r.Matches(h) {
-				t.Errorf("%v matches %q", r, h)
-			}
-		}
-		if again, err := ParseResolveRule(r.String()); err != nil || again != r {
-			t.Errorf("String round trip of %v: %v, %v", r, again, err)
-		}
-	}
-}
-
 func TestSuggest(t *testing.T) {
 	names := []string{"poll_interval", "poll_timeout", "batch_size"}
 	for in, want := range map[string]string{"pol_interval": "poll_interval", "Poll_Timeout": "poll_timeout", "batchsize": "batch_size", "zzz": "", "x": ""} {

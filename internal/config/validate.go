@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"github.com/crawlmaster/crawlmaster/crawl"
 	"net"
 	"net/url"
 	"strconv"
@@ -131,7 +132,7 @@ func (c *Config) validate() []*FieldError {
 		l.add("fetch.max_crawl_delay", "must be >= fetch.default_delay (%s), got %s", f.DefaultDelay, f.MaxCrawlDelay)
 	}
 	for i, s := range f.Resolve {
-		if _, err := ParseResolveRule(s); err != nil {
+		if _, err := crawl.ParseResolveRule(s); err != nil {
 			l.add(fmt.Sprintf("fetch.resolve[%d]", i), "%v", err)
 		}
 	}
@@ -178,6 +179,30 @@ func checkAddress(a string) error {
 	}
 	if err := checkHostName(a); err != nil {
 		return fmt.Errorf("invalid host name %q: %v", a, err)
+	}
+	return nil
+}
+
+// checkHostName checks the syntax of a host name in rpc.yaml.
+func checkHostName(h string) error {
+	if h == "" {
+		return fmt.Errorf("empty host name")
+	}
+	if len(h) > 253 {
+		return fmt.Errorf("host name longer than 253 characters")
+	}
+	for _, label := range strings.Split(h, ".") {
+		if label == "" {
+			return fmt.Errorf("empty label in host name")
+		}
+		if len(label) > 63 {
+			return fmt.Errorf("label longer than 63 characters")
+		}
+		for _, c := range label {
+			if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
+				return fmt.Errorf("character %q not allowed in a host name", c)
+			}
+		}
 	}
 	return nil
 }

@@ -120,7 +120,6 @@ func (w *Writer) Run(ctx context.Context) error {
 	timer := time.NewTimer(time.Hour)
 	timer.Stop()
 	add := func(o store.Outcome) {
-		w.m.Buffered.Dec()
 		if len(batch) == 0 {
 			timer.Reset(w.cfg.FlushInterval)
 		}
@@ -135,35 +134,36 @@ func (w *Writer) Run(ctx context.Context) error {
 		batch = batch[:0]
 		return nil
 	}
+	push := func(o store.Outcome) error {
+		add(o)
+		if len(batch) >= w.cfg.BatchSize {
+			return flush()
+		}
+		return nil
+	}
 	for {
 		select {
 		case o := <-w.in:
-			add(o)
-			if len(batch) >= w.cfg.BatchSize {
-				if err := flush(); err != nil {
-					return err
-				}
+			if err := push(o); err != nil {
+				return err
 			}
 		case <-timer.C:
 			if err := flush(); err != nil {
 				return err
 			}
 		case <-w.done:
+			// Everything submitted before Close is in the channel: drain it.
 			for {
 				select {
 				case o := <-w.in:
-					add(o)
-					if len(batch) >= w.cfg.BatchSize {
-						if err := flush(); err != nil {
-							return err
-						}
+					if err := push(o); err != nil {
+						return err
 					}
 					continue
 				default:
 				}
-				break
+				return flush()
 			}
-			return flush()
 		case <-ctx.Done():
 			return ctx.Err()
 		}
@@ -206,6 +206,7 @@ func (w *Writer) flush(ctx context.Context, batch []store.Outcome) error {
 // account updates counters and frees the batch's body bytes after a
 // successful write.
 func (w *Writer) account(batch []store.Outcome, accepted store.Accepted) {
+	w.m.Buffered.Sub(float64(len(batch)))
 	var bodyBytes int64
 	for _, o := range batch {
 		bodyBytes += min(int64(len(o.Body)), w.cfg.BufferBytes)

@@ -1,0 +1,231 @@
+package persist_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/crawlmaster/crawlmaster/internal/pgtest"
+	"github.com/crawlmaster/crawlmaster/master/persist"
+	"github.com/crawlmaster/crawlmaster/master/store"
+)
+
+// faulty wraps the real store: it can hold every Persist until released,
+// and fail the first N calls, to exercise back-pressure and retries.
+type faulty struct {
+	st    *store.Store
+	gate  chan struct{} // nil: no gate
+	fails atomic.Int32
+	calls atomic.Int32
+}
+
+func (f *faulty) Persist(ctx context.Context, outs []store.Outcome) (store.Accepted, error) {
+	f.calls.Add(1)
+	if f.gate != nil {
+		select {
+		case <-f.gate:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+	if f.fails.Add(-1) >= 0 {
+		return nil, errors.New("injected: connection refused")
+	}
+	return f.st.Persist(ctx, outs)
+}
+
+// leased inserts n URLs and leases them, returning one done outcome each.
+func leased(t *testing.T, n int) (*store.Store, []store.Outcome) {
+	t.Helper()
+	pool, _ := pgtest.NewPool(t)
+	if _, err := store.Migrate(t.Context(), pool); err != nil {
+		t.Fatal(err)
+	}
+	st := store.New(pool)
+	urls := make([]store.NewURL, n)
+	for i := range urls {
+		d := fmt.Sprintf("d%d.example", i)
+		urls[i] = store.NewURL{URL: "https://" + d + "/", Host: d, Domain: d, Priority: int32(i)}
+	}
+	if _, err := st.Insert(t.Context(), urls, store.SourceEnqueue); err != nil {
+		t.Fatal(err)
+	}
+	shards := make([]int16, store.NumShards)
+	for i := range shards {
+		shards[i] = int16(i)
+	}
+	tasks, err := st.Claim(t.Context(), store.ClaimParams{Shards: shards, Limit: n, Lease: time.Minute, Assistant: "a"})
+	if err != nil || len(tasks) != n {
+		t.Fatalf("claim: %d tasks, %v", len(tasks), err)
+	}
+	outs := make([]store.Outcome, n)
+	for i, tk := range tasks {
+		outs[i] = store.Outcome{URLID: tk.URLID, Token: tk.Token, State: store.StateDone, URL: tk.URL, FinalURL: tk.URL,
+			HTTPStatus: 200, Class: "ok", Robots: "allowed", Attempts: 1, Assistant: "a", FetchedAt: time.Now()}
+	}
+	return st, outs
+}
+
+func start(t *testing.T, cfg persist.Config, p persist.Persister) (*persist.Writer, *persist.Metrics, chan error) {
+	t.Helper()
+	m := persist.NewMetrics(nil)
+	w := persist.New(cfg, p, slog.New(slog.NewTextHandler(io.Discard, nil)), m)
+	done := make(chan error, 1)
+	go func() { done <- w.Run(context.Background()) }()
+	return w, m, done
+}
+
+// waitFor polls cond until it holds or 10 s pass.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		<-time.After(2 * time.Millisecond)
+	}
+}
+
+func submitAll(t *testing.T, w *persist.Writer, outs []store.Outcome) {
+	t.Helper()
+	for _, o := range outs {
+		if err := w.Submit(t.Context(), o); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// Full batches are written as soon as they fill; the remainder is written
+// at Close.
+func TestFlushBySizeAndAtClose(t *testing.T) {
+	t.Parallel()
+	st, outs := leased(t, 25)
+	f := &faulty{st: st}
+	w, m, done := start(t, persist.Config{BatchSize: 10, FlushInterval: time.Hour, Buffer: 100}, f)
+	submitAll(t, w, outs)
+	waitFor(t, "two full batches", func() bool { return w.Persisted(store.StateDone) == 20 })
+	if got := testutil.ToFloat64(m.Buffered); got != 5 {
+		t.Fatalf("buffered = %v, want the 5 of the unfilled batch", got)
+	}
+	w.Close()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if n := w.Persisted(store.StateDone); n != 25 || f.calls.Load() != 3 {
+		t.Fatalf("persisted %d in %d calls, want 25 in 3", n, f.calls.Load())
+	}
+}
+
+// A partial batch is written once the flush interval has passed.
+func TestFlushByTime(t *testing.T) {
+	t.Parallel()
+	st, outs := leased(t, 3)
+	w, _, done := start(t, persist.Config{BatchSize: 1000, FlushInterval: 20 * time.Millisecond, Buffer: 1000}, &faulty{st: st})
+	submitAll(t, w, outs)
+	waitFor(t, "the time-triggered flush", func() bool { return w.Persisted(store.StateDone) == 3 })
+	w.Close()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+}
+
+// A failing database is retried with the same batch until it succeeds;
+// nothing is lost or written twice.
+func TestRetriesUntilTheDatabaseAnswers(t *testing.T) {
+	t.Parallel()
+	st, outs := leased(t, 5)
+	f := &faulty{st: st}
+	f.fails.Store(2)
+	w, m, done := start(t, persist.Config{BatchSize: 5, FlushInterval: time.Hour, Buffer: 10}, f)
+	submitAll(t, w, outs)
+	waitFor(t, "the batch after two failures", func() bool { return w.Persisted(store.StateDone) == 5 })
+	w.Close()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if got := testutil.ToFloat64(m.Errors); got != 2 || f.calls.Load() != 3 {
+		t.Fatalf("errors %v, calls %d; want 2 failures then 1 success", got, f.calls.Load())
+	}
+	var rows int
+	if err := st.Pool().QueryRow(t.Context(), `SELECT count(*) FROM results`).Scan(&rows); err != nil || rows != 5 {
+		t.Fatalf("%d results rows (%v), want 5", rows, err)
+	}
+}
+
+// When the database stalls, Submit blocks once the buffer is full (so
+// gRPC flow control reaches the assistants) and resumes when it returns.
+func TestBackpressure(t *testing.T) {
+	t.Parallel()
+	st, outs := leased(t, 8)
+	f := &faulty{st: st, gate: make(chan struct{})}
+	w, _, done := start(t, persist.Config{BatchSize: 2, FlushInterval: time.Hour, Buffer: 2}, f)
+	// The writer holds one batch of 2 (stuck in Persist) and the channel 2 more.
+	submitAll(t, w, outs[:4])
+	waitFor(t, "the first Persist call", func() bool { return f.calls.Load() == 1 })
+	ctx, cancel := context.WithTimeout(t.Context(), 50*time.Millisecond)
+	defer cancel()
+	if err := w.Submit(ctx, outs[4]); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Submit with a full buffer returned %v, want it to block until its deadline", err)
+	}
+	close(f.gate)
+	submitAll(t, w, outs[4:])
+	w.Close()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if n := w.Persisted(store.StateDone); n != 8 {
+		t.Fatalf("persisted %d, want 8", n)
+	}
+}
+
+// Body bytes are bounded too: a submit blocks while the bytes held would
+// exceed BufferBytes.
+func TestBodyByteBound(t *testing.T) {
+	t.Parallel()
+	st, outs := leased(t, 2)
+	f := &faulty{st: st, gate: make(chan struct{})}
+	w, _, done := start(t, persist.Config{BatchSize: 1, FlushInterval: time.Hour, Buffer: 10, BufferBytes: 100}, f)
+	outs[0].Body = make([]byte, 80)
+	outs[1].Body = make([]byte, 80)
+	submitAll(t, w, outs[:1])
+	ctx, cancel := context.WithTimeout(t.Context(), 50*time.Millisecond)
+	defer cancel()
+	if err := w.Submit(ctx, outs[1]); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Submit over the byte bound returned %v, want it to block", err)
+	}
+	close(f.gate)
+	submitAll(t, w, outs[1:])
+	w.Close()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if n := w.Persisted(store.StateDone); n != 2 {
+		t.Fatalf("persisted %d, want 2", n)
+	}
+}
+
+// Results whose lease is no longer current are counted as rejected.
+func TestStaleResultsCounted(t *testing.T) {
+	t.Parallel()
+	st, outs := leased(t, 3)
+	if _, err := st.Release(t.Context(), []int64{outs[0].Token}, false); err != nil {
+		t.Fatal(err)
+	}
+	w, m, done := start(t, persist.Config{BatchSize: 3, FlushInterval: time.Hour, Buffer: 3}, &faulty{st: st})
+	submitAll(t, w, outs)
+	w.Close()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if w.Rejected() != 1 || w.Persisted(store.StateDone) != 2 || testutil.ToFloat64(m.Rejected) != 1 {
+		t.Fatalf("rejected %d, persisted %d; want 1 and 2", w.Rejected(), w.Persisted(store.StateDone))
+	}
+}
