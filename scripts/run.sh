@@ -140,7 +140,10 @@ start() {
   total=$("$repo/scripts/pg.sh" psql -qtA -c 'SELECT count(*) FROM results')
   echo
   echo "wall time:    ${wall}s from master start to the last final URL"
-  echo "throughput:   $(awk -v n="$total" -v w="$wall" 'BEGIN{printf "%.0f", n/w}') pages/s ($total results)"
+  local p99
+  p99=$("$repo/scripts/pg.sh" psql -qtA -c "SELECT round(extract(epoch FROM percentile_disc(0.99) WITHIN GROUP (ORDER BY persisted_at) - (SELECT started_at FROM master_status))::numeric, 1) FROM results")
+  echo "throughput:   $(awk -v n="$total" -v w="$wall" 'BEGIN{printf "%.0f", n/w}') pages/s ($total results); 99% of URLs were final after ${p99}s,"
+  echo "              the rest is the retry tail: hosts that fail transiently get max_attempts tries with backoff"
   echo "peak memory:  master $(peak_rss master), assistant-1 $(peak_rss assistant-1), assistant-2 $(peak_rss assistant-2), websim $(peak_rss websim)"
   echo "logs:         $run/{master,assistant-1,assistant-2,websim}.log"
   echo "metrics:      http://127.0.0.1:50051/metrics (master), :51061/metrics and :51062/metrics (assistants)"
