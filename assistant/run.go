@@ -31,6 +31,10 @@ type Options struct {
 	// entry in rpc.yaml is the one with this address, or else the only one
 	// with this port (so an assistant can listen on 0.0.0.0).
 	Listen string
+	// ID names the rpc.yaml entry explicitly ("address:port" as listed),
+	// for an assistant the master reaches through a proxy or NAT at an
+	// address other than Listen. Empty: found from Listen.
+	ID string
 	// MetricsListen overrides the entry's metrics address ("": from config).
 	MetricsListen string
 	Log           *slog.Logger
@@ -93,6 +97,13 @@ func FetchConfig(f config.Fetch) (crawl.Config, error) {
 func Run(ctx context.Context, o Options) error {
 	log := o.Log.With("component", "assistant")
 	entry, err := FindEntry(o.Config, o.Listen)
+	if o.ID != "" {
+		var ok bool
+		if entry, _, ok = o.Config.Assistant(o.ID); !ok {
+			return fmt.Errorf("--id %s: no rpc.assistant entry has this address:port", o.ID)
+		}
+		err = nil
+	}
 	if err != nil {
 		return err
 	}

@@ -3,7 +3,6 @@ package master
 import (
 	"context"
 	"log/slog"
-	"math/rand/v2"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -60,12 +59,8 @@ func (p *progress) loop(ctx context.Context, every time.Duration) {
 	p.lastAt = time.Now()
 	for {
 		p.tick(ctx)
-		t := time.NewTimer(time.Duration(float64(every) * (0.9 + 0.2*rand.Float64())))
-		select {
-		case <-ctx.Done():
-			t.Stop()
+		if sleepCtx(ctx, jitterDur(every, 0.1)) != nil {
 			return
-		case <-t.C:
 		}
 	}
 }

@@ -49,15 +49,20 @@ type Daemon struct {
 	ID         string
 }
 
+// errLostLeadership ends a leader term when another master holds the
+// leader lock (this one's lock session was lost, e.g. PostgreSQL restarted).
+var errLostLeadership = errors.New("lost leadership to another master")
+
 // Run is the master daemon. It connects to PostgreSQL, applies migrations,
-// becomes leader (waiting as a standby while another master leads),
-// returns the leases of any previous incarnation, then dispatches until ctx
-// is cancelled. Shutdown order: stop claiming, drain in-flight batches
+// serves its admin endpoint, then waits as a standby until it holds the
+// leader lock and leads: it returns the leases of any previous leader and
+// dispatches until ctx is cancelled. If its lock session is lost and
+// another master has taken the lock, it stops leading and waits as a
+// standby again. Shutdown order: stop claiming, drain in-flight batches
 // within dispatch.shutdown_grace, flush results, release leftover leases,
 // close the database pool last.
 func Run(ctx context.Context, o Options) error {
 	cfg, log := o.Config, o.Log.With("component", "master")
-	id := masterID()
 	st, pool, err := store.Open(ctx, cfg.Database.URL, int32(cfg.Database.MaxConns))
 	if err != nil {
 		return err
@@ -68,27 +73,55 @@ func Run(ctx context.Context, o Options) error {
 	} else if len(applied) > 0 {
 		log.Info("applied migrations", "versions", applied)
 	}
-	lock, err := lead(ctx, pool, log)
+	m := &termMetrics{dispatch: dispatch.NewMetrics(o.Registry), persist: persist.NewMetrics(o.Registry), frontier: newMetrics(o.Registry)}
+	adminAddr := o.AdminAddr
+	if adminAddr == "" {
+		adminAddr = cfg.RPC.Manager.Addr()
+	}
+	adm, err := admin.Start(adminAddr, o.Registry, cfg.Metrics.Pprof, nil, o.Log.With("component", "admin"))
 	if err != nil {
 		return err
 	}
-	defer lock.Release()
+	defer adm.Close()
+	for {
+		lock, err := lead(ctx, pool, log)
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil // stopped while standing by
+			}
+			return err
+		}
+		err = term(ctx, o, st, lock, adm, m)
+		lock.Release()
+		if errors.Is(err, errLostLeadership) && ctx.Err() == nil {
+			log.Warn("another master leads now; back to standby")
+			continue
+		}
+		return err
+	}
+}
+
+type termMetrics struct {
+	dispatch *dispatch.Metrics
+	persist  *persist.Metrics
+	frontier *metrics
+}
+
+// term is one leadership term: from taking the lock to stopping (ctx
+// cancelled) or losing the lock.
+func term(ctx context.Context, o Options, st *store.Store, lock *leaderLock, adm *admin.Server, m *termMetrics) error {
+	cfg, log := o.Config, o.Log.With("component", "master")
+	id := masterID()
 	if n, err := st.ReleaseAll(ctx); err != nil {
 		return err
 	} else if n > 0 {
 		log.Info("returned leases of a previous master to pending", "urls", n)
 	}
-
-	reg := o.Registry
-	dm := dispatch.NewMetrics(reg)
-	pm := persist.NewMetrics(reg)
-	mm := newMetrics(reg)
-
 	writer := persist.New(persist.Config{
 		BatchSize:     cfg.Persist.BatchSize,
 		FlushInterval: cfg.Persist.FlushInterval.Duration(),
 		Buffer:        cfg.Persist.Buffer,
-	}, st, o.Log.With("component", "persist"), pm)
+	}, st, o.Log.With("component", "persist"), m.persist)
 
 	var targets []dispatch.Target
 	for _, a := range cfg.RPC.Assistants {
@@ -114,24 +147,18 @@ func Run(ctx context.Context, o Options) error {
 			Jitter:      cfg.Retry.Jitter,
 		},
 		DialOptions: o.DialOptions,
-	}, targets, st, writer, o.Log.With("component", "dispatch"), dm)
+	}, targets, st, writer, o.Log.With("component", "dispatch"), m.dispatch)
 	if err != nil {
 		return err
 	}
-
-	adminAddr := o.AdminAddr
-	if adminAddr == "" {
-		adminAddr = cfg.RPC.Manager.Addr()
-	}
-	adm, err := admin.Start(adminAddr, reg, cfg.Metrics.Pprof, nil, o.Log.With("component", "admin"))
-	if err != nil {
-		return err
-	}
-	defer adm.Close()
 
 	started := time.Now()
 	log.Info("master leading", "id", id, "assistants", len(targets), "admin", adm.Addr(),
 		"database", cfg.Database.RedactedURL())
+
+	// termCtx ends the term: on shutdown, or when the lock is lost.
+	termCtx, endTerm := context.WithCancelCause(ctx)
+	defer endTerm(nil)
 
 	// The writer outlives the dispatcher: it runs on a context that is
 	// cancelled only if the final flush cannot finish.
@@ -141,11 +168,16 @@ func Run(ctx context.Context, o Options) error {
 	go func() { writerDone <- writer.Run(writerCtx) }()
 
 	var bg sync.WaitGroup
-	bgCtx, stopBG := context.WithCancel(ctx)
+	bgCtx, stopBG := context.WithCancel(termCtx)
 	defer stopBG()
+	bg.Go(func() {
+		if err := lock.watch(bgCtx, log); err != nil {
+			endTerm(err)
+		}
+	})
 	bg.Go(func() { rescueLoop(bgCtx, st, cfg.Dispatch.RescueInterval.Duration(), log) })
 	bg.Go(func() {
-		p := &progress{st: st, d: d, w: writer, m: mm, log: o.Log.With("component", "progress"), id: id, started: started}
+		p := &progress{st: st, d: d, w: writer, m: m.frontier, log: o.Log.With("component", "progress"), id: id, started: started}
 		p.loop(bgCtx, cfg.Dispatch.ProgressInterval.Duration())
 	})
 	if o.Started != nil {
@@ -153,8 +185,9 @@ func Run(ctx context.Context, o Options) error {
 	}
 
 	grace := cfg.Dispatch.ShutdownGrace.Duration()
-	runErr := d.Run(ctx, grace)
-	log.Info("dispatch stopped; flushing results")
+	runErr := d.Run(termCtx, grace)
+	lost := errors.Is(context.Cause(termCtx), errLostLeadership)
+	log.Info("dispatch stopped; flushing results", "lost_leadership", lost)
 	stopBG()
 	bg.Wait()
 	writer.Close()
@@ -168,71 +201,146 @@ func Run(ctx context.Context, o Options) error {
 		log.Error("final flush timed out; unflushed results will be crawled again")
 		<-writerDone
 	}
-	// Anything still leased by us (results that could not be flushed) goes
-	// back now rather than at the next start.
-	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
-	defer cancel()
-	if n, err := st.ReleaseAll(rctx); err != nil {
-		log.Error("release leases at exit", "err", err)
-	} else if n > 0 {
-		log.Info("released leases at exit", "urls", n)
+	// Anything still leased (results that could not be flushed) goes back
+	// now rather than at the next start, unless another master leads: the
+	// leases are then its own.
+	if !lost {
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+		defer cancel()
+		if n, err := st.ReleaseAll(rctx); err != nil {
+			log.Error("release leases at exit", "err", err)
+		} else if n > 0 {
+			log.Info("released leases at exit", "urls", n)
+		}
 	}
-	log.Info("master stopped", "uptime", time.Since(started).Round(time.Second),
+	log.Info("master stopped leading", "id", id, "uptime", time.Since(started).Round(time.Second),
 		"persisted", writer.Persisted(store.StateDone)+writer.Persisted(store.StateFailed)+writer.Persisted(store.StateDead),
 		"rejected", writer.Rejected())
+	if lost {
+		return errLostLeadership
+	}
 	return runErr
 }
 
-// leaderLock is the held leadership.
-type leaderLock struct{ conn *pgxpool.Conn }
+// leaderLock is the held leadership: a session advisory lock on one
+// dedicated connection.
+type leaderLock struct {
+	pool *pgxpool.Pool
+	conn *pgxpool.Conn
+}
 
+// Release gives the lock up and returns its connection.
 func (l *leaderLock) Release() {
+	if l.conn == nil {
+		return
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	_, _ = l.conn.Exec(ctx, `SELECT pg_advisory_unlock($1)`, leaderLockKey)
 	l.conn.Release()
 }
 
-// lead takes the leader lock, waiting while another master holds it.
-func lead(ctx context.Context, pool *pgxpool.Pool, log *slog.Logger) (*leaderLock, error) {
-	conn, err := pool.Acquire(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("acquire leader connection: %w", err)
-	}
-	waiting := false
+// watch checks the lock's session about once a second. If the session is
+// gone (PostgreSQL restarted, connection cut), the lock went with it: watch
+// re-takes it on a new connection as soon as the database answers, or
+// returns errLostLeadership if another master took it meanwhile. While the
+// database is unreachable it keeps trying; nothing else can lead then
+// either.
+func (l *leaderLock) watch(ctx context.Context, log *slog.Logger) error {
 	for {
-		var ok bool
-		if err := conn.QueryRow(ctx, `SELECT pg_try_advisory_lock($1)`, leaderLockKey).Scan(&ok); err != nil {
-			conn.Release()
-			return nil, fmt.Errorf("take leader lock: %w", err)
+		if err := sleepCtx(ctx, jitterDur(time.Second, 0.2)); err != nil {
+			return nil
 		}
-		if ok {
-			return &leaderLock{conn: conn}, nil
+		if _, err := l.conn.Exec(ctx, `SELECT 1`); err == nil || ctx.Err() != nil {
+			continue
 		}
-		if !waiting {
-			log.Info("another master leads; waiting as standby")
-			waiting = true
-		}
-		t := time.NewTimer(time.Duration(500+rand.IntN(1000)) * time.Millisecond)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			conn.Release()
-			return nil, ctx.Err()
-		case <-t.C:
+		log.Warn("leader lock session lost; taking the lock again")
+		l.conn.Release() // broken: the pool discards it
+		l.conn = nil
+		for backoff := 250 * time.Millisecond; ; backoff = min(2*backoff, 5*time.Second) {
+			ok, conn, err := tryLock(ctx, l.pool)
+			switch {
+			case ctx.Err() != nil:
+				l.conn = conn // nil unless one was acquired
+				return nil
+			case err == nil && ok:
+				l.conn = conn
+				log.Info("leader lock taken again; still leading")
+			case err == nil:
+				l.conn = conn
+				return errLostLeadership
+			default:
+				log.Warn("leader lock: database unreachable; retrying", "retry_in", backoff, "err", err)
+				if err := sleepCtx(ctx, jitterDur(backoff, 0.2)); err != nil {
+					return nil
+				}
+				continue
+			}
+			break
 		}
 	}
 }
 
-func rescueLoop(ctx context.Context, st *store.Store, every time.Duration, log *slog.Logger) {
+// tryLock takes a connection and tries the leader lock on it. The
+// connection is returned whenever one was acquired.
+func tryLock(ctx context.Context, pool *pgxpool.Pool) (bool, *pgxpool.Conn, error) {
+	conn, err := pool.Acquire(ctx)
+	if err != nil {
+		return false, nil, err
+	}
+	var ok bool
+	if err := conn.QueryRow(ctx, `SELECT pg_try_advisory_lock($1)`, leaderLockKey).Scan(&ok); err != nil {
+		conn.Release()
+		return false, nil, err
+	}
+	return ok, conn, nil
+}
+
+// lead takes the leader lock, waiting as a standby while another master
+// holds it.
+func lead(ctx context.Context, pool *pgxpool.Pool, log *slog.Logger) (*leaderLock, error) {
+	waiting := false
 	for {
-		t := time.NewTimer(time.Duration(float64(every) * (0.9 + 0.2*rand.Float64())))
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return
-		case <-t.C:
+		ok, conn, err := tryLock(ctx, pool)
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil, ctx.Err()
+			}
+			log.Warn("leader lock: database unreachable; retrying", "err", err)
+		} else if ok {
+			return &leaderLock{pool: pool, conn: conn}, nil
+		} else {
+			conn.Release()
+			if !waiting {
+				log.Info("another master leads; waiting as standby")
+				waiting = true
+			}
 		}
+		if err := sleepCtx(ctx, jitterDur(time.Second, 0.5)); err != nil {
+			return nil, err
+		}
+	}
+}
+
+// sleepCtx waits for d or until ctx is done (then returns ctx.Err()).
+func sleepCtx(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
+
+// jitterDur spreads d uniformly over ±frac of itself.
+func jitterDur(d time.Duration, frac float64) time.Duration {
+	return time.Duration(float64(d) * (1 + frac*(2*rand.Float64()-1)))
+}
+
+func rescueLoop(ctx context.Context, st *store.Store, every time.Duration, log *slog.Logger) {
+	for sleepCtx(ctx, jitterDur(every, 0.1)) == nil {
 		n, err := st.RescueExpired(ctx)
 		switch {
 		case err != nil && !errors.Is(err, context.Canceled):

@@ -22,10 +22,12 @@ import (
 const usage = `assistant: a crawlmaster assistant (fetches batches the master pushes)
 
 Usage:
-  assistant run [--config rpc.yaml] --listen HOST:PORT [--metrics-listen HOST:PORT]
+  assistant run [--config rpc.yaml] --listen HOST:PORT [--id ADDRESS:PORT] [--metrics-listen HOST:PORT]
 
 --listen must match an rpc.assistant entry of rpc.yaml (its address:port, or
 just its port when listening on 0.0.0.0); that entry gives the slot count.
+--id names the entry instead, for an assistant the master reaches through a
+proxy or NAT at another address.
 `
 
 func main() {
@@ -57,6 +59,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 	cfgPath := fs.String("config", "rpc.yaml", "path to rpc.yaml")
 	listen := fs.String("listen", "", "gRPC listen address HOST:PORT (required)")
 	metrics := fs.String("metrics-listen", "", "admin HTTP address for /metrics (default: the entry's metrics_port)")
+	id := fs.String("id", "", "rpc.assistant entry (ADDRESS:PORT) this assistant serves (default: found from --listen)")
 	if err := fs.Parse(args[1:]); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return err
@@ -79,6 +82,6 @@ func run(args []string, stdout, stderr io.Writer) error {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	return assistant.Run(ctx, assistant.Options{Config: cfg, Listen: *listen, MetricsListen: *metrics,
+	return assistant.Run(ctx, assistant.Options{Config: cfg, Listen: *listen, ID: *id, MetricsListen: *metrics,
 		Log: log, Registry: admin.NewRegistry()})
 }

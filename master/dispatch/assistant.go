@@ -188,8 +188,10 @@ func (a *assistant) onPoll(p pollDone) {
 		a.up = true
 		a.log.Info("assistant up", "slots", len(a.slots), "draining", a.draining)
 		a.d.m.AssistantUp.WithLabelValues(a.id).Set(1)
-		a.d.setLive(a.id, true)
 	}
+	// A draining assistant takes no new work, so its shards go to the
+	// others at once instead of waiting for it to exit and be marked down.
+	a.d.setLive(a.id, !a.draining)
 	if a.draining {
 		a.releaseReady("assistant_draining")
 	}
