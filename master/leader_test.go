@@ -39,7 +39,9 @@ func (r *recorder) Handle(ctx context.Context, rec slog.Record) error {
 	return r.Handler.Handle(ctx, rec)
 }
 
-func (r *recorder) WithAttrs(as []slog.Attr) slog.Handler { return &recAttrs{r, r.Handler.WithAttrs(as)} }
+func (r *recorder) WithAttrs(as []slog.Attr) slog.Handler {
+	return &recAttrs{r, r.Handler.WithAttrs(as)}
+}
 
 type recAttrs struct {
 	r *recorder

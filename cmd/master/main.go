@@ -34,6 +34,10 @@ Usage:
                                                        add URLs, one per line
   master status         [--config rpc.yaml] [--wait] [--classes]
                                                        frontier counts, rate, ETA, assistants
+  master dead list      [--config rpc.yaml] [--class C] [--limit N]
+                                                       dead URLs newest first, counts by class
+  master dead retry     [--config rpc.yaml] [--class C]
+                                                       requeue dead URLs (all, or of class C)
 
 The database URL comes from rpc.yaml's database.url; DATABASE_URL overrides it.
 Run 'master COMMAND -h' for a command's flags.
@@ -162,8 +166,44 @@ func run(args []string, stdout, stderr io.Writer) error {
 			}
 			return nil
 		})
+	case "dead":
+		return runDead(ctx, fs, cfgPath, args, stdout, stderr)
 	}
 	return fmt.Errorf("%w: unknown command %q (run 'master -h')", errUsage, cmd)
+}
+
+// runDead runs `master dead list|retry`. fs already has --config.
+func runDead(ctx context.Context, fs *flag.FlagSet, cfgPath *string, args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		return fmt.Errorf("%w: master dead needs a subcommand, list or retry (run 'master -h')", errUsage)
+	}
+	sub, args := args[0], args[1:]
+	fs.Init("master dead "+sub, flag.ContinueOnError)
+	class := fs.String("class", "", "only dead URLs whose last error class is C (e.g. timeout, http_5xx)")
+	switch sub {
+	case "-h", "--help", "help":
+		fmt.Fprint(stdout, usage)
+		return nil
+	case "list":
+		limit := fs.Int("limit", 50, "list at most N URLs, newest first (0: all)")
+		if err := parse(fs, args, 0); err != nil {
+			return err
+		}
+		if *limit < 0 {
+			return fmt.Errorf("%w: --limit must be 0 or more, got %d", errUsage, *limit)
+		}
+		return withStore(ctx, *cfgPath, stderr, func(st *store.Store) error {
+			return master.ListDead(ctx, st, stdout, *class, *limit)
+		})
+	case "retry":
+		if err := parse(fs, args, 0); err != nil {
+			return err
+		}
+		return withStore(ctx, *cfgPath, stderr, func(st *store.Store) error {
+			return master.RetryDead(ctx, st, stdout, *class)
+		})
+	}
+	return fmt.Errorf("%w: unknown dead subcommand %q: want list or retry (run 'master -h')", errUsage, sub)
 }
 
 // parse parses flags and checks the number of positional arguments.
