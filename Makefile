@@ -77,3 +77,8 @@ pg-stop: ## stop the private PostgreSQL cluster
 .PHONY: clean
 clean: ## remove build output (keeps .data/)
 	rm -rf $(BIN)
+
+.PHONY: test-faults
+test-faults: ## the fault suite alone, verbose, with its report (also part of make test)
+	@url=$$(scripts/pg.sh start | tail -n 1) && \
+	  CRAWLMASTER_TEST_DATABASE_URL="$$url" $(GO) test -count=1 -v -run 'TestFaults$$' -timeout 15m ./internal/e2e/

@@ -63,15 +63,15 @@ func WriteDead(w io.Writer, list []store.DeadURL, counts map[string]int64, class
 		if class == "" || total == 0 {
 			_, err = fmt.Fprintln(w, "no dead URLs")
 		} else {
-			_, err = fmt.Fprintf(w, "0 dead URLs with class %s (classes present: %s)\n", class, classNames(counts))
+			_, err = fmt.Fprintf(w, "0 dead URLs with class %s (classes present: %s)\n", class, deadClassNames(counts))
 		}
 		return err
 	}
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "url\tattempts\tclass\tdead since\tlast error")
 	for _, d := range list {
-		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\n", oneLine(d.URL, 0), d.Attempts, orNone(d.Class),
-			d.Since.Local().Format(time.DateTime), oneLine(d.Error, deadErrorWidth))
+		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\n", deadCell(d.URL, 0), d.Attempts, deadClassName(d.Class),
+			d.Since.Local().Format(time.DateTime), deadCell(d.Error, deadErrorWidth))
 	}
 	if err := tw.Flush(); err != nil {
 		return err
@@ -81,7 +81,7 @@ func WriteDead(w io.Writer, list []store.DeadURL, counts map[string]int64, class
 		of, what = counts[class], "dead URLs with class "+class
 	}
 	fmt.Fprintf(w, "\nshowing %d of %d %s, newest first\n", len(list), of, what)
-	fmt.Fprintf(w, "%d dead URLs by class: %s\n", total, classCounts(counts))
+	fmt.Fprintf(w, "%d dead URLs by class: %s\n", total, deadClassCounts(counts))
 	_, err := fmt.Fprintln(w, "requeue with: master dead retry [--class C]")
 	return err
 }
@@ -93,7 +93,7 @@ func WriteRetried(w io.Writer, n int64, class string, counts map[string]int64) e
 	var err error
 	switch {
 	case n == 0 && class != "":
-		_, err = fmt.Fprintf(w, "0 dead URLs with class %s (classes present: %s)\n", class, classNames(counts))
+		_, err = fmt.Fprintf(w, "0 dead URLs with class %s (classes present: %s)\n", class, deadClassNames(counts))
 	case n == 0:
 		_, err = fmt.Fprintln(w, "no dead URLs to requeue")
 	case class != "":
@@ -104,46 +104,47 @@ func WriteRetried(w io.Writer, n int64, class string, counts map[string]int64) e
 	return err
 }
 
-// byCount returns the classes of counts, the most frequent first (ties by
+// deadByCount returns the classes of counts, the most frequent first (ties by
 // name).
-func byCount(counts map[string]int64) []string {
+func deadByCount(counts map[string]int64) []string {
 	return slices.SortedFunc(maps.Keys(counts), func(a, b string) int {
 		return cmp.Or(cmp.Compare(counts[b], counts[a]), cmp.Compare(a, b))
 	})
 }
 
-// classCounts formats counts as "timeout 3, http_5xx 2".
-func classCounts(counts map[string]int64) string {
+// deadClassCounts formats counts as "timeout 3, http_5xx 2".
+func deadClassCounts(counts map[string]int64) string {
 	var parts []string
-	for _, c := range byCount(counts) {
-		parts = append(parts, fmt.Sprintf("%s %d", orNone(c), counts[c]))
+	for _, c := range deadByCount(counts) {
+		parts = append(parts, fmt.Sprintf("%s %d", deadClassName(c), counts[c]))
 	}
 	return strings.Join(parts, ", ")
 }
 
-// classNames formats the classes of counts in name order, or "none".
-func classNames(counts map[string]int64) string {
+// deadClassNames formats the classes of counts in name order, or "none".
+func deadClassNames(counts map[string]int64) string {
 	if len(counts) == 0 {
 		return "none"
 	}
 	names := slices.Sorted(maps.Keys(counts))
 	for i, c := range names {
-		names[i] = orNone(c)
+		names[i] = deadClassName(c)
 	}
 	return strings.Join(names, ", ")
 }
 
-func orNone(class string) string {
+// deadClassName shows the empty class as "(none)".
+func deadClassName(class string) string {
 	if class == "" {
 		return "(none)"
 	}
 	return class
 }
 
-// oneLine makes s fit one table cell: control characters (tabs, newlines)
+// deadCell makes s fit one table cell: control characters (tabs, newlines)
 // become spaces, runs of spaces collapse, and with width > 3 it is cut to
 // width characters, the last three being "...".
-func oneLine(s string, width int) string {
+func deadCell(s string, width int) string {
 	s = strings.Join(strings.FieldsFunc(s, func(r rune) bool { return unicode.IsSpace(r) || unicode.IsControl(r) }), " ")
 	if width <= 3 {
 		return s

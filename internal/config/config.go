@@ -174,8 +174,9 @@ type Dispatch struct {
 	// PollTimeout is the deadline of one ReportIdleWorker call; it must be
 	// shorter than PollInterval. Default 500ms.
 	PollTimeout Duration `yaml:"poll_timeout"`
-	// DownAfter is the number of failed polls in a row after which an
-	// assistant is marked down and its leases released, >= 1. Default 3.
+	// DownAfter: an assistant that has answered no poll for DownAfter poll
+	// intervals (from the last answered one) is marked down and its leases
+	// released, >= 1. Default 3.
 	DownAfter int `yaml:"down_after"`
 	// BatchSize is the number of URLs in one Crawl batch, >= 1. Default 16.
 	BatchSize int `yaml:"batch_size"`

@@ -76,7 +76,7 @@ func start(t *testing.T, name string, env []string, args ...string) *proc {
 			<-p.done
 		}
 		if t.Failed() {
-			t.Logf("--- %s %v output:\n%s", name, args, w.String())
+			t.Logf("--- %s %v, last lines of output:\n%s", name, args, lastLines(w.String(), 15))
 		}
 	})
 	return p

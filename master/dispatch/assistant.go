@@ -3,6 +3,7 @@ package dispatch
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"sync/atomic"
@@ -28,9 +29,10 @@ type assistant struct {
 
 	// Loop-owned state.
 	up         bool
-	failures   int
-	draining   bool // reported by the assistant
-	stopping   bool // the master is shutting down
+	failures   int       // failed polls in a row
+	lastAlive  time.Time // when the last answered poll was sent
+	draining   bool      // reported by the assistant
+	stopping   bool      // the master is shutting down
 	polling    bool
 	claiming   bool
 	claimAfter time.Time // no claim before this (nothing was due)
@@ -83,10 +85,27 @@ func (a *assistant) loop(ctx context.Context, grace time.Duration) {
 	a.runCtx, a.runCancel = context.WithCancelCause(context.Background())
 	poll := time.NewTimer(0) // first poll at once
 	defer poll.Stop()
+	// down fires when no poll has been answered for down_after intervals.
+	down := time.NewTimer(time.Hour)
+	down.Stop()
+	defer down.Stop()
 	for !a.stopping {
+		if a.up {
+			down.Reset(time.Until(a.lastAlive.Add(a.downAfter())))
+		}
 		select {
 		case <-ctx.Done():
 			a.beginStop()
+		case <-down.C:
+			// An answered poll may be queued behind the timer: handle
+			// pending events before judging.
+			for len(a.events) > 0 {
+				a.handle(<-a.events)
+			}
+			if a.up && time.Since(a.lastAlive) >= a.downAfter() {
+				a.markDown(fmt.Errorf("no answer to ReportIdleWorker for %s (%d polls); last error: %s",
+					time.Since(a.lastAlive).Round(time.Millisecond), a.failures, a.lastErr))
+			}
 		case <-poll.C:
 			if !a.polling {
 				a.polling = true
@@ -152,14 +171,16 @@ func (a *assistant) onPoll(p pollDone) {
 		a.failures++
 		a.lastErr = p.err.Error()
 		a.d.m.PollFailures.WithLabelValues(a.id).Inc()
-		if a.up && a.failures >= a.d.cfg.DownAfter {
-			a.markDown(p.err)
-		} else if !a.up && a.failures == a.d.cfg.DownAfter {
+		if !a.up && a.failures == a.d.cfg.DownAfter {
 			a.log.Warn("assistant unreachable", "failed_polls", a.failures, "err", p.err)
 		}
 		return
 	}
 	a.failures = 0
+	// Evidence of life as of when the poll was sent: the down timer counts
+	// from there, so detection takes at most down_after intervals from the
+	// moment the assistant stopped answering.
+	a.lastAlive = p.sentAt
 	a.lastErr = ""
 	resp := p.resp
 	if n := int(resp.GetTotalSlots()); n != len(a.slots) {
@@ -195,6 +216,11 @@ func (a *assistant) onPoll(p pollDone) {
 	if a.draining {
 		a.releaseReady("assistant_draining")
 	}
+}
+
+// downAfter is how long an assistant may leave polls unanswered.
+func (a *assistant) downAfter() time.Duration {
+	return time.Duration(a.d.cfg.DownAfter) * a.d.cfg.PollInterval
 }
 
 // markDown gives up on the assistant: its batches are cancelled (their

@@ -189,7 +189,7 @@ func (w *Writer) flush(ctx context.Context, batch []store.Outcome) error {
 			return ctx.Err()
 		case <-t.C:
 		}
-		backoff = min(backoff*2, 5*time.Second)
+		backoff = min(backoff*2, 2*time.Second)
 	}
 }
 

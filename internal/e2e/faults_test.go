@@ -1,0 +1,583 @@
+package e2e
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/crawlmaster/crawlmaster/internal/faultproxy"
+	"github.com/crawlmaster/crawlmaster/internal/websim"
+)
+
+// The fault suite's parameters. The crawl is made slow enough (latency,
+// few slots) that every fault lands while work is in flight.
+const (
+	faultDomains  = 20000
+	faultSeed     = 11
+	pollInterval  = 500 * time.Millisecond
+	maxAttempts   = 3
+	slotsPerAsst  = 24
+	pgOutage      = 30 * time.Second
+	faultDeadline = 6 * time.Minute
+)
+
+// privatePG is a PostgreSQL cluster of the fault suite's own, so stopping
+// it cannot disturb other tests running in parallel.
+type privatePG struct {
+	env []string
+	url string
+}
+
+func (p *privatePG) do(t *testing.T, verb string) string {
+	t.Helper()
+	cmd := exec.Command("../../scripts/pg.sh", verb)
+	cmd.Env = append(os.Environ(), p.env...)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("scripts/pg.sh %s: %v\n%s", verb, err, out)
+	}
+	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+	return lines[len(lines)-1]
+}
+
+func startPrivatePG(t *testing.T) *privatePG {
+	t.Helper()
+	// Under the repository's .data (not t.TempDir, which is private to
+	// root): the postgres user must be able to reach the data directory.
+	base, err := filepath.Abs(fmt.Sprintf("../../.data/faults-%d", os.Getpid()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &privatePG{env: []string{"CRAWLMASTER_PGDATA=" + filepath.Join(base, "pg"), "CRAWLMASTER_PGPORT=" + strconv.Itoa(freePort(t))}}
+	t.Cleanup(func() {
+		cmd := exec.Command("../../scripts/pg.sh", "stop")
+		cmd.Env = append(os.Environ(), p.env...)
+		_ = cmd.Run()
+		os.RemoveAll(base)
+		os.Remove(base + "/pg.lock")
+	})
+	p.url = p.do(t, "start")
+	return p
+}
+
+// logLine is one JSON log line of a daemon.
+type logLine struct {
+	Time time.Time
+	Msg  string
+	Attr map[string]any
+}
+
+func parseLogs(out string) []logLine {
+	var lines []logLine
+	sc := bufio.NewScanner(strings.NewReader(out))
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	for sc.Scan() {
+		var m map[string]any
+		if json.Unmarshal(sc.Bytes(), &m) != nil {
+			continue
+		}
+		ts, _ := m["time"].(string)
+		tm, err := time.Parse(time.RFC3339Nano, ts)
+		if err != nil {
+			continue
+		}
+		msg, _ := m["msg"].(string)
+		lines = append(lines, logLine{Time: tm, Msg: msg, Attr: m})
+	}
+	return lines
+}
+
+func num(v any) int64 {
+	f, _ := v.(float64)
+	return int64(f)
+}
+
+// fault is one injected fault and when it was noticed.
+type fault struct {
+	what     string
+	at       time.Time
+	detected time.Time // zero: not detected
+	how      string
+}
+
+// TestFaults crawls 20,000 websim domains with real binaries while it kills
+// and restarts assistants at random, stops one, cuts the network to one,
+// kills the leading master (a standby takes over, the killed one comes back
+// as standby), kills the new leader, and stops PostgreSQL for 30 s. At the
+// end every URL must be final with exactly one result, no lease left,
+// outcomes equal to websim's ground truth except for URLs the faults made
+// retry, and nothing lost or duplicated. It prints a one-screen report.
+func TestFaults(t *testing.T) {
+	seed := uint64(time.Now().UnixNano())
+	if s := os.Getenv("CRAWLMASTER_FAULT_SEED"); s != "" {
+		seed, _ = strconv.ParseUint(s, 10, 64)
+	}
+	rng := rand.New(rand.NewPCG(seed, 1))
+	dir := t.TempDir()
+	pg := startPrivatePG(t)
+	env := []string{"DATABASE_URL=" + pg.url}
+
+	sim := start(t, "websim", nil, "--domains", strconv.Itoa(faultDomains), "--seed", strconv.Itoa(faultSeed),
+		"--listen", "127.0.0.1:0", "--out", dir, "--latency-median", "60ms", "--latency-sigma", "0.6", "--latency-max", "800ms")
+	simAddr := waitFile(t, filepath.Join(dir, "addr"), sim)
+
+	// Each assistant sits behind a proxy the test controls; rpc.yaml lists
+	// the proxy addresses, so the master reaches assistants only through them.
+	type asst struct {
+		listen, id string
+		proxy      *faultproxy.Proxy
+		p          *proc
+	}
+	var assts []*asst
+	for range 2 {
+		listen := fmt.Sprintf("127.0.0.1:%d", freePort(t))
+		px, err := faultproxy.New("127.0.0.1:0", listen, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { px.Close() })
+		assts = append(assts, &asst{listen: listen, id: px.Addr(), proxy: px})
+	}
+	writeCfg := func(name string, adminPort int) string {
+		cfg := fmt.Sprintf(`rpc:
+  manager: {address: 127.0.0.1, port: %d}
+  assistant:
+    - {address: 127.0.0.1, port: %s, workers: %d}
+    - {address: 127.0.0.1, port: %s, workers: %d}
+dispatch:
+  poll_interval: %s
+  poll_timeout: 300ms
+  down_after: 3
+  lease_duration: 20s
+  rescue_interval: 5s
+  progress_interval: 2s
+  shutdown_grace: 5s
+retry: {max_attempts: %d, base_delay: 200ms, max_delay: 1s}
+persist: {batch_size: 200, buffer: 1000}
+fetch:
+  timeout: 2s
+  connect_timeout: 1s
+  robots_timeout: 2s
+  default_delay: 0s
+  shutdown_grace: 5s
+  resolve: ["*.test=%s"]
+log: {format: json}
+`, adminPort, portOf(assts[0].id), slotsPerAsst, portOf(assts[1].id), slotsPerAsst, pollInterval, maxAttempts, simAddr)
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(cfg), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	// Two masters on one machine need two admin ports, so two configs.
+	cfgs := []string{writeCfg("m1.yaml", freePort(t)), writeCfg("m2.yaml", freePort(t))}
+
+	if out, err := run(t, env, "master", "import-tranco", "--config", cfgs[0], "--scheme", "http", filepath.Join(dir, "tranco.csv")); err != nil {
+		t.Fatalf("import: %v\n%s", err, out)
+	}
+	startAsst := func(a *asst) {
+		a.p = start(t, "assistant", env, "run", "--config", cfgs[0], "--listen", a.listen, "--id", a.id, "--metrics-listen", "127.0.0.1:0")
+	}
+	for _, a := range assts {
+		startAsst(a)
+	}
+
+	var (
+		mu      sync.Mutex
+		allProc []*proc // every master process ever started, for their logs
+		peakRSS = map[string]int64{}
+	)
+	masters := make([]*proc, 2)
+	startMaster := func(i int) {
+		p := start(t, "master", env, "run", "--config", cfgs[i])
+		mu.Lock()
+		masters[i] = p
+		allProc = append(allProc, p)
+		mu.Unlock()
+	}
+	startMaster(0)
+	t0 := time.Now()
+	// The standby starts a moment later, so master 0 leads first.
+	waitLog(t, masters[0], "master leading", t0, 30*time.Second)
+	startMaster(1)
+
+	// Sample the masters' and assistants' peak RSS while they live.
+	stopSampling := make(chan struct{})
+	var sampler sync.WaitGroup
+	sampler.Go(func() {
+		tick := time.NewTicker(200 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			select {
+			case <-stopSampling:
+				return
+			case <-tick.C:
+			}
+			mu.Lock()
+			for name, p := range map[string]*proc{"master-1": masters[0], "master-2": masters[1], "assistant-1": assts[0].p, "assistant-2": assts[1].p} {
+				if p != nil && p.cmd.ProcessState == nil {
+					peakRSS[name] = max(peakRSS[name], vmHWM(p.cmd.Process.Pid))
+				}
+			}
+			mu.Unlock()
+		}
+	})
+
+	var faults []*fault
+	inject := func(what string) *fault {
+		f := &fault{what: what, at: time.Now()}
+		faults = append(faults, f)
+		t.Logf("t=%5.1fs  %s", time.Since(t0).Seconds(), what)
+		return f
+	}
+	at := func(d time.Duration) {
+		select {
+		case <-time.After(time.Until(t0.Add(d))):
+		case <-t.Context().Done():
+		}
+	}
+	killAsst := func(i int, restartAfter time.Duration) {
+		a := assts[i]
+		inject(fmt.Sprintf("SIGKILL assistant-%d", i+1)).how = "assistant down:" + a.id
+		_ = a.p.cmd.Process.Kill()
+		<-a.p.done
+		<-time.After(restartAfter)
+		mu.Lock()
+		startAsst(a)
+		mu.Unlock()
+	}
+	leader := func() int { // the master that logged "master leading" last
+		best, bestAt := -1, time.Time{}
+		for i, m := range masters {
+			for _, l := range parseLogs(m.output()) {
+				if l.Msg == "master leading" && l.Time.After(bestAt) {
+					best, bestAt = i, l.Time
+				}
+			}
+		}
+		return best
+	}
+	killLeader := func() {
+		i := leader()
+		inject(fmt.Sprintf("SIGKILL leading master-%d (standby takes over; killed one restarts as standby)", i+1)).how = "master leading"
+		_ = masters[i].cmd.Process.Kill()
+		<-masters[i].done
+		<-time.After(2 * time.Second)
+		startMaster(i)
+	}
+
+	at(3 * time.Second)
+	killAsst(0, 2*time.Second)
+	at(8 * time.Second)
+	f := inject("SIGSTOP assistant-2 for 6 s")
+	f.how = "assistant down:" + assts[1].id
+	_ = assts[1].p.cmd.Process.Signal(syscall.SIGSTOP)
+	at(14 * time.Second)
+	_ = assts[1].p.cmd.Process.Signal(syscall.SIGCONT)
+	at(18 * time.Second)
+	inject("network to assistant-1 cut for 6 s").how = "assistant down:" + assts[0].id
+	assts[0].proxy.Partition()
+	at(24 * time.Second)
+	assts[0].proxy.Heal()
+	at(27 * time.Second)
+	killLeader()
+	at(33*time.Second + time.Duration(rng.IntN(4000))*time.Millisecond)
+	killAsst(rng.IntN(2), time.Duration(1000+rng.IntN(2000))*time.Millisecond)
+	at(40 * time.Second)
+	pgDown := inject("PostgreSQL stopped for 30 s")
+	pg.do(t, "stop")
+	<-time.After(pgOutage)
+	pg.do(t, "start")
+	pgUp := time.Now()
+	at(74*time.Second + time.Duration(rng.IntN(4000))*time.Millisecond)
+	killAsst(rng.IntN(2), time.Duration(1000+rng.IntN(2000))*time.Millisecond)
+	at(80 * time.Second)
+	killLeader()
+
+	// Wait for the crawl to finish.
+	conn := connect(t, pg.url)
+	deadline := time.Now().Add(faultDeadline)
+	var recovered time.Time
+	for {
+		var final, total int
+		err := conn.QueryRow(t.Context(), `SELECT count(*) FILTER (WHERE state IN ('done','failed','dead')), count(*) FROM frontier`).Scan(&final, &total)
+		if err != nil {
+			conn.Close(t.Context())
+			conn = connect(t, pg.url)
+			continue
+		}
+		if recovered.IsZero() {
+			var n int
+			if conn.QueryRow(t.Context(), `SELECT count(*) FROM results WHERE persisted_at > $1`, pgUp).Scan(&n) == nil && n > 0 {
+				recovered = time.Now()
+			}
+		}
+		if final == total {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("crawl not final after the faults: %d of %d", final, total)
+		}
+		<-time.After(500 * time.Millisecond)
+	}
+	crawlDone := time.Since(t0)
+	close(stopSampling)
+	sampler.Wait()
+
+	// Clean shutdown of everything: SIGTERM, exit 0 within grace + 5 s.
+	for _, m := range masters {
+		m.stop(t, 10*time.Second)
+	}
+	for _, a := range assts {
+		a.p.stop(t, 10*time.Second)
+	}
+
+	// Detection times, from the masters' logs.
+	var logs []logLine
+	for _, p := range allProc {
+		logs = append(logs, parseLogs(p.output())...)
+	}
+	var rejected, released, returned int64
+	for _, l := range logs {
+		switch l.Msg {
+		case "stale results rejected by lease token":
+			rejected += num(l.Attr["rejected"])
+		case "batch finished":
+			released += num(l.Attr["released"])
+		case "returned leases of a previous master to pending":
+			returned += num(l.Attr["urls"])
+		}
+	}
+	for _, f := range faults {
+		msg, asst, _ := strings.Cut(f.how, ":")
+		for _, l := range logs {
+			if l.Time.Before(f.at) || (!f.detected.IsZero() && l.Time.After(f.detected)) {
+				continue
+			}
+			isDown := msg == "assistant down" && l.Msg == "assistant down; releasing its leases" && l.Attr["assistant"] == asst
+			if isDown || (msg == "master leading" && l.Msg == msg) {
+				f.detected = l.Time
+			}
+		}
+	}
+	pgDown.detected = recovered
+
+	// The stored crawl.
+	want, err := websim.New(websim.Config{Domains: faultDomains, Seed: faultSeed, Fractions: websim.DefaultFractions()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	type row struct {
+		state, class string
+		attempts     int
+	}
+	got := map[string]row{}
+	rows, err := conn.Query(t.Context(), `SELECT url, state, coalesce(last_class, ''), attempts FROM frontier`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for rows.Next() {
+		var u string
+		var r row
+		if err := rows.Scan(&u, &r.state, &r.class, &r.attempts); err != nil {
+			t.Fatal(err)
+		}
+		got[u] = r
+	}
+	var results, distinct, leased int
+	if err := conn.QueryRow(t.Context(), `SELECT (SELECT count(*) FROM results), (SELECT count(DISTINCT url_id) FROM results),
+		(SELECT count(*) FROM frontier WHERE state = 'leased' OR lease_expires_at IS NOT NULL)`).Scan(&results, &distinct, &leased); err != nil {
+		t.Fatal(err)
+	}
+	lost := faultDomains - len(got)
+	var mismatch, retried, deadWant, deadGot, deadDiff int
+	var examples []string
+	for e := range want.All() {
+		r, ok := got[e.URL]
+		if !ok || !(r.state == "done" || r.state == "failed" || r.state == "dead") {
+			lost++
+			continue
+		}
+		if e.State == websim.StateDead {
+			deadWant++
+		}
+		if r.state == "dead" {
+			deadGot++
+		}
+		if r.state == string(e.State) && r.class == string(e.Class) {
+			continue
+		}
+		// A fault costs the URLs it interrupts an attempt; only those may
+		// end differently from the ground truth.
+		expected := 1
+		switch {
+		case e.State == websim.StateDead:
+			expected = maxAttempts
+		case want.Profile(e.Rank).Home == websim.HomeFlaky:
+			expected = 2
+		}
+		if r.attempts > expected {
+			retried++
+			if (r.state == "dead") != (e.State == websim.StateDead) {
+				deadDiff++
+			}
+			continue
+		}
+		mismatch++
+		if len(examples) < 5 {
+			examples = append(examples, fmt.Sprintf("%s: got %s/%s after %d attempts, want %s/%s", e.URL, r.state, r.class, r.attempts, e.State, e.Class))
+		}
+	}
+	disallowed := countDisallowed(t, sim)
+
+	var report strings.Builder
+	fmt.Fprintf(&report, "fault suite: %d domains, 2 assistants x %d slots, poll %s, seed %d (CRAWLMASTER_FAULT_SEED)\n",
+		faultDomains, slotsPerAsst, pollInterval, seed)
+	fmt.Fprintf(&report, "%-70s %s\n", "fault (at)", "detected after")
+	for _, f := range faults {
+		d := "not detected"
+		if !f.detected.IsZero() {
+			d = f.detected.Sub(f.at).Round(10 * time.Millisecond).String()
+			if strings.HasPrefix(f.how, "assistant down") {
+				d += fmt.Sprintf(" (%.1f poll intervals)", float64(f.detected.Sub(f.at))/float64(pollInterval))
+			}
+		}
+		if f == pgDown && !f.detected.IsZero() {
+			d = fmt.Sprintf("results persisted again %s after restart", f.detected.Sub(pgUp).Round(10*time.Millisecond))
+		}
+		fmt.Fprintf(&report, "%-70s %s\n", fmt.Sprintf("%s (t=%.1fs)", f.what, f.at.Sub(t0).Seconds()), d)
+	}
+	fmt.Fprintf(&report, "crawl final after %s\n", crawlDone.Round(time.Second))
+	fmt.Fprintf(&report, "URLs re-dispatched: %d released from broken or cancelled batches, %d leases returned by new leaders\n", released, returned)
+	fmt.Fprintf(&report, "stale results rejected by fencing: %d\n", rejected)
+	fmt.Fprintf(&report, "outcomes: %d match ground truth, %d differ after fault-induced retries (%d of those dead vs not), %d differ otherwise\n",
+		faultDomains-lost-mismatch-retried, retried, deadDiff, mismatch)
+	fmt.Fprintf(&report, "dead: %d (websim always-failing: %d)\n", deadGot, deadWant)
+	fmt.Fprintf(&report, "peak RSS: master-1 %.0f MiB, master-2 %.0f MiB, assistant-1 %.0f MiB, assistant-2 %.0f MiB\n",
+		mib(peakRSS["master-1"]), mib(peakRSS["master-2"]), mib(peakRSS["assistant-1"]), mib(peakRSS["assistant-2"]))
+	fmt.Fprintf(&report, "requests to robots-disallowed paths: %d\n", disallowed)
+	fmt.Fprintf(&report, "LOST: %d   DUPLICATED: %d   leases left: %d\n", lost, results-distinct, leased)
+	fmt.Print(report.String())
+	_ = os.WriteFile("../../.data/faults-report.txt", []byte(report.String()), 0o644)
+
+	if lost != 0 || results != distinct || results != faultDomains || leased != 0 {
+		t.Errorf("lost %d, results %d for %d URLs, leases left %d: want 0, %d, %d, 0", lost, results, distinct, leased, faultDomains, faultDomains)
+	}
+	if mismatch != 0 {
+		t.Errorf("%d URLs differ from the ground truth without a fault-induced retry, e.g.\n%s", mismatch, strings.Join(examples, "\n"))
+	}
+	if deadGot-deadDiff > deadWant || deadWant > deadGot+deadDiff {
+		t.Errorf("dead set: %d, websim's always-failing set: %d, explained by faults: %d", deadGot, deadWant, deadDiff)
+	}
+	for _, f := range faults {
+		if f.detected.IsZero() {
+			t.Errorf("%s: not detected", f.what)
+			continue
+		}
+		// Detection within three poll intervals, plus the poll timeout and
+		// scheduling slack on a loaded 2-core machine.
+		if strings.HasPrefix(f.how, "assistant down") && f.detected.Sub(f.at) > 3*pollInterval+time.Second {
+			t.Errorf("%s: detected after %s, want within about three poll intervals", f.what, f.detected.Sub(f.at))
+		}
+		if f.how == "master leading" && f.detected.Sub(f.at) > 10*time.Second {
+			t.Errorf("%s: standby led only after %s", f.what, f.detected.Sub(f.at))
+		}
+	}
+	if disallowed != 0 {
+		t.Errorf("%d requests to robots-disallowed paths", disallowed)
+	}
+	if peakRSS["master-1"] > 150<<20 || peakRSS["master-2"] > 150<<20 {
+		t.Errorf("master peak RSS over 150 MiB: %v", peakRSS)
+	}
+}
+
+func portOf(addr string) string {
+	_, p, _ := strings.Cut(addr, ":")
+	return p
+}
+
+func mib(b int64) float64 { return float64(b) / (1 << 20) }
+
+// vmHWM is a process's peak resident set size in bytes (0 if gone).
+func vmHWM(pid int) int64 {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if rest, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			kb, _ := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(rest), "kB")), 10, 64)
+			return kb << 10
+		}
+	}
+	return 0
+}
+
+func connect(t *testing.T, url string) *pgx.Conn {
+	t.Helper()
+	deadline := time.Now().Add(time.Minute)
+	for {
+		ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
+		conn, err := pgx.Connect(ctx, url)
+		cancel()
+		if err == nil {
+			t.Cleanup(func() { conn.Close(context.Background()) })
+			return conn
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("connect to %s: %v", url, err)
+		}
+		<-time.After(200 * time.Millisecond)
+	}
+}
+
+// waitLog waits until p has logged msg after since.
+func waitLog(t *testing.T, p *proc, msg string, since time.Time, timeout time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for time.Now().Before(deadline) {
+		for _, l := range parseLogs(p.output()) {
+			if l.Msg == msg && !l.Time.Before(since.Add(-time.Second)) {
+				return
+			}
+		}
+		select {
+		case err := <-p.done:
+			t.Fatalf("%s exited: %v", p.name, err)
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+	t.Fatalf("%s did not log %q within %s", p.name, msg, timeout)
+}
+
+// countDisallowed stops websim and returns the number of requests it
+// served to paths robots.txt disallows, from its shutdown log line.
+func countDisallowed(t *testing.T, sim *proc) int64 {
+	t.Helper()
+	sim.stop(t, 10*time.Second)
+	m := regexp.MustCompile(`disallowed_hits=(\d+)`).FindStringSubmatch(sim.output())
+	if m == nil {
+		t.Fatalf("websim's shutdown log has no disallowed_hits count:\n%s", lastLines(sim.output(), 5))
+	}
+	n, _ := strconv.ParseInt(m[1], 10, 64)
+	return n
+}
+
+func lastLines(s string, n int) string {
+	lines := strings.Split(strings.TrimSpace(s), "\n")
+	return strings.Join(lines[max(0, len(lines)-n):], "\n")
+}
