@@ -173,6 +173,7 @@ func term(ctx context.Context, o Options, st *store.Store, lock *leaderLock, adm
 	bg.Go(func() {
 		if err := lock.watch(bgCtx, log); err != nil {
 			endTerm(err)
+			d.Abort()
 		}
 	})
 	bg.Go(func() { rescueLoop(bgCtx, st, cfg.Dispatch.RescueInterval.Duration(), log) })

@@ -473,6 +473,15 @@ log: {format: json}
 	fmt.Fprintf(&report, "LOST: %d   DUPLICATED: %d   leases left: %d\n", lost, results-distinct, leased)
 	fmt.Print(report.String())
 	_ = os.WriteFile("../../.data/faults-report.txt", []byte(report.String()), 0o644)
+	// Keep every process's log for a post-mortem.
+	logDir := "../../.data/faults-logs"
+	_ = os.RemoveAll(logDir)
+	if os.MkdirAll(logDir, 0o755) == nil {
+		for i, p := range append(allProc, assts[0].p, assts[1].p, sim) {
+			_ = os.WriteFile(filepath.Join(logDir, fmt.Sprintf("%02d-%s.log", i, p.name)), []byte(p.output()), 0o644)
+		}
+		fmt.Printf("process logs: .data/faults-logs/\n")
+	}
 
 	if lost != 0 || results != distinct || results != faultDomains || leased != 0 {
 		t.Errorf("lost %d, results %d for %d URLs, leases left %d: want 0, %d, %d, 0", lost, results, distinct, leased, faultDomains, faultDomains)

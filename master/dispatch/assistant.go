@@ -123,6 +123,7 @@ func (a *assistant) loop(ctx context.Context, grace time.Duration) {
 	// Drain: wait for in-flight batches, cancelling them after grace.
 	graceT := time.NewTimer(grace)
 	defer graceT.Stop()
+	abort := a.d.abort // set to nil once handled: a closed channel is always ready
 	for a.inflight > 0 || a.claiming || a.polling {
 		select {
 		case ev := <-a.events:
@@ -131,6 +132,9 @@ func (a *assistant) loop(ctx context.Context, grace time.Duration) {
 			if a.inflight > 0 {
 				a.log.Warn("grace period over; cancelling in-flight batches", "batches", a.inflight, "urls", a.inflightN)
 			}
+			a.runCancel(errShutdown)
+		case <-abort:
+			abort = nil
 			a.runCancel(errShutdown)
 		}
 		a.publish()

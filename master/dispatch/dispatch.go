@@ -74,8 +74,10 @@ type Dispatcher struct {
 	liveMu sync.Mutex
 	live   map[string]bool
 
-	held     heldSet
-	batchSeq atomic.Uint64
+	held      heldSet
+	abort     chan struct{}
+	abortOnce sync.Once
+	batchSeq  atomic.Uint64
 	batchPfx string
 }
 
@@ -95,6 +97,7 @@ func New(cfg Config, targets []Target, st Store, sink Sink, log *slog.Logger, m 
 	d := &Dispatcher{
 		cfg: cfg, store: st, sink: sink, log: log, m: m,
 		live:     map[string]bool{},
+		abort:    make(chan struct{}),
 		held:     heldSet{m: map[int64]struct{}{}},
 		batchPfx: fmt.Sprintf("%x", time.Now().UnixMilli()%(1<<32)),
 	}
@@ -157,6 +160,12 @@ func (d *Dispatcher) Run(ctx context.Context, grace time.Duration) error {
 	}
 	return nil
 }
+
+// Abort makes a draining Run cancel its in-flight batches at once instead of
+// granting them the grace period: for a master that lost leadership, whose
+// results would be rejected anyway and whose batches hold slots the new
+// leader needs. Safe to call at any time, more than once.
+func (d *Dispatcher) Abort() { d.abortOnce.Do(func() { close(d.abort) }) }
 
 // Status returns a snapshot of every assistant's state.
 func (d *Dispatcher) Status() []store.AssistantStatus {
