@@ -280,6 +280,42 @@ log: {format: json}
 		startMaster(i)
 	}
 
+	// Graceful stops must exit 0 within their grace period (5 s) + 5 s.
+	var exitErrs []string
+	graceful := func(p *proc, name string) {
+		start := time.Now()
+		_ = p.cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case err := <-p.done:
+			if err != nil {
+				exitErrs = append(exitErrs, fmt.Sprintf("%s exited with %v after SIGTERM", name, err))
+			}
+			t.Logf("%s exited %s after SIGTERM", name, time.Since(start).Round(time.Millisecond))
+		case <-time.After(10 * time.Second):
+			exitErrs = append(exitErrs, fmt.Sprintf("%s still running 10 s after SIGTERM", name))
+			_ = p.cmd.Process.Kill()
+			<-p.done
+		}
+	}
+	termLeader := func() {
+		i := leader()
+		inject(fmt.Sprintf("SIGTERM leading master-%d (drains; standby takes over)", i+1)).how = "master leading"
+		graceful(masters[i], fmt.Sprintf("master-%d", i+1))
+		startMaster(i)
+	}
+	var drainFrom, drainTo time.Time
+	var drainID string
+	termAsst := func(i int) {
+		a := assts[i]
+		inject(fmt.Sprintf("SIGTERM assistant-%d (drains, then restarts)", i+1)).how = "assistant draining:" + a.id
+		drainFrom, drainID = time.Now(), a.id
+		graceful(a.p, fmt.Sprintf("assistant-%d", i+1))
+		drainTo = time.Now()
+		mu.Lock()
+		startAsst(a)
+		mu.Unlock()
+	}
+
 	at(3 * time.Second)
 	killAsst(0, 2*time.Second)
 	at(8 * time.Second)
@@ -297,6 +333,8 @@ log: {format: json}
 	killLeader()
 	at(33*time.Second + time.Duration(rng.IntN(4000))*time.Millisecond)
 	killAsst(rng.IntN(2), time.Duration(1000+rng.IntN(2000))*time.Millisecond)
+	at(37 * time.Second)
+	termLeader()
 	at(40 * time.Second)
 	pgDown := inject("PostgreSQL stopped for 30 s")
 	pg.do(t, "stop")
@@ -307,6 +345,8 @@ log: {format: json}
 	killAsst(rng.IntN(2), time.Duration(1000+rng.IntN(2000))*time.Millisecond)
 	at(80 * time.Second)
 	killLeader()
+	at(86 * time.Second)
+	termAsst(1)
 
 	// Wait for the crawl to finish.
 	conn := connect(t, pg.url)
@@ -369,12 +409,27 @@ log: {format: json}
 				continue
 			}
 			isDown := msg == "assistant down" && l.Msg == "assistant down; releasing its leases" && l.Attr["assistant"] == asst
-			if isDown || (msg == "master leading" && l.Msg == msg) {
+			isDraining := msg == "assistant draining" && l.Msg == "assistant draining; sending it nothing new" && l.Attr["assistant"] == asst
+			if isDown || isDraining || (msg == "master leading" && l.Msg == msg) {
 				f.detected = l.Time
 			}
 		}
 	}
 	pgDown.detected = recovered
+	// Nothing is sent to a draining assistant: no batch dispatched to it
+	// between the master seeing it drain and it exiting.
+	var drainSeen time.Time
+	for _, l := range logs {
+		if l.Msg == "assistant draining; sending it nothing new" && l.Attr["assistant"] == drainID && !l.Time.Before(drainFrom) && (drainSeen.IsZero() || l.Time.Before(drainSeen)) {
+			drainSeen = l.Time
+		}
+	}
+	sentWhileDraining := 0
+	for _, l := range logs {
+		if !drainSeen.IsZero() && l.Msg == "batch dispatched" && l.Attr["assistant"] == drainID && l.Time.After(drainSeen) && l.Time.Before(drainTo) {
+			sentWhileDraining++
+		}
+	}
 
 	// The stored crawl.
 	want, err := websim.New(websim.Config{Domains: faultDomains, Seed: faultSeed, Fractions: websim.DefaultFractions()})
@@ -452,7 +507,7 @@ log: {format: json}
 		d := "not detected"
 		if !f.detected.IsZero() {
 			d = f.detected.Sub(f.at).Round(10 * time.Millisecond).String()
-			if strings.HasPrefix(f.how, "assistant down") {
+			if strings.HasPrefix(f.how, "assistant") {
 				d += fmt.Sprintf(" (%.1f poll intervals)", float64(f.detected.Sub(f.at))/float64(pollInterval))
 			}
 		}
@@ -470,6 +525,7 @@ log: {format: json}
 	fmt.Fprintf(&report, "peak RSS: master-1 %.0f MiB, master-2 %.0f MiB, assistant-1 %.0f MiB, assistant-2 %.0f MiB\n",
 		mib(peakRSS["master-1"]), mib(peakRSS["master-2"]), mib(peakRSS["assistant-1"]), mib(peakRSS["assistant-2"]))
 	fmt.Fprintf(&report, "requests to robots-disallowed paths: %d\n", disallowed)
+	fmt.Fprintf(&report, "graceful stops: %d problems; batches sent to the draining assistant: %d\n", len(exitErrs), sentWhileDraining)
 	fmt.Fprintf(&report, "LOST: %d   DUPLICATED: %d   leases left: %d\n", lost, results-distinct, leased)
 	fmt.Print(report.String())
 	_ = os.WriteFile("../../.data/faults-report.txt", []byte(report.String()), 0o644)
@@ -499,12 +555,18 @@ log: {format: json}
 		}
 		// Detection within three poll intervals, plus the poll timeout and
 		// scheduling slack on a loaded 2-core machine.
-		if strings.HasPrefix(f.how, "assistant down") && f.detected.Sub(f.at) > 3*pollInterval+time.Second {
+		if (strings.HasPrefix(f.how, "assistant down") || strings.HasPrefix(f.how, "assistant draining")) && f.detected.Sub(f.at) > 3*pollInterval+time.Second {
 			t.Errorf("%s: detected after %s, want within about three poll intervals", f.what, f.detected.Sub(f.at))
 		}
-		if f.how == "master leading" && f.detected.Sub(f.at) > 10*time.Second {
+		if f.how == "master leading" && f.detected.Sub(f.at) > 15*time.Second {
 			t.Errorf("%s: standby led only after %s", f.what, f.detected.Sub(f.at))
 		}
+	}
+	for _, e := range exitErrs {
+		t.Error(e)
+	}
+	if drainSeen.IsZero() || sentWhileDraining != 0 {
+		t.Errorf("draining assistant: master saw it drain at %v, sent it %d batches meanwhile", drainSeen, sentWhileDraining)
 	}
 	if disallowed != 0 {
 		t.Errorf("%d requests to robots-disallowed paths", disallowed)

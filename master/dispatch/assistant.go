@@ -192,7 +192,14 @@ func (a *assistant) onPoll(p pollDone) {
 		copy(slots, a.slots)
 		a.slots = slots
 	}
-	a.draining = resp.GetDraining()
+	if resp.GetDraining() != a.draining {
+		a.draining = resp.GetDraining()
+		if a.draining {
+			a.log.Info("assistant draining; sending it nothing new", "busy_batches", a.inflight)
+		} else {
+			a.log.Info("assistant no longer draining")
+		}
+	}
 	idle := make(map[uint32]bool, len(resp.GetIdleSlots()))
 	for _, s := range resp.GetIdleSlots() {
 		idle[s] = true

@@ -78,7 +78,7 @@ type Dispatcher struct {
 	abort     chan struct{}
 	abortOnce sync.Once
 	batchSeq  atomic.Uint64
-	batchPfx string
+	batchPfx  string
 }
 
 // New creates a dispatcher for targets. It does not connect yet: gRPC
