@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -55,6 +56,9 @@ type proc struct {
 	cmd  *exec.Cmd
 	out  *lockedWriter
 	done chan error
+	// exited is set once Wait returned; cmd.ProcessState must not be read
+	// concurrently with Wait.
+	exited atomic.Bool
 }
 
 func (p *proc) output() string { return p.out.String() }
@@ -69,7 +73,11 @@ func start(t *testing.T, name string, env []string, args ...string) *proc {
 		t.Fatal(err)
 	}
 	p := &proc{name: name, cmd: cmd, out: w, done: make(chan error, 1)}
-	go func() { p.done <- cmd.Wait() }()
+	go func() {
+		err := cmd.Wait()
+		p.exited.Store(true)
+		p.done <- err
+	}()
 	t.Cleanup(func() {
 		if cmd.ProcessState == nil {
 			_ = cmd.Process.Kill()

@@ -229,7 +229,7 @@ log: {format: json}
 			}
 			mu.Lock()
 			for name, p := range map[string]*proc{"master-1": masters[0], "master-2": masters[1], "assistant-1": assts[0].p, "assistant-2": assts[1].p} {
-				if p != nil && p.cmd.ProcessState == nil {
+				if p != nil && !p.exited.Load() {
 					peakRSS[name] = max(peakRSS[name], vmHWM(p.cmd.Process.Pid))
 				}
 			}
