@@ -351,7 +351,6 @@ log: {format: json}
 	// Wait for the crawl to finish.
 	conn := connect(t, pg.url)
 	deadline := time.Now().Add(faultDeadline)
-	var recovered time.Time
 	for {
 		var final, total int
 		err := conn.QueryRow(t.Context(), `SELECT count(*) FILTER (WHERE state IN ('done','failed','dead')), count(*) FROM frontier`).Scan(&final, &total)
@@ -359,12 +358,6 @@ log: {format: json}
 			conn.Close(t.Context())
 			conn = connect(t, pg.url)
 			continue
-		}
-		if recovered.IsZero() {
-			var n int
-			if conn.QueryRow(t.Context(), `SELECT count(*) FROM results WHERE persisted_at > $1`, pgUp).Scan(&n) == nil && n > 0 {
-				recovered = time.Now()
-			}
 		}
 		if final == total {
 			break
@@ -415,7 +408,14 @@ log: {format: json}
 			}
 		}
 	}
-	pgDown.detected = recovered
+	// Recovery: the first result written after PostgreSQL was back.
+	var recovered *time.Time
+	if err := conn.QueryRow(t.Context(), `SELECT min(persisted_at) FROM results WHERE persisted_at > $1`, pgUp).Scan(&recovered); err != nil {
+		t.Fatal(err)
+	}
+	if recovered != nil {
+		pgDown.detected = *recovered
+	}
 	// Nothing is sent to a draining assistant: no batch dispatched to it
 	// between the master seeing it drain and it exiting.
 	var drainSeen time.Time

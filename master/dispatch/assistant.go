@@ -6,10 +6,13 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"strings"
 	"sync/atomic"
 	"time"
 
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	"github.com/crawlmaster/crawlmaster/master/store"
 	pb "github.com/crawlmaster/crawlmaster/proto/crawlmaster/v1"
@@ -36,15 +39,20 @@ type assistant struct {
 	polling    bool
 	claiming   bool
 	claimAfter time.Time // no claim before this (nothing was due)
-	slots      []slotState
-	ready      []*batch
-	readyURLs  int
-	inflight   int
-	inflightN  int // URLs in flight
-	dispatched int64
-	lastErr    string
-	runCtx     context.Context
-	runCancel  context.CancelCauseFunc
+	// suspectSince is set when a batch failed as if the assistant were
+	// unreachable; nothing is dispatched to it until a poll sent after
+	// that time succeeds. Without this, every freed slot would be refilled
+	// at once and fail at once, burning through the ready queue.
+	suspectSince time.Time
+	slots        []slotState
+	ready        []*batch
+	readyURLs    int
+	inflight     int
+	inflightN    int // URLs in flight
+	dispatched   int64
+	lastErr      string
+	runCtx       context.Context
+	runCancel    context.CancelCauseFunc
 }
 
 type slotState struct {
@@ -75,6 +83,7 @@ type batchDone struct {
 	slot      int
 	b         *batch
 	err       error
+	suspect   bool // the failure suggests the assistant is unreachable
 	results   int
 	released  int
 	stateN    map[store.State]int
@@ -181,6 +190,9 @@ func (a *assistant) onPoll(p pollDone) {
 		return
 	}
 	a.failures = 0
+	if !a.suspectSince.IsZero() && p.sentAt.After(a.suspectSince) {
+		a.suspectSince = time.Time{}
+	}
 	// Evidence of life as of when the poll was sent: the down timer counts
 	// from there, so detection takes at most down_after intervals from the
 	// moment the assistant stopped answering.
@@ -310,7 +322,7 @@ func (a *assistant) target() int {
 
 // fill sends ready batches to idle slots and tops up the ready queue.
 func (a *assistant) fill() {
-	if !a.up || a.draining || a.stopping {
+	if !a.up || a.draining || a.stopping || !a.suspectSince.IsZero() {
 		return
 	}
 	now := time.Now()
@@ -441,8 +453,14 @@ func (a *assistant) onBatchDone(b batchDone) {
 	if b.slot < len(a.slots) {
 		s := &a.slots[b.slot]
 		s.busy = false
-		s.remoteBusy = false
+		// After a failed batch the slot's state on the assistant is
+		// unknown until a poll reports it.
+		s.remoteBusy = b.err != nil
 		s.freedAt = time.Now()
+	}
+	if b.suspect && a.suspectSince.IsZero() {
+		a.suspectSince = time.Now()
+		a.log.Warn("batch failed as if the assistant were unreachable; pausing dispatch to it until a poll succeeds", "err", b.err)
 	}
 	a.inflight--
 	a.inflightN -= len(b.b.tasks)
@@ -515,25 +533,41 @@ func (a *assistant) runBatch(ctx context.Context, slot int, b *batch, started ti
 	if len(unfinished) > 0 {
 		// A broken stream or a lost assistant costs the URL an attempt (a
 		// page that kills assistants must not loop forever); our own
-		// shutdown does not.
+		// shutdown and a batch the assistant refused do not.
 		cause := context.Cause(ctx)
-		charge := !errors.Is(cause, errShutdown)
-		reason := "stream_error"
+		charge, reason := true, "stream_error"
 		switch {
 		case errors.Is(cause, errShutdown):
-			reason = "shutdown"
+			charge, reason = false, "shutdown"
 		case errors.Is(cause, errAssistantDown):
 			reason = "assistant_down"
 		case err == nil:
 			reason = "missing_result"
 			err = errors.New("stream ended without a result for every URL")
+		case res.results == 0 && len(uncharged) == 0 && refused(err):
+			charge, reason = false, "refused"
 		}
 		a.d.release(unfinished, charge, reason)
 	}
+	res.suspect = err != nil && ctx.Err() == nil && status.Code(err) == codes.Unavailable
 	a.d.release(uncharged, false, "fetch_cancelled")
 	res.released = len(unfinished) + len(uncharged)
 	res.err = err
 	a.events <- res
+}
+
+// refused reports whether a Crawl error is the assistant turning the batch
+// down before fetching anything (see the proto: slot busy or unknown,
+// invalid batch, draining), rather than a failure during the batch.
+func refused(err error) bool {
+	st, _ := status.FromError(err)
+	switch st.Code() {
+	case codes.FailedPrecondition, codes.NotFound, codes.InvalidArgument:
+		return true
+	case codes.Unavailable:
+		return strings.Contains(st.Message(), "draining")
+	}
+	return false
 }
 
 func indexOf(tasks []store.Task, token int64) int {

@@ -76,10 +76,12 @@ type AssistantClient interface {
 	ReportIdleWorker(ctx context.Context, in *ReportIdleWorkerRequest, opts ...grpc.CallOption) (*ReportIdleWorkerResponse, error)
 	// Crawl is called by the master to hand one batch to one idle slot. The
 	// assistant answers FAILED_PRECONDITION if the slot is busy, NOT_FOUND if
-	// the slot id does not exist, UNAVAILABLE if the assistant is draining and
-	// INVALID_ARGUMENT for an empty or malformed batch. Otherwise it streams
-	// one CrawlResult per task, in completion order, then ends the stream.
-	// Cancelling the call cancels the batch's in-flight fetches.
+	// the slot id does not exist, UNAVAILABLE with a message containing
+	// "draining" if the assistant is draining and INVALID_ARGUMENT for an
+	// empty or malformed batch; such a refused batch was not fetched at all
+	// and costs its URLs no attempt. Otherwise it streams one CrawlResult per
+	// task, in completion order, then ends the stream. Cancelling the call
+	// cancels the batch's in-flight fetches.
 	Crawl(ctx context.Context, in *CrawlRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[CrawlResult], error)
 }
 
@@ -168,10 +170,12 @@ type AssistantServer interface {
 	ReportIdleWorker(context.Context, *ReportIdleWorkerRequest) (*ReportIdleWorkerResponse, error)
 	// Crawl is called by the master to hand one batch to one idle slot. The
 	// assistant answers FAILED_PRECONDITION if the slot is busy, NOT_FOUND if
-	// the slot id does not exist, UNAVAILABLE if the assistant is draining and
-	// INVALID_ARGUMENT for an empty or malformed batch. Otherwise it streams
-	// one CrawlResult per task, in completion order, then ends the stream.
-	// Cancelling the call cancels the batch's in-flight fetches.
+	// the slot id does not exist, UNAVAILABLE with a message containing
+	// "draining" if the assistant is draining and INVALID_ARGUMENT for an
+	// empty or malformed batch; such a refused batch was not fetched at all
+	// and costs its URLs no attempt. Otherwise it streams one CrawlResult per
+	// task, in completion order, then ends the stream. Cancelling the call
+	// cancels the batch's in-flight fetches.
 	Crawl(*CrawlRequest, grpc.ServerStreamingServer[CrawlResult]) error
 	mustEmbedUnimplementedAssistantServer()
 }
