@@ -65,7 +65,13 @@ func (w tWriter) Write(p []byte) (int, error) {
 
 func newCluster(t *testing.T, domains, nAssistants, workers int) *cluster {
 	t.Helper()
-	sim, err := websim.New(websim.Config{Domains: domains, Seed: 1, Fractions: websim.DefaultFractions(), HangFor: 30 * time.Second})
+	return newClusterSim(t, websim.Config{Domains: domains, Seed: 1, Fractions: websim.DefaultFractions(), HangFor: 30 * time.Second}, nAssistants, workers)
+}
+
+func newClusterSim(t *testing.T, simCfg websim.Config, nAssistants, workers int) *cluster {
+	t.Helper()
+	domains := simCfg.Domains
+	sim, err := websim.New(simCfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -306,4 +312,44 @@ func TestCrawlWithUnreachableAssistant(t *testing.T) {
 	if results != domains {
 		t.Fatalf("%d results, want %d", results, domains)
 	}
+}
+
+// SIGTERM (context cancel) mid-crawl: the master stops dispatching, gives
+// in-flight batches the grace period, then cancels them and returns their
+// URLs to pending without charging an attempt; no lease is left.
+func TestShutdownReturnsUnfinishedUncharged(t *testing.T) {
+	c := newClusterSim(t, websim.Config{Domains: 300, Seed: 1, LatencyMedian: time.Second, LatencyMax: 1500 * time.Millisecond}, 2, 8)
+	c.cfg.Dispatch.ShutdownGrace = config.Duration(100 * time.Millisecond)
+	d := c.startMaster()
+	// Wait until batches are in flight, then stop.
+	deadline := time.Now().Add(30 * time.Second)
+	for inFlight := 0; inFlight == 0; {
+		for _, a := range d.Dispatcher.Status() {
+			inFlight += a.InFlight
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("nothing in flight after 30s")
+		}
+		<-time.After(20 * time.Millisecond)
+	}
+	stopped := time.Now()
+	c.stop()
+	if took := time.Since(stopped); took > 5*time.Second {
+		t.Errorf("shutdown took %s with a 100ms grace", took)
+	}
+	var leased, charged, final int
+	if err := c.pool.QueryRow(t.Context(), `SELECT
+		count(*) FILTER (WHERE state = 'leased' OR lease_expires_at IS NOT NULL),
+		count(*) FILTER (WHERE state = 'pending' AND attempts > 0 AND last_class IS NULL),
+		count(*) FILTER (WHERE state IN ('done', 'failed', 'dead'))
+		FROM frontier`).Scan(&leased, &charged, &final); err != nil {
+		t.Fatal(err)
+	}
+	if leased != 0 || charged != 0 {
+		t.Fatalf("after shutdown: %d leases left, %d unfinished URLs charged an attempt; want 0 and 0", leased, charged)
+	}
+	if final >= 300 {
+		t.Fatalf("all %d URLs final: the test stopped too late to see in-flight work", final)
+	}
+	t.Logf("%d of 300 final when stopped", final)
 }
