@@ -62,10 +62,10 @@ write_config() { # write_config RESOLVE_RULE (empty: real DNS)
 # every key explained is the repository's rpc.yaml; this file differs only
 # where noted.
 rpc:
-  manager: {address: 127.0.0.1, port: 50051}
+  manager: {address: 127.0.0.1, port: 20051}
   assistant:
-    - {address: 127.0.0.1, port: 50061, workers: 128}
-    - {address: 127.0.0.1, port: 50062, workers: 128}
+    - {address: 127.0.0.1, port: 20061, workers: 128}
+    - {address: 127.0.0.1, port: 20062, workers: 128}
 database:
   url: "$DATABASE_URL"
 retry:
@@ -79,6 +79,9 @@ fetch:
   robots_timeout: 5s
   # Closed world when set: every *.test host is websim; others are unknown.
   resolve: $resolve
+metrics:
+  # PPROF=true make run: /debug/pprof on the admin ports, for profiling.
+  pprof: ${PPROF:-false}
 EOF
 }
 
@@ -87,7 +90,7 @@ start() {
   mkdir -p "$run"
   stop_daemons >/dev/null
   local p
-  for p in 50051 50061 50062 51061 51062; do
+  for p in 20051 20061 20062 21061 21062; do
     port_free "$p" || die "port $p on 127.0.0.1 is in use (needed by the demo's daemons); free it and retry"
   done
   DATABASE_URL=$("$repo/scripts/pg.sh" start | tail -n 1)
@@ -115,8 +118,8 @@ start() {
   "$repo/scripts/pg.sh" psql -q -c 'DROP TABLE IF EXISTS bodies, results, frontier, master_status, schema_migrations CASCADE; DROP SEQUENCE IF EXISTS lease_token_seq;' >/dev/null
   "$bin/master" import-tranco --config "$cfg" --scheme "$scheme" "$list"
 
-  daemon assistant-1 "$bin/assistant" run --config "$cfg" --listen 127.0.0.1:50061
-  daemon assistant-2 "$bin/assistant" run --config "$cfg" --listen 127.0.0.1:50062
+  daemon assistant-1 "$bin/assistant" run --config "$cfg" --listen 127.0.0.1:20061
+  daemon assistant-2 "$bin/assistant" run --config "$cfg" --listen 127.0.0.1:20062
   local t0=$EPOCHREALTIME
   daemon master "$bin/master" run --config "$cfg"
   echo "daemons: $(for d in "${daemons[@]}"; do alive "$d" && printf '%s(pid %s) ' "$d" "$(pid_of "$d")"; done)"
@@ -146,7 +149,7 @@ start() {
   echo "              the rest is the retry tail: hosts that fail transiently get max_attempts tries with backoff"
   echo "peak memory:  master $(peak_rss master), assistant-1 $(peak_rss assistant-1), assistant-2 $(peak_rss assistant-2), websim $(peak_rss websim)"
   echo "logs:         $run/{master,assistant-1,assistant-2,websim}.log"
-  echo "metrics:      http://127.0.0.1:50051/metrics (master), :51061/metrics and :51062/metrics (assistants)"
+  echo "metrics:      http://127.0.0.1:20051/metrics (master), :21061/metrics and :21062/metrics (assistants)"
   echo "dispatch log: grep 'batch dispatched\\|batch finished' $run/master.log"
   echo "the daemons stay up: 'make status' shows them, 'make stop' stops them"
 }

@@ -202,10 +202,10 @@ func TestRootFile(t *testing.T) {
 		t.Fatalf("Load(%s): %v", rootFile, err)
 	}
 	want := Default()
-	want.RPC.Manager = Manager{Address: "127.0.0.1", Port: 50051}
+	want.RPC.Manager = Manager{Address: "127.0.0.1", Port: 20051}
 	want.RPC.Assistants = []Assistant{
-		{Address: "127.0.0.1", Port: 50061, Workers: 64, MetricsPort: 51061},
-		{Address: "127.0.0.1", Port: 50062, Workers: 64, MetricsPort: 51062},
+		{Address: "127.0.0.1", Port: 20061, Workers: 64, MetricsPort: 21061},
+		{Address: "127.0.0.1", Port: 20062, Workers: 64, MetricsPort: 21062},
 	}
 	if len(cfg.Fetch.Resolve) != 0 {
 		t.Errorf("fetch.resolve = %v, want empty", cfg.Fetch.Resolve)

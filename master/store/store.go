@@ -103,17 +103,14 @@ type ClaimParams struct {
 // already have a leased URL (so a domain is never in flight twice). The
 // lease token and expiry are written in the same statement: a claimed row is
 // never seen without its lease.
+//
+// Two shapes matter for speed (see BENCHMARKS.md): OFFSET 0 keeps the
+// planner from flattening the NOT EXISTS into an anti-join that compared
+// every candidate with every leased row (quadratic: ~1 s per claim with a
+// few thousand leases), so it stays an index probe per candidate; and
+// id = ANY(ARRAY(...)) makes the outer update probe the primary key instead
+// of hash-joining a scan of the whole frontier.
 const claimSQL = `
-WITH c AS (
-    SELECT f.id FROM frontier f
-    WHERE f.state = 'pending'
-      AND f.next_fetch_at <= now()
-      AND f.shard = ANY($1::smallint[])
-      AND NOT EXISTS (SELECT 1 FROM frontier l WHERE l.domain = f.domain AND l.state = 'leased')
-    ORDER BY f.priority, f.id
-    LIMIT $2
-    FOR UPDATE OF f SKIP LOCKED
-)
 UPDATE frontier f
 SET state = 'leased',
     lease_token = nextval('lease_token_seq'),
@@ -121,8 +118,15 @@ SET state = 'leased',
     assistant = $4,
     attempts = f.attempts + 1,
     updated_at = now()
-FROM c
-WHERE f.id = c.id
+WHERE f.id = ANY(ARRAY(
+    SELECT c.id FROM frontier c
+    WHERE c.state = 'pending'
+      AND c.next_fetch_at <= now()
+      AND c.shard = ANY($1::smallint[])
+      AND NOT EXISTS (SELECT 1 FROM frontier l WHERE l.domain = c.domain AND l.state = 'leased' OFFSET 0)
+    ORDER BY c.priority, c.id
+    LIMIT $2
+    FOR UPDATE OF c SKIP LOCKED))
 RETURNING f.id, f.lease_token, f.url, f.domain, f.attempts`
 
 // claimLockKey serialises claims. The "domain not already leased" check
