@@ -16,6 +16,7 @@ import (
 // Inserter is the part of the store imports use.
 type Inserter interface {
 	Insert(ctx context.Context, urls []store.NewURL, src store.ImportSource) (int64, error)
+	Analyze(ctx context.Context) error
 }
 
 // ImportReport summarises an import.
@@ -80,6 +81,9 @@ func ImportTranco(ctx context.Context, ins Inserter, r io.Reader, o ImportOption
 	if err := b.flush(); err != nil {
 		return rep, err
 	}
+	if err := ins.Analyze(ctx); err != nil {
+		return rep, err
+	}
 	// Lines the reader rejected come first, then lines whose URL did not
 	// normalise; each carries its line number.
 	rep.Lines = tr.Lines()
@@ -118,6 +122,9 @@ func Enqueue(ctx context.Context, ins Inserter, r io.Reader, priority int32) (Im
 		return rep, fmt.Errorf("read line %d: %w", rep.Lines+1, err)
 	}
 	if err := b.flush(); err != nil {
+		return rep, err
+	}
+	if err := ins.Analyze(ctx); err != nil {
 		return rep, err
 	}
 	rep.Duration = time.Since(start)

@@ -117,6 +117,9 @@ func term(ctx context.Context, o Options, st *store.Store, lock *leaderLock, adm
 	} else if n > 0 {
 		log.Info("returned leases of a previous master to pending", "urls", n)
 	}
+	if err := st.Analyze(ctx); err != nil {
+		return err
+	}
 	writer := persist.New(persist.Config{
 		BatchSize:     cfg.Persist.BatchSize,
 		FlushInterval: cfg.Persist.FlushInterval.Duration(),

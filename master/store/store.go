@@ -225,6 +225,17 @@ WHERE state = 'leased'`)
 	return tag.RowsAffected(), nil
 }
 
+// Analyze refreshes the planner's statistics of the frontier. Imports call
+// it at their end and a master when it starts leading: the claim's plan
+// depends on knowing how many URLs are pending (with stale statistics after
+// a large import, the planner sorts every pending row on each claim).
+func (s *Store) Analyze(ctx context.Context) error {
+	if _, err := s.pool.Exec(ctx, `ANALYZE frontier`); err != nil {
+		return fmt.Errorf("analyze frontier: %w", err)
+	}
+	return nil
+}
+
 // Stats summarises the frontier.
 type Stats struct {
 	Counts map[State]int64
