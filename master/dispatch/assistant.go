@@ -273,7 +273,6 @@ func (a *assistant) releaseReady(reason string) {
 			tokens = append(tokens, t.Token)
 		}
 	}
-	a.d.m.ReadyURLs.Sub(float64(a.readyURLs))
 	a.ready, a.readyURLs = nil, 0
 	a.d.release(tokens, false, reason)
 }
@@ -299,7 +298,6 @@ func (a *assistant) dropUnowned() {
 	clear(a.ready[len(kept):])
 	a.ready = kept
 	a.readyURLs -= len(drop)
-	a.d.m.ReadyURLs.Sub(float64(len(drop)))
 	a.d.release(drop, false, "shard_moved")
 }
 
@@ -338,7 +336,6 @@ func (a *assistant) fill() {
 		a.ready[0] = nil
 		a.ready = a.ready[1:]
 		a.readyURLs -= len(b.tasks)
-		a.d.m.ReadyURLs.Sub(float64(len(b.tasks)))
 		if !s.freedAt.IsZero() {
 			a.d.m.RefillLatency.Observe(now.Sub(s.freedAt).Seconds())
 		}
@@ -396,7 +393,6 @@ func (a *assistant) onClaim(c claimDone) {
 	for _, b := range batches {
 		a.ready = append(a.ready, b)
 		a.readyURLs += len(b.tasks)
-		a.d.m.ReadyURLs.Add(float64(len(b.tasks)))
 	}
 	a.dropUnowned() // a claim may race with a change of owners
 }
@@ -595,6 +591,7 @@ func (a *assistant) publish() {
 		}
 	}
 	a.d.m.IdleSlots.WithLabelValues(a.id).Set(float64(idle))
+	a.d.m.ReadyURLs.WithLabelValues(a.id).Set(float64(a.readyURLs))
 	a.status.Store(&store.AssistantStatus{ID: a.id, Up: a.up, Draining: a.draining, Slots: len(a.slots),
 		Busy: busy, InFlight: a.inflightN, Dispatched: a.dispatched, LastError: a.lastErr})
 }

@@ -13,7 +13,7 @@ type Metrics struct {
 	PollDuration      *prometheus.HistogramVec
 	PollFailures      *prometheus.CounterVec
 	InFlightURLs      prometheus.Gauge
-	ReadyURLs         prometheus.Gauge
+	ReadyURLs         *prometheus.GaugeVec
 	Released          *prometheus.CounterVec
 	UnexpectedResults prometheus.Counter
 	RefillLatency     prometheus.Histogram
@@ -44,8 +44,8 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "poll_failures_total", Help: "ReportIdleWorker calls that failed or timed out."}, []string{"assistant"}),
 		InFlightURLs: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Subsystem: sub,
 			Name: "inflight_urls", Help: "URLs in batches currently running on assistants."}),
-		ReadyURLs: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Subsystem: sub,
-			Name: "ready_urls", Help: "URLs leased and waiting in the master's ready queues for an idle slot."}),
+		ReadyURLs: prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: ns, Subsystem: sub,
+			Name: "ready_urls", Help: "URLs leased and waiting in the master's ready queue of the assistant for an idle slot."}, []string{"assistant"}),
 		Released: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Subsystem: sub,
 			Name: "released_urls_total", Help: "Leased URLs returned to pending without a result, by reason."}, []string{"reason"}),
 		UnexpectedResults: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Subsystem: sub,
