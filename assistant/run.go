@@ -111,6 +111,10 @@ func Run(ctx context.Context, o Options) error {
 	if err != nil {
 		return err
 	}
+	// One slot fetches one host at a time, and a host's connection is only
+	// reused between its robots.txt and its pages: more idle connections
+	// than slots only hold memory (two goroutines and buffers each).
+	fc.MaxIdleConns = entry.Workers.Int()
 	fetcher, err := crawl.New(fc, o.Log.With("component", "crawl"), crawl.NewMetrics(o.Registry))
 	if err != nil {
 		return err

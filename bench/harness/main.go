@@ -47,6 +47,7 @@ type result struct {
 	Errors      map[string]int64
 	Wall        time.Duration
 	CPU         time.Duration     // all processes of the contender
+	CPUSplit    map[string]time.Duration
 	PeakRSS     map[string]int64  // bytes, per process
 	Extra       map[string]string // crawlmaster: utilisation, refill latency
 	Utilisation float64
@@ -307,6 +308,7 @@ log: {level: warn}
 	tick := time.NewTicker(200 * time.Millisecond)
 	defer tick.Stop()
 	deadline := start.Add(30 * time.Minute)
+	lastReport, lastFinal := start, int64(0)
 	for range tick.C {
 		var final int64
 		if err := conn.QueryRow(ctx, `SELECT count(*) FROM frontier WHERE state IN ('done','failed','dead')`).Scan(&final); err != nil {
@@ -329,6 +331,12 @@ log: {level: warn}
 		} else if refill == nil {
 			refill = histogram(ports[0], "crawlmaster_dispatch_slot_refill_seconds")
 		}
+		if time.Since(lastReport) >= 10*time.Second {
+			fmt.Fprintf(os.Stderr, "   t=%4.0fs final %d/%d, %.0f pages/s, master RSS %s MiB, assistants %s/%s MiB\n",
+				time.Since(start).Seconds(), final, total, float64(final-lastFinal)/time.Since(lastReport).Seconds(),
+				mib(vmHWM(m.Process.Pid)), mib(vmHWM(a1.Process.Pid)), mib(vmHWM(a2.Process.Pid)))
+			lastReport, lastFinal = time.Now(), final
+		}
 		if final == total {
 			break
 		}
@@ -337,11 +345,15 @@ log: {level: warn}
 		}
 	}
 	r.Wall = time.Since(start)
+	r.CPUSplit = map[string]time.Duration{}
 	for name, p := range map[string]*exec.Cmd{"master": m, "assistant-1": a1, "assistant-2": a2} {
-		r.CPU += procCPU(p.Process.Pid)
+		r.CPUSplit[name] = procCPU(p.Process.Pid)
 		r.PeakRSS[name] = vmHWM(p.Process.Pid)
 	}
-	r.CPU += postgresCPU() - pgCPU0
+	r.CPUSplit["postgres"] = postgresCPU() - pgCPU0
+	for _, c := range r.CPUSplit {
+		r.CPU += c
+	}
 	r.PeakRSS["postgres (largest backend)"] = postgresMaxRSS()
 	if samples > 0 {
 		r.Utilisation = busySum / samples
@@ -619,6 +631,11 @@ func table(o options, workload string, rs []result) string {
 		if r.Tool == "crawlmaster" && r.Failed == "" {
 			fmt.Fprintf(&sb, "\ncrawlmaster: slot utilisation %.3f (busy slots / slots, sampled while the assistant had work ready), refill latency p50 %s, p99 %s.\n",
 				r.Utilisation, r.RefillP50.Round(time.Microsecond), r.RefillP99.Round(time.Microsecond))
+			var parts []string
+			for _, k := range sortedKeys(r.CPUSplit) {
+				parts = append(parts, fmt.Sprintf("%s %.0f µs", k, float64(r.CPUSplit[k].Microseconds())/float64(max(r.PagesOK, 1))))
+			}
+			fmt.Fprintf(&sb, "crawlmaster CPU per page: %s.\n", strings.Join(parts, ", "))
 		}
 	}
 	byTool := map[string]result{}

@@ -52,7 +52,7 @@ const (
 	DefaultRobotsCap       = 512 * KiB
 	DefaultRobotsTTL       = time.Hour
 	DefaultRobotsErrorTTL  = 5 * time.Minute
-	DefaultRobotsCacheSize = 50000
+	DefaultRobotsCacheSize = 10000
 	DefaultDelay           = time.Second
 	DefaultMaxCrawlDelay   = 30 * time.Second
 
@@ -266,7 +266,7 @@ type Fetch struct {
 	// retrying. Default 5m.
 	RobotsErrorTTL Duration `yaml:"robots_error_ttl"`
 	// RobotsCacheSize is the number of hosts whose robots.txt is cached,
-	// >= 1. Default 50000.
+	// >= 1. Default 10000.
 	RobotsCacheSize int `yaml:"robots_cache_size"`
 	// DefaultDelay is the pause between two requests to the same host when
 	// robots.txt sets no Crawl-delay, >= 0. Default 1s.
