@@ -7,12 +7,11 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
-	"strconv"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/crawlmaster/crawlmaster/internal/pgtest"
+	"github.com/crawlmaster/crawlmaster/internal/procstat"
 	"github.com/crawlmaster/crawlmaster/master"
 	"github.com/crawlmaster/crawlmaster/master/store"
 	"github.com/crawlmaster/crawlmaster/master/tranco"
@@ -39,20 +38,7 @@ func writeTranco(tb testing.TB, n int) string {
 	return path
 }
 
-// vmHWM is this process's peak resident set size, in bytes.
-func vmHWM() int64 {
-	b, err := os.ReadFile("/proc/self/status")
-	if err != nil {
-		return 0
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if rest, ok := strings.CutPrefix(line, "VmHWM:"); ok {
-			kb, _ := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(rest), "kB")), 10, 64)
-			return kb << 10
-		}
-	}
-	return 0
-}
+func vmHWM() int64 { return procstat.PeakRSS(0) }
 
 // BenchmarkImportTranco1M imports a 1,000,000-line Tranco list into an
 // empty frontier and reports wall time, rate, and memory (peak heap in use

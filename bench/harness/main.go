@@ -30,6 +30,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/crawlmaster/crawlmaster/internal/procstat"
 )
 
 type options struct {
@@ -46,7 +48,7 @@ type result struct {
 	Responses   int64
 	Errors      map[string]int64
 	Wall        time.Duration
-	CPU         time.Duration     // all processes of the contender
+	CPU         time.Duration // all processes of the contender
 	CPUSplit    map[string]time.Duration
 	PeakRSS     map[string]int64  // bytes, per process
 	Extra       map[string]string // crawlmaster: utilisation, refill latency
@@ -240,6 +242,7 @@ fetch:
   default_delay: 0s        # the peers have no politeness delay either
   resolve: ["*.test=%s"]
 log: {level: warn}
+metrics: {pprof: true}     # for profiling a run in progress (loopback only)
 `, ports[0], ports[1], slots, ports[3], ports[2], slots, ports[4], dbURL, o.timeout, min(o.timeout, 5*time.Second), o.timeout, simAddr)
 	cfgPath := filepath.Join(dir, "rpc.yaml")
 	if err := os.WriteFile(cfgPath, []byte(cfg), 0o644); err != nil {
@@ -432,31 +435,8 @@ func waitFile(path string, timeout time.Duration) (string, error) {
 	return "", fmt.Errorf("%s not written within %s", path, timeout)
 }
 
-var clockTicks = 100.0 // USER_HZ on Linux
-
 // procCPU is a live process's user+system CPU time.
-func procCPU(pid int) time.Duration {
-	f := statFields(pid)
-	if len(f) < 15 {
-		return 0
-	}
-	u, _ := strconv.ParseFloat(f[13], 64)
-	s, _ := strconv.ParseFloat(f[14], 64)
-	return time.Duration((u + s) / clockTicks * float64(time.Second))
-}
-
-func statFields(pid int) []string {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return nil
-	}
-	s := string(b)
-	// The command name may contain spaces: fields start after ") ".
-	if i := strings.LastIndex(s, ") "); i >= 0 {
-		return append([]string{"pid", "comm"}, strings.Fields(s[i+2:])...)
-	}
-	return nil
-}
+func procCPU(pid int) time.Duration { return procstat.CPU(pid, false) }
 
 // postgresCPU is the CPU time of every PostgreSQL process on the machine,
 // including backends that exited (the postmaster's reaped-children time).
@@ -464,20 +444,9 @@ func postgresCPU() time.Duration {
 	var total time.Duration
 	entries, _ := os.ReadDir("/proc")
 	for _, e := range entries {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
+		if pid, err := strconv.Atoi(e.Name()); err == nil && isPostgres(pid) {
+			total += procstat.CPU(pid, true)
 		}
-		f := statFields(pid)
-		if len(f) < 17 || !isPostgres(pid) {
-			continue
-		}
-		var sum float64
-		for _, i := range []int{13, 14, 15, 16} {
-			v, _ := strconv.ParseFloat(f[i], 64)
-			sum += v
-		}
-		total += time.Duration(sum / clockTicks * float64(time.Second))
 	}
 	return total
 }
@@ -498,19 +467,7 @@ func postgresMaxRSS() int64 {
 	return m
 }
 
-func vmHWM(pid int) int64 {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		return 0
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if rest, ok := strings.CutPrefix(line, "VmHWM:"); ok {
-			kb, _ := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(rest), "kB")), 10, 64)
-			return kb << 10
-		}
-	}
-	return 0
-}
+func vmHWM(pid int) int64 { return procstat.PeakRSS(pid) }
 
 // metric reads one unlabelled sample from a daemon's /metrics.
 func metric(port int, name string) float64 {

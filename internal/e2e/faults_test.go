@@ -20,6 +20,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/crawlmaster/crawlmaster/internal/faultproxy"
+	"github.com/crawlmaster/crawlmaster/internal/procstat"
 	"github.com/crawlmaster/crawlmaster/internal/websim"
 )
 
@@ -583,20 +584,7 @@ func portOf(addr string) string {
 
 func mib(b int64) float64 { return float64(b) / (1 << 20) }
 
-// vmHWM is a process's peak resident set size in bytes (0 if gone).
-func vmHWM(pid int) int64 {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		return 0
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if rest, ok := strings.CutPrefix(line, "VmHWM:"); ok {
-			kb, _ := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(rest), "kB")), 10, 64)
-			return kb << 10
-		}
-	}
-	return 0
-}
+func vmHWM(pid int) int64 { return procstat.PeakRSS(pid) }
 
 func connect(t *testing.T, url string) *pgx.Conn {
 	t.Helper()
