@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"os"
 	"runtime/debug"
 	"strconv"
 	"time"
@@ -115,6 +116,9 @@ func Run(ctx context.Context, o Options) error {
 	// reused between its robots.txt and its pages: more idle connections
 	// than slots only hold memory (two goroutines and buffers each).
 	fc.MaxIdleConns = entry.Workers.Int()
+	if lim := o.Config.Fetch.MemoryLimit.Bytes(); lim > 0 && os.Getenv("GOMEMLIMIT") == "" {
+		debug.SetMemoryLimit(lim)
+	}
 	fetcher, err := crawl.New(fc, o.Log.With("component", "crawl"), crawl.NewMetrics(o.Registry))
 	if err != nil {
 		return err

@@ -55,6 +55,7 @@ const (
 	DefaultRobotsCacheSize = 10000
 	DefaultDelay           = time.Second
 	DefaultMaxCrawlDelay   = 30 * time.Second
+	DefaultMemoryLimit     = 80 * MiB
 
 	DefaultLogFormat = "text"
 	DefaultLogLevel  = "info"
@@ -282,6 +283,10 @@ type Fetch struct {
 	// ShutdownGrace is how long an assistant lets in-flight batches finish
 	// on shutdown before cancelling them, >= 0. Default 30s.
 	ShutdownGrace Duration `yaml:"shutdown_grace"`
+	// MemoryLimit is the assistant's soft memory limit (Go's runtime
+	// garbage collector works harder as the heap nears it); 0 means none.
+	// The GOMEMLIMIT environment variable, when set, wins. Default 80MiB.
+	MemoryLimit ByteSize `yaml:"memory_limit"`
 }
 
 // ResolveRules parses fetch.resolve with the crawl library's parser (the
@@ -376,6 +381,7 @@ func Default() *Config {
 			MaxCrawlDelay:   Duration(DefaultMaxCrawlDelay),
 			Resolve:         nil,
 			ShutdownGrace:   Duration(DefaultShutdownGrace),
+			MemoryLimit:     DefaultMemoryLimit,
 		},
 		Log: Log{
 			Format: DefaultLogFormat,

@@ -123,6 +123,9 @@ func (c *Config) validate() []*FieldError {
 	}
 	checkCap(&l, "fetch.body_cap", f.BodyCap)
 	checkCap(&l, "fetch.robots_cap", f.RobotsCap)
+	if f.MemoryLimit != 0 && f.MemoryLimit < 16*MiB {
+		l.add("fetch.memory_limit", "must be 0 (no limit) or at least 16MiB, got %s", f.MemoryLimit)
+	}
 	positive(&l, "fetch.robots_ttl", f.RobotsTTL)
 	positive(&l, "fetch.robots_error_ttl", f.RobotsErrorTTL)
 	atLeast(&l, "fetch.robots_cache_size", f.RobotsCacheSize, 1)
