@@ -172,7 +172,10 @@ func peerArgs(o options, list, addr string) []string {
 // runPeer runs a one-shot contender and reads its JSON summary line.
 func runPeer(tool, path string, args []string) result {
 	r := result{Tool: tool, PeakRSS: map[string]int64{}}
-	cmd := exec.Command(path, args...)
+	// A contender that never finishes must not hang the whole benchmark.
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, path, args...)
 	var stdout strings.Builder
 	cmd.Stdout = &stdout
 	cmd.Stderr = io.Discard
