@@ -146,7 +146,11 @@ func runWorkload(o options, workload string) ([]result, error) {
 		case "raw":
 			r = runPeer("raw", filepath.Join(o.bin, "rawlimit"), peerArgs(o, list, addr))
 		case "colly":
-			r = runPeer("colly", filepath.Join(o.bin, "colly-bench"), peerArgs(o, list, addr))
+			// Colly checks robots.txt synchronously inside Visit: with a
+			// plain Visit loop its robots fetches run one at a time. Calling
+			// Visit from as many goroutines as the concurrency gives it the
+			// same number of requests in flight as the others.
+			r = runPeer("colly", filepath.Join(o.bin, "colly-bench"), append(peerArgs(o, list, addr), "--visitors", strconv.Itoa(o.concurrency)))
 		case "scrapy":
 			r = runPeer("scrapy", "bench/scrapy/run.sh", peerArgs(o, list, addr))
 		case "crawlmaster":
