@@ -146,11 +146,13 @@ func runWorkload(o options, workload string) ([]result, error) {
 		case "raw":
 			r = runPeer("raw", filepath.Join(o.bin, "rawlimit"), peerArgs(o, list, addr))
 		case "colly":
-			// Colly checks robots.txt synchronously inside Visit: with a
-			// plain Visit loop its robots fetches run one at a time. Calling
-			// Visit from as many goroutines as the concurrency gives it the
-			// same number of requests in flight as the others.
-			r = runPeer("colly", filepath.Join(o.bin, "colly-bench"), append(peerArgs(o, list, addr), "--visitors", strconv.Itoa(o.concurrency)))
+			// Colly checks robots.txt synchronously inside Visit (a plain
+			// Visit loop fetches robots.txt one at a time), then fetches the
+			// page asynchronously under its Parallelism limit. Half the
+			// concurrency for each keeps at most the same number of requests
+			// in flight as the other contenders.
+			colly := peerArgs(options{concurrency: max(1, o.concurrency/2), timeout: o.timeout}, list, addr)
+			r = runPeer("colly", filepath.Join(o.bin, "colly-bench"), append(colly, "--visitors", strconv.Itoa(max(1, o.concurrency/2))))
 		case "scrapy":
 			r = runPeer("scrapy", "bench/scrapy/run.sh", peerArgs(o, list, addr))
 		case "crawlmaster":
