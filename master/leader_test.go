@@ -2,6 +2,7 @@ package master_test
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"strings"
 	"sync"
@@ -9,6 +10,7 @@ import (
 	"time"
 
 	"github.com/crawlmaster/crawlmaster/internal/admin"
+	"github.com/crawlmaster/crawlmaster/internal/config"
 	"github.com/crawlmaster/crawlmaster/master"
 )
 
@@ -166,5 +168,31 @@ func TestLeaderStepsDownWhenLockTaken(t *testing.T) {
 	}
 	if results != 200 || urls != 200 {
 		t.Fatalf("%d results for %d URLs, want 200 and 200", results, urls)
+	}
+}
+
+// A master started while the database is unreachable waits for it instead
+// of exiting (a standby must survive a database restart), and stops
+// cleanly when asked.
+func TestRunWaitsForTheDatabase(t *testing.T) {
+	cfg := config.Default()
+	cfg.Database.URL = fmt.Sprintf("postgres://nobody@127.0.0.1:%d/none?sslmode=disable&connect_timeout=1", freePort(t))
+	cfg.RPC.Manager.Port = freePort(t)
+	cfg.RPC.Assistants = []config.Assistant{{Address: "127.0.0.1", Port: freePort(t), Workers: 1}}
+	rec := newRecorder(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		done <- master.Run(ctx, master.Options{Config: cfg, Log: slog.New(rec), Registry: admin.NewRegistry(), AdminAddr: "127.0.0.1:0"})
+	}()
+	rec.waitMsg(t, "database unreachable; retrying", 2, 30*time.Second)
+	select {
+	case err := <-done:
+		t.Fatalf("master.Run returned while the database was unreachable: %v", err)
+	default:
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("master.Run after cancel: %v, want nil", err)
 	}
 }

@@ -63,16 +63,14 @@ var errLostLeadership = errors.New("lost leadership to another master")
 // close the database pool last.
 func Run(ctx context.Context, o Options) error {
 	cfg, log := o.Config, o.Log.With("component", "master")
-	st, pool, err := store.Open(ctx, cfg.Database.URL, int32(cfg.Database.MaxConns))
+	st, pool, err := openAndMigrate(ctx, cfg.Database.URL, int32(cfg.Database.MaxConns), log)
 	if err != nil {
+		if ctx.Err() != nil {
+			return nil // stopped while waiting for the database
+		}
 		return err
 	}
 	defer pool.Close()
-	if applied, err := store.Migrate(ctx, pool); err != nil {
-		return err
-	} else if len(applied) > 0 {
-		log.Info("applied migrations", "versions", applied)
-	}
 	m := &termMetrics{dispatch: dispatch.NewMetrics(o.Registry), persist: persist.NewMetrics(o.Registry), frontier: newMetrics(o.Registry)}
 	adminAddr := o.AdminAddr
 	if adminAddr == "" {
@@ -224,6 +222,33 @@ func term(ctx context.Context, o Options, st *store.Store, lock *leaderLock, adm
 		return errLostLeadership
 	}
 	return runErr
+}
+
+// openAndMigrate connects and applies migrations, waiting (with backoff)
+// while the database is unreachable: a daemon, and above all a standby,
+// must survive a database that is down or restarting when it starts. A
+// malformed database.url fails at once.
+func openAndMigrate(ctx context.Context, url string, maxConns int32, log *slog.Logger) (*store.Store, *pgxpool.Pool, error) {
+	for backoff := 500 * time.Millisecond; ; backoff = min(2*backoff, 10*time.Second) {
+		st, pool, err := store.Open(ctx, url, maxConns)
+		if err == nil {
+			var applied []int
+			if applied, err = store.Migrate(ctx, pool); err == nil {
+				if len(applied) > 0 {
+					log.Info("applied migrations", "versions", applied)
+				}
+				return st, pool, nil
+			}
+			pool.Close()
+		}
+		if errors.Is(err, store.ErrBadURL) || ctx.Err() != nil {
+			return nil, nil, err
+		}
+		log.Warn("database unreachable; retrying", "retry_in", backoff, "err", err)
+		if err := sleepCtx(ctx, jitterDur(backoff, 0.2)); err != nil {
+			return nil, nil, err
+		}
+	}
 }
 
 // leaderLock is the held leadership: a session advisory lock on one

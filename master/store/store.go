@@ -57,7 +57,7 @@ func New(pool *pgxpool.Pool) *Store { return &Store{pool: pool} }
 func Open(ctx context.Context, url string, maxConns int32) (*Store, *pgxpool.Pool, error) {
 	cfg, err := pgxpool.ParseConfig(url)
 	if err != nil {
-		return nil, nil, fmt.Errorf("database.url: %w", err)
+		return nil, nil, fmt.Errorf("%w: %w", ErrBadURL, err)
 	}
 	if maxConns > 0 {
 		cfg.MaxConns = maxConns
@@ -293,8 +293,13 @@ func (s *Store) RecentResults(ctx context.Context, since time.Time) (int64, erro
 	return n, nil
 }
 
-// ErrNoStatus is returned by ReadStatus when no master has run yet.
-var ErrNoStatus = errors.New("store: no master has written its status yet")
+// Errors of the store.
+var (
+	// ErrNoStatus is returned by ReadStatus when no master has run yet.
+	ErrNoStatus = errors.New("store: no master has written its status yet")
+	// ErrBadURL is returned by Open for a malformed database URL.
+	ErrBadURL = errors.New("database.url is malformed")
+)
 
 // OutcomeCount is the number of final URLs with one state and class.
 type OutcomeCount struct {
