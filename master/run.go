@@ -49,9 +49,14 @@ type Daemon struct {
 	ID         string
 }
 
-// errLostLeadership ends a leader term when another master holds the
-// leader lock (this one's lock session was lost, e.g. PostgreSQL restarted).
-var errLostLeadership = errors.New("lost leadership to another master")
+// Errors that end a leader term without ending the daemon.
+var (
+	// errLostLeadership: another master holds the leader lock (this one's
+	// lock session was lost, e.g. PostgreSQL restarted).
+	errLostLeadership = errors.New("lost leadership to another master")
+	// errTermDatabase: the database failed while the term was starting.
+	errTermDatabase = errors.New("database error while taking over")
+)
 
 // Run is the master daemon. It connects to PostgreSQL, applies migrations,
 // serves its admin endpoint, then waits as a standby until it holds the
@@ -91,8 +96,19 @@ func Run(ctx context.Context, o Options) error {
 		}
 		err = term(ctx, o, st, lock, adm, m)
 		lock.Release()
-		if errors.Is(err, errLostLeadership) && ctx.Err() == nil {
+		switch {
+		case ctx.Err() != nil:
+			return nil
+		case errors.Is(err, errLostLeadership):
 			log.Warn("another master leads now; back to standby")
+			continue
+		case errors.Is(err, errTermDatabase):
+			// The database failed while the term was starting (e.g. it is
+			// restarting): stand by and try again rather than exit.
+			log.Warn("database failed while taking over; back to standby", "err", err)
+			if sleepCtx(ctx, jitterDur(time.Second, 0.5)) != nil {
+				return nil
+			}
 			continue
 		}
 		return err
@@ -111,12 +127,12 @@ func term(ctx context.Context, o Options, st *store.Store, lock *leaderLock, adm
 	cfg, log := o.Config, o.Log.With("component", "master")
 	id := masterID()
 	if n, err := st.ReleaseAll(ctx); err != nil {
-		return err
+		return fmt.Errorf("%w: %w", errTermDatabase, err)
 	} else if n > 0 {
 		log.Info("returned leases of a previous master to pending", "urls", n)
 	}
 	if err := st.Analyze(ctx); err != nil {
-		return err
+		return fmt.Errorf("%w: %w", errTermDatabase, err)
 	}
 	writer := persist.New(persist.Config{
 		BatchSize:     cfg.Persist.BatchSize,
