@@ -19,6 +19,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/crawlmaster/crawlmaster/crawl"
 	"github.com/crawlmaster/crawlmaster/internal/faultproxy"
 	"github.com/crawlmaster/crawlmaster/internal/procstat"
 	"github.com/crawlmaster/crawlmaster/internal/websim"
@@ -332,10 +333,13 @@ log: {format: json}
 	assts[0].proxy.Heal()
 	at(27 * time.Second)
 	killLeader()
-	at(33*time.Second + time.Duration(rng.IntN(4000))*time.Millisecond)
-	killAsst(rng.IntN(2), time.Duration(1000+rng.IntN(2000))*time.Millisecond)
-	at(37 * time.Second)
+	// The graceful handover (drain up to the 5 s grace, then the standby
+	// takes the lock) must finish before PostgreSQL stops at t=40 s: no
+	// master can take over while the database is down.
+	at(30 * time.Second)
 	termLeader()
+	at(36*time.Second + time.Duration(rng.IntN(2000))*time.Millisecond)
+	killAsst(rng.IntN(2), time.Duration(1000+rng.IntN(1500))*time.Millisecond)
 	at(40 * time.Second)
 	pgDown := inject("PostgreSQL stopped for 30 s")
 	pg.do(t, "stop")
@@ -460,7 +464,7 @@ log: {format: json}
 		t.Fatal(err)
 	}
 	lost := faultDomains - len(got)
-	var mismatch, retried, deadWant, deadGot, deadDiff int
+	var mismatch, retried, deadWant, deadGot, deadDiff, transientDiff int
 	var examples []string
 	for e := range want.All() {
 		r, ok := got[e.URL]
@@ -475,6 +479,16 @@ log: {format: json}
 			deadGot++
 		}
 		if r.state == string(e.State) && r.class == string(e.Class) {
+			continue
+		}
+		// A URL that failed transiently on every attempt may see a
+		// different transient failure on its last one when a fault moved
+		// its domain to the other assistant (a cold robots cache) under
+		// the suite's load, e.g. robots_unavailable instead of timeout.
+		// The state is what must hold; the fault-free crawl test checks
+		// classes exactly.
+		if r.state == "dead" && e.State == websim.StateDead && crawl.ParseClass(r.class).Transient() {
+			transientDiff++
 			continue
 		}
 		// A fault costs the URLs it interrupts an attempt; only those may
@@ -520,8 +534,8 @@ log: {format: json}
 	fmt.Fprintf(&report, "crawl final after %s\n", crawlDone.Round(time.Second))
 	fmt.Fprintf(&report, "URLs re-dispatched: %d released from broken or cancelled batches, %d leases returned by new leaders\n", released, returned)
 	fmt.Fprintf(&report, "stale results rejected by fencing: %d\n", rejected)
-	fmt.Fprintf(&report, "outcomes: %d match ground truth, %d differ after fault-induced retries (%d of those dead vs not), %d differ otherwise\n",
-		faultDomains-lost-mismatch-retried, retried, deadDiff, mismatch)
+	fmt.Fprintf(&report, "outcomes: %d match ground truth, %d differ after fault-induced retries (%d of those dead vs not), %d dead with another transient class, %d differ otherwise\n",
+		faultDomains-lost-mismatch-retried-transientDiff, retried, deadDiff, transientDiff, mismatch)
 	fmt.Fprintf(&report, "dead: %d (websim always-failing: %d)\n", deadGot, deadWant)
 	fmt.Fprintf(&report, "peak RSS: master-1 %.0f MiB, master-2 %.0f MiB, assistant-1 %.0f MiB, assistant-2 %.0f MiB\n",
 		mib(peakRSS["master-1"]), mib(peakRSS["master-2"]), mib(peakRSS["assistant-1"]), mib(peakRSS["assistant-2"]))
