@@ -193,11 +193,7 @@ func (d *Dispatcher) setLive(id string, up bool) {
 	for id := range d.live {
 		ids = append(ids, id)
 	}
-	var owners [store.NumShards]string
-	for s := range owners {
-		owners[s] = ownerOfShard(int16(s), ids)
-	}
-	d.owners.Store(&owners)
+	d.owners.Store(ownerTable(ids))
 	d.liveMu.Unlock()
 	d.log.Info("shard owners changed", "live_assistants", len(ids))
 	for _, a := range d.assistants {

@@ -24,23 +24,14 @@ func rendezvousScore(id string, shard int16) uint64 {
 	return x
 }
 
-// assignShards maps every shard to one of the live ids and returns, per id,
-// the shards it owns. With no live ids every list is empty.
-func assignShards(live []string) map[string][]int16 {
-	out := make(map[string][]int16, len(live))
-	if len(live) == 0 {
-		return out
+// ownerTable maps every shard to the live id that owns it ("" for all
+// shards when none is live).
+func ownerTable(live []string) *[store.NumShards]string {
+	var owners [store.NumShards]string
+	for s := range owners {
+		owners[s] = ownerOfShard(int16(s), live)
 	}
-	for s := int16(0); s < store.NumShards; s++ {
-		owner := ownerOfShard(s, live)
-		out[owner] = append(out[owner], s)
-	}
-	return out
-}
-
-// OwnerOf returns which of the live ids owns domain's shard ("" if none).
-func OwnerOf(domain string, live []string) string {
-	return ownerOfShard(store.Shard(domain), live)
+	return &owners
 }
 
 func ownerOfShard(s int16, live []string) string {
