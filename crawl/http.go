@@ -262,54 +262,81 @@ type buf struct {
 	p *[]byte
 }
 
-// minPooledBuf is the starting capacity of pooled read buffers: most pages
-// fit, big ones grow by append.
-const minPooledBuf = 32 << 10
+// chunkSize is the size of pooled read chunks. Most pages fit in one; a
+// longer body is read chunk by chunk and assembled once, so a 1 MiB body
+// costs one exact allocation instead of a doubling series of copies.
+const chunkSize = 32 << 10
+
+// getChunk returns a pooled chunkSize buffer, empty.
+func (f *httpFetcher) getChunk() *[]byte {
+	if p, _ := f.bufPool.Get().(*[]byte); p != nil {
+		*p = (*p)[:0]
+		return p
+	}
+	b := make([]byte, 0, chunkSize)
+	return &b
+}
 
 // readBody reads at most limit+1 bytes so a longer body is detected without
 // reading it. With keep the returned bytes are exactly sized and owned by
-// the caller (no pool); otherwise they come from the pool and must be
+// the caller (no pool); otherwise they may come from the pool and must be
 // handed back with release. A known Content-Length within the cap is read
-// into an exact allocation: no up-front cap-sized buffer, no copy.
+// into an exact allocation: no chunks, no copy.
 func (f *httpFetcher) readBody(r io.Reader, contentLength, limit int64, keep bool) (buf, bool, error) {
-	var out buf
 	if keep && contentLength >= 0 && contentLength <= limit {
-		out.b = make([]byte, 0, contentLength+1)
-	} else {
-		p, _ := f.bufPool.Get().(*[]byte)
-		if p == nil {
-			b := make([]byte, 0, minPooledBuf)
-			p = &b
+		b, err := readLimited(r, make([]byte, 0, contentLength+1), limit+1)
+		truncated := int64(len(b)) > limit
+		if truncated {
+			b = b[:limit]
 		}
-		out.p = p
-		out.b = (*p)[:0]
+		if err != nil {
+			return buf{}, truncated, err
+		}
+		return buf{b: b}, truncated, nil
 	}
+	var chunks []*[]byte
+	defer func() {
+		for _, c := range chunks {
+			f.bufPool.Put(c)
+		}
+	}()
+	n, want := int64(0), limit+1
 	var err error
-	out.b, err = readLimited(r, out.b, limit+1)
-	truncated := int64(len(out.b)) > limit
-	if truncated {
-		out.b = out.b[:limit]
+	for n < want {
+		c := f.getChunk()
+		chunks = append(chunks, c)
+		room := min(int64(cap(*c)), want-n)
+		var m int
+		m, err = io.ReadFull(r, (*c)[:room])
+		*c = (*c)[:m]
+		n += int64(m)
+		if err != nil {
+			if err == io.EOF || err == io.ErrUnexpectedEOF {
+				err = nil
+			}
+			break
+		}
 	}
 	if err != nil {
-		f.release(out)
-		return buf{}, truncated, err
+		return buf{}, n > limit, err
 	}
-	if keep && out.p != nil {
-		owned := make([]byte, len(out.b))
-		copy(owned, out.b)
-		f.release(out)
-		out = buf{b: owned}
+	truncated := n > limit
+	n = min(n, limit)
+	if !keep && len(chunks) == 1 {
+		// The common case: the body fits one chunk; lend it out.
+		c := chunks[0]
+		chunks = nil
+		return buf{b: (*c)[:n], p: c}, truncated, nil
 	}
-	return out, truncated, nil
+	out := make([]byte, 0, n)
+	for _, c := range chunks {
+		out = append(out, (*c)[:min(int64(len(*c)), n-int64(len(out)))]...)
+	}
+	return buf{b: out}, truncated, nil
 }
 
 func (f *httpFetcher) release(b buf) {
-	if b.p == nil {
-		return
-	}
-	// Keep buffers up to a few MiB; a rare huge one goes to the GC.
-	if cap(b.b) <= 8<<20 {
-		*b.p = b.b[:0]
+	if b.p != nil {
 		f.bufPool.Put(b.p)
 	}
 }

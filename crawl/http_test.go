@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -134,6 +135,41 @@ func TestBodyCapTruncation(t *testing.T) {
 	res := fetch(t, f, "http://a.test/exact")
 	if res.Truncated || res.BodySize != 1000 {
 		t.Errorf("exact cap: truncated=%v size=%d", res.Truncated, res.BodySize)
+	}
+}
+
+// TestBodyAcrossChunks reads bodies of unknown length around and across
+// the 32 KiB read-chunk boundaries, whole and capped, and checks every
+// byte and the hash.
+func TestBodyAcrossChunks(t *testing.T) {
+	s := newSite(t)
+	body := make([]byte, 200<<10)
+	for i := range body {
+		body[i] = byte('a' + i*7%26)
+	}
+	s.handle("a.test/n", func(w http.ResponseWriter, r *http.Request) {
+		n, _ := strconv.Atoi(r.URL.Query().Get("n"))
+		w.Header().Set("Content-Type", "text/plain")
+		for off := 0; off < n; off += 5000 {
+			w.Write(body[off:min(n, off+5000)])
+			w.(http.Flusher).Flush() // chunked: no Content-Length
+		}
+	})
+	const limit = 150 << 10
+	cfg := testConfig(s.addr())
+	cfg.BodyCap = limit
+	f := newFetcher(t, cfg)
+	for _, n := range []int{0, 1, 32<<10 - 1, 32 << 10, 32<<10 + 1, 64 << 10, 100000, limit, limit + 1, 200 << 10} {
+		res := fetch(t, f, "http://a.test/n?n="+strconv.Itoa(n))
+		wantClass(t, res, crawl.ClassOK)
+		want := body[:min(n, limit)]
+		if !bytes.Equal(res.Body, want) || res.BodySize != int64(len(want)) || res.Truncated != (n > limit) {
+			t.Errorf("n=%d: got %d bytes (equal %v), size %d, truncated %v; want %d bytes, truncated %v",
+				n, len(res.Body), bytes.Equal(res.Body, want), res.BodySize, res.Truncated, len(want), n > limit)
+		}
+		if res.ContentHash != sha256.Sum256(want) {
+			t.Errorf("n=%d: hash is not of the body read", n)
+		}
 	}
 }
 

@@ -26,6 +26,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -36,6 +37,7 @@ import (
 
 type options struct {
 	bin, out, dbURL, contenders string
+	profile                     string // directory for CPU profiles of crawlmaster's processes; empty: none
 	domains, concurrency        int
 	timeout                     time.Duration
 	workloads                   string
@@ -55,7 +57,10 @@ type result struct {
 	Utilisation float64
 	RefillP50   time.Duration
 	RefillP99   time.Duration
-	Failed      string
+	// crawlmaster timeline from the master's start: first fetch started,
+	// last fetch started, last result persisted.
+	FirstFetch, LastFetch, LastPersist time.Duration
+	Failed                             string
 }
 
 func (r result) pagesPerSec() float64 {
@@ -82,6 +87,7 @@ func main() {
 	flag.DurationVar(&o.timeout, "timeout", 5*time.Second, "per-request timeout of every contender")
 	flag.StringVar(&o.contenders, "contenders", "raw,crawlmaster,colly,scrapy", "which contenders to run, in order")
 	flag.StringVar(&o.workloads, "workloads", "cpu,latency", "which workloads to run")
+	flag.StringVar(&o.profile, "profile", "", "if set, write CPU profiles of crawlmaster's master and assistants (pprof, over its crawl) into this directory")
 	flag.Parse()
 	if o.dbURL == "" {
 		fatal(errors.New("--database (or DATABASE_URL) is required"))
@@ -144,7 +150,11 @@ func runWorkload(o options, workload string) ([]result, error) {
 		var r result
 		switch c {
 		case "raw":
-			r = runPeer("raw", filepath.Join(o.bin, "rawlimit"), peerArgs(o, list, addr))
+			args := peerArgs(o, list, addr)
+			if o.profile != "" {
+				args = append(args, "--cpuprofile", filepath.Join(o.profile, workload+"-raw.pprof"))
+			}
+			r = runPeer("raw", filepath.Join(o.bin, "rawlimit"), args)
 		case "colly":
 			// Colly checks robots.txt synchronously inside Visit (a plain
 			// Visit loop fetches robots.txt one at a time), then fetches the
@@ -313,6 +323,19 @@ metrics: {pprof: true}     # for profiling a run in progress (loopback only)
 		return fail(err)
 	}
 
+	if o.profile != "" {
+		// The daemons are stopped only after their profiles are written.
+		var wg sync.WaitGroup
+		defer wg.Wait()
+		for name, port := range map[string]int{"master": ports[0], "assistant-1": ports[3], "assistant-2": ports[4]} {
+			wg.Go(func() {
+				path := filepath.Join(o.profile, workload+"-"+name)
+				fetchProfile(port, "profile?seconds="+strconv.Itoa(profileSeconds()), path+".pprof")
+				fetchProfile(port, "allocs", path+".allocs.pprof")
+			})
+		}
+	}
+
 	// Sample busy slots while work is available (until 90% of URLs are
 	// final), for slot utilisation; snapshot the refill histogram then.
 	var busySum, samples float64
@@ -322,18 +345,27 @@ metrics: {pprof: true}     # for profiling a run in progress (loopback only)
 	deadline := start.Add(30 * time.Minute)
 	lastReport, lastFinal := start, int64(0)
 	for range tick.C {
-		var final int64
-		if err := conn.QueryRow(ctx, `SELECT count(*) FROM frontier WHERE state IN ('done','failed','dead')`).Scan(&final); err != nil {
-			return fail(err)
+		// Progress comes from the master's own counter of final results,
+		// not from counting the frontier: a scan of it every tick would be
+		// PostgreSQL CPU charged to crawlmaster. The database confirms the
+		// end.
+		master := scrape(ports[0])
+		final := int64(0)
+		for _, st := range []string{"done", "failed", "dead"} {
+			final += int64(sample(master, "crawlmaster_persist_results_total", "outcome", st))
+		}
+		if final >= total {
+			if err := conn.QueryRow(ctx, `SELECT count(*) FROM frontier WHERE state IN ('done','failed','dead')`).Scan(&final); err != nil {
+				return fail(err)
+			}
 		}
 		if final < total*9/10 {
 			// Busy-capable slots: an assistant's slots count only while
 			// the master holds work ready for it. With domain affinity one
 			// assistant can run out of domains before the other; its idle
 			// slots then are not a dispatch failure.
-			master := scrape(ports[0])
 			for i, port := range []int{ports[3], ports[4]} {
-				ready := labelled(master, "crawlmaster_dispatch_ready_urls", fmt.Sprintf("127.0.0.1:%d", ports[1+i]))
+				ready := sample(master, "crawlmaster_dispatch_ready_urls", "assistant", fmt.Sprintf("127.0.0.1:%d", ports[1+i]))
 				busy := metric(port, "crawlmaster_assistant_busy_slots")
 				if ready > 0 && !math.IsNaN(busy) {
 					busySum += busy / float64(slots)
@@ -357,6 +389,10 @@ metrics: {pprof: true}     # for profiling a run in progress (loopback only)
 		}
 	}
 	r.Wall = time.Since(start)
+	var first, lastFetch, lastPersist time.Time
+	if err := conn.QueryRow(ctx, `SELECT min(fetched_at), max(fetched_at), max(persisted_at) FROM results`).Scan(&first, &lastFetch, &lastPersist); err == nil {
+		r.FirstFetch, r.LastFetch, r.LastPersist = first.Sub(start), lastFetch.Sub(start), lastPersist.Sub(start)
+	}
 	r.CPUSplit = map[string]time.Duration{}
 	for name, p := range map[string]*exec.Cmd{"master": m, "assistant-1": a1, "assistant-2": a2} {
 		r.CPUSplit[name] = procCPU(p.Process.Pid)
@@ -391,6 +427,39 @@ metrics: {pprof: true}     # for profiling a run in progress (loopback only)
 		r.Errors[c] = n
 	}
 	return r
+}
+
+// profileSeconds is how long CPU profiles run: BENCH_PROFILE_SECONDS,
+// default 10.
+func profileSeconds() int {
+	if d, err := strconv.Atoi(os.Getenv("BENCH_PROFILE_SECONDS")); err == nil && d > 0 {
+		return d
+	}
+	return 10
+}
+
+// fetchProfile writes the daemon's /debug/pprof/<what> (its admin server is
+// on port) into path, once the admin server is up.
+func fetchProfile(port int, what, path string) {
+	if err := waitPort(port); err != nil {
+		fmt.Fprintln(os.Stderr, "profile:", err)
+		return
+	}
+	c := http.Client{Timeout: time.Duration(profileSeconds()+30) * time.Second}
+	resp, err := c.Get(fmt.Sprintf("http://127.0.0.1:%d/debug/pprof/%s", port, what))
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "profile:", err)
+		return
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil || resp.StatusCode != http.StatusOK {
+		fmt.Fprintln(os.Stderr, "profile:", resp.Status, err)
+		return
+	}
+	if err := os.WriteFile(path, b, 0o644); err != nil {
+		fmt.Fprintln(os.Stderr, "profile:", err)
+	}
 }
 
 func withDatabase(url, db string) string {
@@ -491,9 +560,10 @@ func metric(port int, name string) float64 {
 	return math.NaN()
 }
 
-// labelled reads the sample of name whose assistant label is id.
-func labelled(lines []string, name, id string) float64 {
-	prefix := name + `{assistant="` + id + `"} `
+// sample reads the sample of name whose only label is label="value"; 0
+// when there is none (a counter not yet incremented is not exported).
+func sample(lines []string, name, label, value string) float64 {
+	prefix := name + "{" + label + `="` + value + `"} `
 	for _, l := range lines {
 		if strings.HasPrefix(l, prefix) {
 			if v, err := strconv.ParseFloat(strings.TrimSpace(l[len(prefix):]), 64); err == nil {
@@ -501,12 +571,15 @@ func labelled(lines []string, name, id string) float64 {
 			}
 		}
 	}
-	return math.NaN()
+	return 0
 }
 
+// scrapeClient asks for uncompressed metrics: the daemons would otherwise
+// gzip every scrape, CPU charged to crawlmaster by the benchmark itself.
+var scrapeClient = http.Client{Timeout: 2 * time.Second, Transport: &http.Transport{DisableCompression: true}}
+
 func scrape(port int) []string {
-	c := http.Client{Timeout: 2 * time.Second}
-	resp, err := c.Get(fmt.Sprintf("http://127.0.0.1:%d/metrics", port))
+	resp, err := scrapeClient.Get(fmt.Sprintf("http://127.0.0.1:%d/metrics", port))
 	if err != nil {
 		return nil
 	}
@@ -602,6 +675,8 @@ func table(o options, workload string, rs []result) string {
 				parts = append(parts, fmt.Sprintf("%s %.0f µs", k, float64(r.CPUSplit[k].Microseconds())/float64(max(r.PagesOK, 1))))
 			}
 			fmt.Fprintf(&sb, "crawlmaster CPU per page: %s.\n", strings.Join(parts, ", "))
+			fmt.Fprintf(&sb, "crawlmaster timeline from the master's start: first fetch %s, last fetch started %s, last result persisted %s.\n",
+				r.FirstFetch.Round(time.Millisecond), r.LastFetch.Round(time.Millisecond), r.LastPersist.Round(time.Millisecond))
 		}
 	}
 	byTool := map[string]result{}

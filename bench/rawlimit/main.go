@@ -12,6 +12,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"runtime/pprof"
 	"strings"
 	"sync"
 	"syscall"
@@ -60,6 +61,7 @@ func main() {
 	concurrency := flag.Int("concurrency", 64, "worker goroutines = max requests in flight")
 	timeout := flag.Duration("timeout", 5*time.Second, "per-request timeout (headers and body)")
 	limit := flag.Int("limit", 0, "crawl only the first N domains of the list (0: all)")
+	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the crawl to this file")
 	flag.Parse()
 	if *list == "" || *websim == "" || *concurrency < 1 || *timeout <= 0 || *limit < 0 || flag.NArg() > 0 {
 		flag.Usage()
@@ -72,6 +74,17 @@ func main() {
 	}
 	log.Printf("crawling %d domains, concurrency %d, timeout %v, websim %s", len(domains), *concurrency, *timeout, *websim)
 
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			log.Fatal(err)
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			log.Fatal(err)
+		}
+		defer f.Close()
+		defer pprof.StopCPUProfile()
+	}
 	res := crawl(domains, *websim, *concurrency, *timeout)
 	out, _ := json.Marshal(res)
 	fmt.Printf("%s\n", out)

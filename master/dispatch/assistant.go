@@ -349,7 +349,12 @@ func (a *assistant) fill() {
 		a.log.Info("batch dispatched", "batch", b.id, "slot", i, "urls", len(b.tasks))
 		go a.runBatch(a.runCtx, i, b, now)
 	}
-	if want := a.target() - a.readyURLs; !a.claiming && want >= a.d.cfg.BatchSize && now.After(a.claimAfter) {
+	// Claim once a quarter of the target is missing, not at every freed
+	// batch: each claim is a transaction with a commit, and a few larger
+	// claims cost the database much less than many small ones while the
+	// remaining three quarters keep every slot fed.
+	target := a.target()
+	if want := target - a.readyURLs; !a.claiming && want >= max(a.d.cfg.BatchSize, target/4) && now.After(a.claimAfter) {
 		a.claiming = true
 		go a.claim(min(want, 5000))
 	}

@@ -29,7 +29,30 @@ func newStore(t *testing.T) (*store.Store, *pgxpool.Pool) {
 	if _, err := store.Migrate(t.Context(), pool); err != nil {
 		t.Fatalf("Migrate: %v", err)
 	}
+	// The schema has no foreign keys on the write path (migration 0002):
+	// the fenced write alone must keep every reference whole.
+	t.Cleanup(func() { checkReferences(t, pool) })
 	return store.New(pool), pool
+}
+
+// checkReferences fails the test when a results row lacks its frontier row
+// (or names another URL) or a body lacks its results row.
+func checkReferences(t *testing.T, pool *pgxpool.Pool) {
+	t.Helper()
+	ctx := context.Background() // t.Context() is already cancelled in Cleanup
+	var orphanResults, orphanBodies int64
+	err := pool.QueryRow(ctx, `
+SELECT (SELECT count(*) FROM results r WHERE NOT EXISTS (
+            SELECT 1 FROM frontier f WHERE f.id = r.url_id AND f.url = r.url)),
+       (SELECT count(*) FROM bodies b WHERE NOT EXISTS (
+            SELECT 1 FROM results r WHERE r.lease_token = b.lease_token))`).Scan(&orphanResults, &orphanBodies)
+	if err != nil {
+		t.Errorf("check references: %v", err)
+		return
+	}
+	if orphanResults != 0 || orphanBodies != 0 {
+		t.Errorf("%d results rows without their frontier row, %d bodies without their results row", orphanResults, orphanBodies)
+	}
 }
 
 // mkURLs returns n URLs, each of its own domain "<prefix><i>.example",
