@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
-	"os"
 	"runtime/debug"
 	"strconv"
 	"time"
@@ -22,6 +21,7 @@ import (
 	"github.com/crawlmaster/crawlmaster/crawl"
 	"github.com/crawlmaster/crawlmaster/internal/admin"
 	"github.com/crawlmaster/crawlmaster/internal/config"
+	"github.com/crawlmaster/crawlmaster/internal/gctune"
 	pb "github.com/crawlmaster/crawlmaster/proto/crawlmaster/v1"
 )
 
@@ -116,9 +116,8 @@ func Run(ctx context.Context, o Options) error {
 	// reused between its robots.txt and its pages: more idle connections
 	// than slots only hold memory (two goroutines and buffers each).
 	fc.MaxIdleConns = entry.Workers.Int()
-	if lim := o.Config.Fetch.MemoryLimit.Bytes(); lim > 0 && os.Getenv("GOMEMLIMIT") == "" {
-		debug.SetMemoryLimit(lim)
-	}
+	gc := gctune.Apply(o.Config.Fetch.MemoryLimit.Bytes())
+	log.Info("gc pacing", "gc_percent", gc.Percent, "memory_limit_bytes", gc.MemoryLimit)
 	fetcher, err := crawl.New(fc, o.Log.With("component", "crawl"), crawl.NewMetrics(o.Registry))
 	if err != nil {
 		return err

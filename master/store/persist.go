@@ -60,6 +60,12 @@ CREATE TEMP TABLE IF NOT EXISTS persist_staging (
 // only for rows whose lease token is still current and still leased: the
 // fencing rule. Everything else in the staging table is a stale result and
 // is dropped. The statement's row count is the number accepted.
+//
+// The inserts need no ON CONFLICT (whose speculative insertion doubled
+// their cost): a token has a results row only once its frontier row left
+// 'leased' in this same statement, FOR UPDATE makes a concurrent write of
+// the same token re-check that and drop it, and Persist stages each token
+// once.
 const applySQL = `
 WITH acc AS (
     SELECT s.* FROM persist_staging s
@@ -73,17 +79,14 @@ WITH acc AS (
         body_truncated, fetch_duration_us, title, content_hash, error_class, error_message, robots,
         redirects, attempts, assistant, fetched_at
     FROM acc WHERE state <> 'pending'
-    ON CONFLICT (lease_token) DO NOTHING
 ), bod AS (
-    -- Every accepted final outcome gets its results row in this statement
-    -- (an accepted row was still leased, so none exists yet); the foreign
-    -- key is checked at the end of the statement. No join with ins: with
-    -- the planner's one-row CTE estimates that join was a nested loop
-    -- comparing every pair (quadratic, 230 ms for 1,000 rows).
+    -- Every accepted final outcome gets its results row in this statement.
+    -- No join with ins: with the planner's one-row CTE estimates that join
+    -- was a nested loop comparing every pair (quadratic, 230 ms for 1,000
+    -- rows).
     INSERT INTO bodies (lease_token, body)
     SELECT lease_token, body FROM acc
     WHERE state = 'done' AND body IS NOT NULL AND length(body) > 0
-    ON CONFLICT (lease_token) DO NOTHING
 )
 UPDATE frontier f
 SET state = a.state,
@@ -117,6 +120,7 @@ func (s *Store) Persist(ctx context.Context, outs []Outcome) (accepted Accepted,
 	if len(outs) == 0 {
 		return Accepted{}, nil
 	}
+	outs = uniqueTokens(outs)
 	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, createStagingSQL); err != nil {
 			return fmt.Errorf("create staging table: %w", err)
@@ -165,4 +169,25 @@ func (s *Store) Persist(ctx context.Context, outs []Outcome) (accepted Accepted,
 		return nil, fmt.Errorf("persist %d results: %w", len(outs), err)
 	}
 	return accepted, nil
+}
+
+// uniqueTokens drops outcomes whose lease token came earlier in outs (a
+// result delivered twice): the first one stands, as it would have if the
+// two had come in separate batches. outs is not modified.
+func uniqueTokens(outs []Outcome) []Outcome {
+	seen := make(map[int64]struct{}, len(outs))
+	for i, o := range outs {
+		if _, dup := seen[o.Token]; dup {
+			out := append([]Outcome(nil), outs[:i]...)
+			for _, o := range outs[i:] {
+				if _, dup := seen[o.Token]; !dup {
+					seen[o.Token] = struct{}{}
+					out = append(out, o)
+				}
+			}
+			return out
+		}
+		seen[o.Token] = struct{}{}
+	}
+	return outs
 }

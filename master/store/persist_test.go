@@ -460,6 +460,31 @@ func TestPersistDuplicateInBatch(t *testing.T) {
 	}
 }
 
+// TestPersistConflictingDuplicates sends two different outcomes of one
+// lease in a batch, between others: the first stands, the second is
+// dropped, and the batch's other outcomes are written.
+func TestPersistConflictingDuplicates(t *testing.T) {
+	t.Parallel()
+	s, pool := newStore(t)
+	insert(t, s, mkURLs("cdup", 3))
+	tasks := claim(t, s, 3, time.Minute)
+	first := outcome(tasks[1], store.StateDone)
+	first.Body = []byte("first")
+	second := outcome(tasks[1], store.StateFailed)
+	acc := persist(t, s, outcome(tasks[0], store.StateDone), first, second, outcome(tasks[2], store.StateDead))
+	if want := (store.Accepted{store.StateDone: 2, store.StateDead: 1}); !maps.Equal(acc, want) {
+		t.Fatalf("accepted %v, want %v", acc, want)
+	}
+	res := results(t, pool)
+	if len(res) != 3 {
+		t.Fatalf("%d results rows, want 3", len(res))
+	}
+	checkResult(t, res[tasks[1].Token], first)
+	if b := bodies(t, pool)[tasks[1].Token]; string(b) != "first" {
+		t.Errorf("body %q, want the first outcome's", b)
+	}
+}
+
 func TestPersistMixedBatch(t *testing.T) {
 	t.Parallel()
 	s, pool := newStore(t)
