@@ -157,6 +157,7 @@ func term(ctx context.Context, o Options, st *store.Store, lock *leaderLock, adm
 		PollTimeout:     cfg.Dispatch.PollTimeout.Duration(),
 		DownAfter:       cfg.Dispatch.DownAfter,
 		BatchSize:       cfg.Dispatch.BatchSize,
+		BatchDuration:   cfg.Dispatch.BatchDuration.Duration(),
 		PrefetchBatches: cfg.Dispatch.PrefetchBatches,
 		Lease:           cfg.Dispatch.LeaseDuration.Duration(),
 		SendBodyCap:     sendBody,

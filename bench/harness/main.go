@@ -61,6 +61,7 @@ type result struct {
 	// crawlmaster timeline from the master's start: first fetch started,
 	// last fetch started, last result persisted.
 	FirstFetch, LastFetch, LastPersist time.Duration
+	PerAssistant                       []string // URLs and last fetch start per assistant
 	Failed                             string
 }
 
@@ -239,7 +240,11 @@ func runCrawlmaster(o options, workload, list, simAddr string) result {
 	if _, err := admin.Exec(ctx, "CREATE DATABASE "+dbName); err != nil {
 		return fail(err)
 	}
-	defer admin.Exec(ctx, "DROP DATABASE IF EXISTS "+dbName+" WITH (FORCE)")
+	if os.Getenv("BENCH_KEEP_DB") == "" {
+		defer admin.Exec(ctx, "DROP DATABASE IF EXISTS "+dbName+" WITH (FORCE)")
+	} else {
+		defer fmt.Fprintf(os.Stderr, "   kept database %s (BENCH_KEEP_DB)\n", dbName)
+	}
 	dbURL := withDatabase(o.dbURL, dbName)
 
 	dir, err := os.MkdirTemp("", "crawlmaster-bench-cm")
@@ -407,6 +412,17 @@ metrics: {pprof: true}     # for profiling a run in progress (loopback only)
 		if r.LastPersist > 0 && r.LastPersist < r.Wall {
 			r.Wall = r.LastPersist
 		}
+	}
+	if rows, err := conn.Query(ctx, `SELECT assistant, count(*), max(fetched_at) FROM results GROUP BY 1 ORDER BY 1`); err == nil {
+		for rows.Next() {
+			var a string
+			var n int64
+			var last time.Time
+			if rows.Scan(&a, &n, &last) == nil {
+				r.PerAssistant = append(r.PerAssistant, fmt.Sprintf("%s %d URLs, last fetch started %s", a, n, last.Sub(start).Round(time.Millisecond)))
+			}
+		}
+		rows.Close()
 	}
 	r.CPUSplit = map[string]time.Duration{}
 	for name, p := range map[string]*exec.Cmd{"master": m, "assistant-1": a1, "assistant-2": a2} {
@@ -692,6 +708,7 @@ func table(o options, workload string, rs []result) string {
 			fmt.Fprintf(&sb, "crawlmaster CPU per page: %s.\n", strings.Join(parts, ", "))
 			fmt.Fprintf(&sb, "crawlmaster timeline from the master's start: first fetch %s, last fetch started %s, last result persisted %s.\n",
 				r.FirstFetch.Round(time.Millisecond), r.LastFetch.Round(time.Millisecond), r.LastPersist.Round(time.Millisecond))
+			fmt.Fprintf(&sb, "crawlmaster per assistant: %s.\n", strings.Join(r.PerAssistant, "; "))
 		}
 	}
 	byTool := map[string]result{}

@@ -27,6 +27,7 @@ const (
 	DefaultPollTimeout      = 500 * time.Millisecond
 	DefaultDownAfter        = 3
 	DefaultDispatchBatch    = 16
+	DefaultBatchDuration    = time.Second
 	DefaultPrefetchBatches  = 0 // auto: slots/2, see Dispatch.PrefetchFor
 	DefaultLeaseDuration    = 5 * time.Minute
 	DefaultRescueInterval   = 30 * time.Second
@@ -181,6 +182,12 @@ type Dispatch struct {
 	DownAfter int `yaml:"down_after"`
 	// BatchSize is the number of URLs in one Crawl batch, >= 1. Default 16.
 	BatchSize int `yaml:"batch_size"`
+	// BatchDuration is the wall time a batch should take. Batches hold
+	// fewer than BatchSize URLs when the assistant's recent URLs took
+	// longer than BatchDuration/BatchSize each, so a slow URL holds few
+	// others behind it and the end of a crawl is not a queue of long
+	// batches. 0 disables it (always BatchSize). Default 1s.
+	BatchDuration Duration `yaml:"batch_duration"`
 	// PrefetchBatches is the number of ready (leased) batches the master
 	// keeps per assistant beyond its idle slots, >= 0. 0 means automatic:
 	// slots/2; see [Dispatch.PrefetchFor]. Default 0.
@@ -347,6 +354,7 @@ func Default() *Config {
 			PollTimeout:      Duration(DefaultPollTimeout),
 			DownAfter:        DefaultDownAfter,
 			BatchSize:        DefaultDispatchBatch,
+			BatchDuration:    Duration(DefaultBatchDuration),
 			PrefetchBatches:  DefaultPrefetchBatches,
 			LeaseDuration:    Duration(DefaultLeaseDuration),
 			RescueInterval:   Duration(DefaultRescueInterval),

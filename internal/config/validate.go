@@ -75,6 +75,7 @@ func (c *Config) validate() []*FieldError {
 	if d.BatchSize > maxDispatchBatch {
 		l.add("dispatch.batch_size", "must be at most %d, got %d", maxDispatchBatch, d.BatchSize)
 	}
+	nonNegative(&l, "dispatch.batch_duration", d.BatchDuration)
 	atLeast(&l, "dispatch.prefetch_batches", d.PrefetchBatches, 0)
 	positive(&l, "dispatch.lease_duration", d.LeaseDuration)
 	if d.LeaseDuration > 0 && c.Fetch.Timeout > 0 && d.LeaseDuration <= c.Fetch.Timeout {

@@ -50,7 +50,11 @@ type assistant struct {
 	inflight     int
 	inflightN    int // URLs in flight
 	dispatched   int64
-	lastErr      string
+	// urlSeconds is a moving average of the wall time per URL of this
+	// assistant's completed batches (0 until one completes): it sizes
+	// batches to Config.BatchDuration.
+	urlSeconds float64
+	lastErr    string
 	runCtx       context.Context
 	runCancel    context.CancelCauseFunc
 }
@@ -433,11 +437,18 @@ func formBatches(tasks []store.Task, target, limit int, newID func() string) (ba
 	return batches, extra
 }
 
-// batchTarget spreads n claimed URLs over the slots that will be free for
-// them: full batches when work is plentiful, smaller ones when it is scarce
-// (the end of a crawl, a trickle of retries), so a few slow URLs never queue
-// behind each other on one slot while other slots idle.
+// batchTarget is the number of URLs to put in each batch formed from n
+// claimed URLs. It is the batch size that takes about BatchDuration at
+// this assistant's recent time per URL (at most BatchSize), and smaller
+// still when work is scarce (the end of a crawl, a trickle of retries):
+// the n URLs are then spread over the slots that will be free for them.
+// Either way a few slow URLs never queue behind each other on one slot
+// while other slots idle.
 func (a *assistant) batchTarget(n int) int {
+	size := a.d.cfg.BatchSize
+	if d := a.d.cfg.BatchDuration; d > 0 && a.urlSeconds > 0 {
+		size = min(size, max(1, int(d.Seconds()/a.urlSeconds)))
+	}
 	free := -len(a.ready)
 	for _, s := range a.slots {
 		if !s.busy && !s.remoteBusy {
@@ -445,9 +456,26 @@ func (a *assistant) batchTarget(n int) int {
 		}
 	}
 	if free <= 0 {
-		return a.d.cfg.BatchSize
+		return size
 	}
-	return min(a.d.cfg.BatchSize, max(1, (n+free-1)/free))
+	return min(size, max(1, (n+free-1)/free))
+}
+
+// urlTimeWeight is the weight of one completed batch in urlSeconds: the
+// average follows a change of sites within a few dozen batches.
+const urlTimeWeight = 0.05
+
+// observeURLTime folds a completed batch into urlSeconds.
+func (a *assistant) observeURLTime(d time.Duration, urls int) {
+	if urls <= 0 || d <= 0 {
+		return
+	}
+	x := d.Seconds() / float64(urls)
+	if a.urlSeconds == 0 {
+		a.urlSeconds = x
+		return
+	}
+	a.urlSeconds += urlTimeWeight * (x - a.urlSeconds)
 }
 
 func (a *assistant) onBatchDone(b batchDone) {
@@ -478,6 +506,7 @@ func (a *assistant) onBatchDone(b batchDone) {
 		return
 	}
 	a.d.m.BatchesFinished.WithLabelValues("ok").Inc()
+	a.observeURLTime(dur, b.results)
 	a.log.Info("batch finished", attrs...)
 }
 

@@ -45,7 +45,8 @@ type Config struct {
 	PollTimeout     time.Duration
 	DownAfter       int
 	BatchSize       int
-	PrefetchBatches int // 0: half the assistant's slots
+	BatchDuration   time.Duration // target wall time of a batch; 0: always BatchSize URLs
+	PrefetchBatches int           // 0: half the assistant's slots
 	Lease           time.Duration
 	SendBodyCap     int64
 	Retry           retry.Policy

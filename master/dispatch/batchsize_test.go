@@ -1,0 +1,68 @@
+package dispatch
+
+import (
+	"testing"
+	"time"
+)
+
+func sizedAssistant(batchSize int, batchDuration time.Duration, slots, busy int) *assistant {
+	d := &Dispatcher{cfg: Config{BatchSize: batchSize, BatchDuration: batchDuration}}
+	a := &assistant{d: d, slots: make([]slotState, slots)}
+	for i := range busy {
+		a.slots[i].busy = true
+	}
+	return a
+}
+
+// TestBatchTargetFollowsURLTime checks batches shrink when an assistant's
+// URLs are slow and grow back to batch_size when they are fast again.
+func TestBatchTargetFollowsURLTime(t *testing.T) {
+	a := sizedAssistant(16, time.Second, 10, 10) // every slot busy: no spreading
+	if got := a.batchTarget(1000); got != 16 {
+		t.Fatalf("before any batch: target %d, want batch_size 16", got)
+	}
+	a.observeURLTime(8*time.Second, 16) // 0.5 s per URL
+	if got := a.batchTarget(1000); got != 2 {
+		t.Fatalf("at 0.5 s per URL: target %d, want 2 (1 s batches)", got)
+	}
+	a.observeURLTime(10*time.Second, 2) // one very slow batch (a timeout)
+	if got := a.batchTarget(1000); got != 1 {
+		t.Fatalf("after a 5 s-per-URL batch: target %d, want 1", got)
+	}
+	for range 200 {
+		a.observeURLTime(160*time.Millisecond, 16) // 10 ms per URL
+	}
+	if got := a.batchTarget(1000); got != 16 {
+		t.Fatalf("after fast batches: target %d, want 16 (capped at batch_size)", got)
+	}
+}
+
+func TestBatchTargetDisabled(t *testing.T) {
+	a := sizedAssistant(16, 0, 10, 10)
+	a.observeURLTime(16*time.Second, 16)
+	if got := a.batchTarget(1000); got != 16 {
+		t.Fatalf("batch_duration 0: target %d, want 16", got)
+	}
+}
+
+// TestBatchTargetSpreadsScarceWork checks a small claim is spread over the
+// free slots, whatever the URL time.
+func TestBatchTargetSpreadsScarceWork(t *testing.T) {
+	a := sizedAssistant(16, time.Second, 10, 6) // 4 free slots
+	if got := a.batchTarget(8); got != 2 {
+		t.Fatalf("8 URLs over 4 free slots: target %d, want 2", got)
+	}
+	a.observeURLTime(16*time.Millisecond, 16)
+	if got := a.batchTarget(4); got != 1 {
+		t.Fatalf("4 URLs over 4 free slots: target %d, want 1", got)
+	}
+}
+
+func TestObserveURLTimeIgnoresEmptyBatches(t *testing.T) {
+	a := sizedAssistant(16, time.Second, 1, 1)
+	a.observeURLTime(time.Second, 0)
+	a.observeURLTime(0, 5)
+	if a.urlSeconds != 0 {
+		t.Fatalf("urlSeconds = %v after empty observations, want 0", a.urlSeconds)
+	}
+}
