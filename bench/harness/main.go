@@ -58,10 +58,13 @@ type result struct {
 	Utilisation float64
 	RefillP50   time.Duration
 	RefillP99   time.Duration
+	ClaimP50    time.Duration // claim statement latency over the whole crawl
+	ClaimP99    time.Duration
 	// crawlmaster timeline from the master's start: first fetch started,
 	// last fetch started, last result persisted.
 	FirstFetch, LastFetch, LastPersist time.Duration
 	PerAssistant                       []string // URLs and last fetch start per assistant
+	Progress                           []string // table rows every 10 s: final URLs, pages/s, peak RSS so far
 	Failed                             string
 }
 
@@ -391,9 +394,12 @@ metrics: {pprof: true}     # for profiling a run in progress (loopback only)
 			refill = histogram(ports[0], "crawlmaster_dispatch_slot_refill_seconds")
 		}
 		if time.Since(lastReport) >= 10*time.Second {
+			rate := float64(final-lastFinal) / time.Since(lastReport).Seconds()
 			fmt.Fprintf(os.Stderr, "   t=%4.0fs final %d/%d, %.0f pages/s, master RSS %s MiB, assistants %s/%s MiB\n",
-				time.Since(start).Seconds(), final, total, float64(final-lastFinal)/time.Since(lastReport).Seconds(),
+				time.Since(start).Seconds(), final, total, rate,
 				mib(vmHWM(m.Process.Pid)), mib(vmHWM(a1.Process.Pid)), mib(vmHWM(a2.Process.Pid)))
+			r.Progress = append(r.Progress, fmt.Sprintf("| %.0fs | %d | %.0f | %s | %s / %s | %s |", time.Since(start).Seconds(), final, rate,
+				mib(vmHWM(m.Process.Pid)), mib(vmHWM(a1.Process.Pid)), mib(vmHWM(a2.Process.Pid)), mib(postgresMaxRSS())))
 			lastReport, lastFinal = time.Now(), final
 		}
 		if final == total {
@@ -438,6 +444,8 @@ metrics: {pprof: true}     # for profiling a run in progress (loopback only)
 		r.Utilisation = busySum / samples
 	}
 	r.RefillP50, r.RefillP99 = quantile(refill, 0.5), quantile(refill, 0.99)
+	claims := histogram(ports[0], "crawlmaster_dispatch_claim_duration_seconds")
+	r.ClaimP50, r.ClaimP99 = quantile(claims, 0.5), quantile(claims, 0.99)
 	if err := conn.QueryRow(ctx, `SELECT count(*) FROM results WHERE state = 'done' AND http_status = 200`).Scan(&r.PagesOK); err != nil {
 		return fail(err)
 	}
@@ -709,6 +717,12 @@ func table(o options, workload string, rs []result) string {
 			fmt.Fprintf(&sb, "crawlmaster timeline from the master's start: first fetch %s, last fetch started %s, last result persisted %s.\n",
 				r.FirstFetch.Round(time.Millisecond), r.LastFetch.Round(time.Millisecond), r.LastPersist.Round(time.Millisecond))
 			fmt.Fprintf(&sb, "crawlmaster per assistant: %s.\n", strings.Join(r.PerAssistant, "; "))
+			fmt.Fprintf(&sb, "crawlmaster claim latency: p50 %s, p99 %s.\n", r.ClaimP50.Round(time.Microsecond), r.ClaimP99.Round(time.Microsecond))
+			if len(r.Progress) > 0 {
+				fmt.Fprintf(&sb, "\ncrawlmaster over time (every 10 s; final URLs are done, failed or dead; RSS is the peak so far):\n\n")
+				fmt.Fprintf(&sb, "| t | final URLs | final/s | master MiB | assistants MiB | postgres MiB (largest backend) |\n|---:|---:|---:|---:|---|---:|\n")
+				fmt.Fprintf(&sb, "%s\n", strings.Join(r.Progress, "\n"))
+			}
 		}
 	}
 	byTool := map[string]result{}
