@@ -721,7 +721,7 @@ func table(o options, workload string, rs []result) string {
 			if len(r.Progress) > 0 {
 				fmt.Fprintf(&sb, "\ncrawlmaster over time (every 10 s; final URLs are done, failed or dead; RSS is the peak so far):\n\n")
 				fmt.Fprintf(&sb, "| t | final URLs | final/s | master MiB | assistants MiB | postgres MiB (largest backend) |\n|---:|---:|---:|---:|---|---:|\n")
-				fmt.Fprintf(&sb, "%s\n", strings.Join(r.Progress, "\n"))
+				fmt.Fprintf(&sb, "%s\n\n", strings.Join(r.Progress, "\n"))
 			}
 		}
 	}
