@@ -55,8 +55,8 @@ type assistant struct {
 	// batches to Config.BatchDuration.
 	urlSeconds float64
 	lastErr    string
-	runCtx       context.Context
-	runCancel    context.CancelCauseFunc
+	runCtx     context.Context
+	runCancel  context.CancelCauseFunc
 }
 
 type slotState struct {
