@@ -305,13 +305,19 @@ func (f *httpFetcher) readBody(r io.Reader, contentLength, limit int64, keep boo
 	for n < want {
 		c := f.getChunk()
 		chunks = append(chunks, c)
-		room := min(int64(cap(*c)), want-n)
-		var m int
-		m, err = io.ReadFull(r, (*c)[:room])
-		*c = (*c)[:m]
-		n += int64(m)
+		room := int(min(int64(cap(*c)), want-n))
+		// Not io.ReadFull: it reports a body ending inside a chunk as
+		// io.ErrUnexpectedEOF, the same error net/http gives for a
+		// transfer cut off before its Content-Length or last chunk. Only
+		// io.EOF is the body's end; a cut-off transfer stays an error.
+		for len(*c) < room && err == nil {
+			var m int
+			m, err = r.Read((*c)[len(*c):room])
+			*c = (*c)[:len(*c)+m]
+			n += int64(m)
+		}
 		if err != nil {
-			if err == io.EOF || err == io.ErrUnexpectedEOF {
+			if err == io.EOF {
 				err = nil
 			}
 			break

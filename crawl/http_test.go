@@ -330,6 +330,47 @@ func TestConnResetAndProtocol(t *testing.T) {
 	wantClass(t, fetch(t, f, "http://a.test/badchunk"), crawl.ClassProtocol)
 }
 
+// TestCutOffBodies: a transfer that ends before its Content-Length or its
+// last chunk is an error however the body is read (exact allocation or
+// pooled chunks, one chunk or several), never a complete page.
+func TestCutOffBodies(t *testing.T) {
+	s := newSite(t)
+	cutOff := func(head string, body []byte) http.HandlerFunc {
+		return func(w http.ResponseWriter, r *http.Request) {
+			c, buf, _ := w.(http.Hijacker).Hijack()
+			buf.WriteString(head)
+			buf.Write(body)
+			buf.Flush()
+			c.Close()
+		}
+	}
+	big := bytes.Repeat([]byte("x"), 100<<10)
+	s.handle("a.test/chunked-short", cutOff("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nContent-Type: text/html\r\n\r\n8\r\n<title>x", nil))
+	s.handle("a.test/chunked-long", cutOff("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nContent-Type: text/html\r\n\r\n"+
+		strconv.FormatInt(200<<10, 16)+"\r\n", big))
+	s.handle("a.test/over-cap", cutOff("HTTP/1.1 200 OK\r\nContent-Length: 999999\r\nContent-Type: text/html\r\n\r\n", big[:1000]))
+	cfg := testConfig(s.addr())
+	cfg.BodyCap = 500 << 10 // below 999999: the chunked read path
+	f := newFetcher(t, cfg)
+	for _, p := range []string{"/chunked-short", "/chunked-long", "/over-cap"} {
+		res := fetch(t, f, "http://a.test"+p)
+		wantClass(t, res, crawl.ClassConnReset)
+		if res.Body != nil {
+			t.Errorf("%s: cut-off body kept (%d bytes)", p, len(res.Body))
+		}
+	}
+
+	// A robots.txt cut off before its Content-Length is unavailable, not a
+	// shorter file: the Disallow it lost must not allow the page.
+	s.handle("b.test/robots.txt", cutOff("HTTP/1.1 200 OK\r\nContent-Length: 200\r\nContent-Type: text/plain\r\n\r\n", []byte("User-agent: *\n")))
+	s.handle("b.test/private", func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("secret")) })
+	res := fetch(t, f, "http://b.test/private")
+	wantClass(t, res, crawl.ClassRobotsUnavailable)
+	if n := s.count("b.test/private"); n != 0 {
+		t.Errorf("page fetched %d times after a cut-off robots.txt", n)
+	}
+}
+
 func TestTLSError(t *testing.T) {
 	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
 	defer srv.Close()

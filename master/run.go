@@ -16,7 +16,6 @@ import (
 
 	"github.com/crawlmaster/crawlmaster/internal/admin"
 	"github.com/crawlmaster/crawlmaster/internal/config"
-	"github.com/crawlmaster/crawlmaster/internal/gctune"
 	"github.com/crawlmaster/crawlmaster/master/dispatch"
 	"github.com/crawlmaster/crawlmaster/master/persist"
 	"github.com/crawlmaster/crawlmaster/master/retry"
@@ -69,8 +68,6 @@ var (
 // close the database pool last.
 func Run(ctx context.Context, o Options) error {
 	cfg, log := o.Config, o.Log.With("component", "master")
-	gc := gctune.Apply(0)
-	log.Info("gc pacing", "gc_percent", gc.Percent, "memory_limit_bytes", gc.MemoryLimit)
 	st, pool, err := openAndMigrate(ctx, cfg.Database.URL, int32(cfg.Database.MaxConns), log)
 	if err != nil {
 		if ctx.Err() != nil {

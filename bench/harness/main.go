@@ -362,20 +362,29 @@ metrics: {pprof: true}     # for profiling a run in progress (loopback only)
 	defer tick.Stop()
 	deadline := start.Add(30 * time.Minute)
 	lastReport, lastFinal := start, int64(0)
+	lastDBCheck, nearEnd := start, false
 	for range tick.C {
 		// Progress comes from the master's own counter of final results,
 		// not from counting the frontier: a scan of it every tick would be
 		// PostgreSQL CPU charged to crawlmaster. The database confirms the
-		// end.
+		// end, and is asked every few seconds anyway, in case the counter
+		// undercounts (a write that committed but was reported failed is
+		// retried and then counted as rejected).
 		master := scrape(ports[0])
 		final := int64(0)
 		for _, st := range []string{"done", "failed", "dead"} {
 			final += int64(sample(master, "crawlmaster_persist_results_total", "outcome", st))
 		}
-		if final >= total {
+		if final >= total || time.Since(lastDBCheck) >= 5*time.Second {
+			lastDBCheck = time.Now()
 			if err := conn.QueryRow(ctx, `SELECT count(*) FROM frontier WHERE state IN ('done','failed','dead')`).Scan(&final); err != nil {
 				return fail(err)
 			}
+		}
+		if !nearEnd && final >= total*99/100 {
+			// The crawl's end is taken when it is noticed: look closely.
+			nearEnd = true
+			tick.Reset(50 * time.Millisecond)
 		}
 		if final < total*9/10 {
 			// Busy-capable slots: an assistant's slots count only while
@@ -412,12 +421,9 @@ metrics: {pprof: true}     # for profiling a run in progress (loopback only)
 	r.Wall = time.Since(start)
 	var first, lastFetch, lastPersist time.Time
 	if err := conn.QueryRow(ctx, `SELECT min(fetched_at), max(fetched_at), max(persisted_at) FROM results`).Scan(&first, &lastFetch, &lastPersist); err == nil {
+		// On PostgreSQL's clock (the same machine's here), for the
+		// timeline line only; persisted_at is its write's start.
 		r.FirstFetch, r.LastFetch, r.LastPersist = first.Sub(start), lastFetch.Sub(start), lastPersist.Sub(start)
-		// The crawl ended when its last result was persisted, not at the
-		// progress tick (every 200 ms) that noticed it.
-		if r.LastPersist > 0 && r.LastPersist < r.Wall {
-			r.Wall = r.LastPersist
-		}
 	}
 	if rows, err := conn.Query(ctx, `SELECT assistant, count(*), max(fetched_at) FROM results GROUP BY 1 ORDER BY 1`); err == nil {
 		for rows.Next() {

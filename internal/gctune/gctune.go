@@ -5,7 +5,7 @@ import (
 	"runtime/debug"
 )
 
-// DefaultPercent is the daemons' GC percent. Go's default (100) starts a
+// DefaultPercent is the assistant's GC percent. Go's default (100) starts a
 // collection whenever the heap has doubled over the live data; a crawler's
 // live heap is small (tens of MiB) and its garbage is mostly per-page
 // buffers, so at 100 the assistants spent ~15% of their CPU collecting.
@@ -21,7 +21,7 @@ type Settings struct {
 
 // Apply sets the soft memory limit to limit bytes when limit > 0 and
 // GOMEMLIMIT is not set, and the GC percent to DefaultPercent when GOGC is
-// not set. It changes process-wide settings: call it from a daemon's
+// not set. It changes process-wide settings: call it from the daemon's
 // entry point.
 func Apply(limit int64) Settings {
 	if limit > 0 && os.Getenv("GOMEMLIMIT") == "" {

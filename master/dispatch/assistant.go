@@ -462,7 +462,12 @@ func (a *assistant) batchTarget(n int) int {
 }
 
 // urlTimeWeight is the weight of one completed batch in urlSeconds: the
-// average follows a change of sites within a few dozen batches.
+// average follows a change of sites within a few dozen batches. The time
+// measured is the batch's wall time on its slot, politeness waits and
+// result back-pressure included: a domain's URLs spaced by a crawl delay,
+// or a database falling behind, give smaller batches too (more Crawl
+// calls, each still holding whole domains), which costs little when the
+// slots are waiting anyway.
 const urlTimeWeight = 0.05
 
 // observeURLTime folds a completed batch into urlSeconds.
