@@ -11,7 +11,7 @@
 //
 //	safe        fetcher.go    a panic becomes a ClassOther Result
 //	metrics     metrics.go    Prometheus histogram/counters by class
-//	robots      robots.go     robots.txt verdict per origin (cached, singleflight)
+//	robots      robots.go     robots.txt verdict per origin (cached; shared fetch run inline)
 //	politeness  politeness.go per-host spacing of page requests
 //	HTTP        http.go       one GET: redirects, body cap, hash, title
 //

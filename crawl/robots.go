@@ -8,10 +8,10 @@ import (
 	"log/slog"
 	"net/url"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/temoto/robotstxt"
-	"golang.org/x/sync/singleflight"
 )
 
 // robotsFetcher is the robots.txt decorator. It consults (and fills) a
@@ -26,20 +26,31 @@ type robotsFetcher struct {
 	next   Fetcher
 	agent  string // lowercase product token
 	cache  *robotsCache
-	sf     singleflight.Group
 	clock  Clock
+
+	mu      sync.Mutex
+	flights map[string]*robotsFlight // origin key -> robots.txt fetch in progress
+}
+
+// robotsFlight is one robots.txt fetch in progress for an origin, run by
+// its leader (the lookup that registered it). Before closing done the leader
+// sets e to the verdict, or leaves it nil when it gave up (its ctx ended).
+type robotsFlight struct {
+	done chan struct{}
+	e    *robotsEntry
 }
 
 func newRobots(cfg Config, logger *slog.Logger, m *Metrics, h *httpFetcher, next Fetcher) *robotsFetcher {
 	return &robotsFetcher{
-		cfg:    cfg,
-		logger: logger,
-		m:      m,
-		h:      h,
-		next:   next,
-		agent:  productToken(cfg.UserAgent),
-		cache:  newRobotsCache(cfg.RobotsCacheSize),
-		clock:  cfg.Clock,
+		cfg:     cfg,
+		logger:  logger,
+		m:       m,
+		h:       h,
+		next:    next,
+		agent:   productToken(cfg.UserAgent),
+		cache:   newRobotsCache(cfg.RobotsCacheSize),
+		clock:   cfg.Clock,
+		flights: make(map[string]*robotsFlight),
 	}
 }
 
@@ -60,8 +71,8 @@ func hostKey(u *url.URL) string {
 }
 
 // Fetch checks robots.txt for url, then (if allowed) calls next. It blocks
-// while robots.txt is fetched (at most RobotsTimeout, shared with concurrent
-// callers for the same origin) unless ctx ends first.
+// while robots.txt is fetched (shared with concurrent callers for the same
+// origin; see lookup) unless ctx ends first.
 func (r *robotsFetcher) Fetch(ctx context.Context, raw string) *Result {
 	u, err := parseFetchURL(raw)
 	if err != nil {
@@ -115,10 +126,31 @@ func (r *robotsFetcher) checkHop(ctx context.Context, target *url.URL) error {
 }
 
 // lookup returns the verdict for u's origin from the cache or, on a miss,
-// from a robots.txt fetch shared by every concurrent caller for that origin
-// (singleflight). The fetch runs detached from ctx — one impatient caller
-// must not fail it for the others — and is bounded by RobotsTimeout. The
-// only error is ctx's, when the caller stops waiting.
+// from a robots.txt fetch shared by every concurrent caller for that origin.
+// The only error is ctx's, when the caller stops waiting.
+//
+// The first caller to miss becomes the flight's leader and runs the fetch
+// inline, in its own goroutine and with its own ctx; later callers wait for
+// the flight's done channel. (This replaced singleflight.DoChan, which
+// started a goroutine per fetch, i.e. per crawled origin: growing that fresh
+// goroutine's stack under the net/http client calls was ~5% of the
+// assistant's CPU in the benchmark profile, plus DoChan's allocations. The
+// leader's stack is already grown.)
+//
+// One impatient caller must not fail the fetch for the others: a waiter
+// whose ctx ends just stops waiting, and a leader whose ctx ends during the
+// fetch neither caches nor shares what it got (a cancelled request is not a
+// verdict); the flight ends empty and its waiters retry, one of them leading
+// a new fetch. So at most one robots.txt request per origin is in flight,
+// each bounded by RobotsTimeout (fetch applies it), but a waiter may wait
+// through more than one of them.
+//
+// Callers' contexts: Fetch passes its caller's ctx (the assistant's batch
+// stream: cancellable, no deadline); checkHop passes the page request's,
+// whose cfg.Timeout deadline may be nearer than RobotsTimeout after slow
+// hops. A leader's DeadlineExceeded counts as the leader giving up, like a
+// cancel: the fetch is not cached and waiters retry. Only RobotsTimeout (a
+// deadline of fetch's own) turns into a timeout verdict.
 func (r *robotsFetcher) lookup(ctx context.Context, u *url.URL) (*robotsEntry, error) {
 	key := originKey(u)
 	if e := r.cache.get(key, r.clock.Now()); e != nil {
@@ -126,25 +158,55 @@ func (r *robotsFetcher) lookup(ctx context.Context, u *url.URL) (*robotsEntry, e
 		return e, nil
 	}
 	r.m.robotsCacheMiss()
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
-	detached := context.WithoutCancel(ctx)
-	ch := r.sf.DoChan(key, func() (any, error) {
-		// A flight that ended just before ours may have filled the cache.
-		if e := r.cache.get(key, r.clock.Now()); e != nil {
-			return e, nil
+	for {
+		if err := ctx.Err(); err != nil {
+			return nil, err
 		}
-		e := r.fetch(detached, key)
-		r.cache.put(e)
-		return e, nil
-	})
-	select {
-	case res := <-ch:
-		return res.Val.(*robotsEntry), nil
-	case <-ctx.Done():
-		return nil, ctx.Err()
+		r.mu.Lock()
+		fl := r.flights[key]
+		if fl == nil {
+			fl = &robotsFlight{done: make(chan struct{})}
+			r.flights[key] = fl
+			r.mu.Unlock()
+			return r.lead(ctx, key, fl)
+		}
+		r.mu.Unlock()
+		select {
+		case <-fl.done:
+			if fl.e != nil {
+				return fl.e, nil
+			}
+			// The leader gave up; try again (most likely as the new leader).
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
 	}
+}
+
+// lead runs flight fl for key in the caller's goroutine. Whatever happens
+// (even a panic) fl is removed and done closed, so no waiter hangs; fl.e is
+// set only to a verdict that was cached.
+func (r *robotsFetcher) lead(ctx context.Context, key string, fl *robotsFlight) (*robotsEntry, error) {
+	var shared *robotsEntry
+	defer func() {
+		r.mu.Lock()
+		fl.e = shared // before close(done): waiters read it after <-done
+		delete(r.flights, key)
+		close(fl.done)
+		r.mu.Unlock()
+	}()
+	// A flight that ended just before ours may have filled the cache.
+	if e := r.cache.get(key, r.clock.Now()); e != nil {
+		shared = e
+		return e, nil
+	}
+	e := r.fetch(ctx, key)
+	if err := ctx.Err(); err != nil {
+		return nil, err // gave up: not a verdict, waiters retry
+	}
+	r.cache.put(e)
+	shared = e
+	return e, nil
 }
 
 // hostLevel classes say the origin itself cannot be reached; they are
@@ -160,8 +222,10 @@ func hostLevel(c Class) bool {
 }
 
 // fetch requests key/robots.txt and turns the answer into a cache entry.
-// It never panics (singleflight.DoChan would re-panic on a bare goroutine
-// and kill the process), so the parse is guarded.
+// It never panics: it runs in the lookup leader's goroutine, which is some
+// page fetch's, so a bad robots.txt must not become that page's panic (and
+// a failed fetch still yields an entry to cache and share); the parse is
+// guarded. ctx is the leader's; fetch adds RobotsTimeout to it.
 func (r *robotsFetcher) fetch(ctx context.Context, key string) (e *robotsEntry) {
 	start := time.Now()
 	e = &robotsEntry{key: key, class: ClassOK}

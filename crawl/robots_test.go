@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"runtime"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -155,7 +157,7 @@ func TestRobotsSingleflight(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	const n = 20
+	const n = 50
 	var wg sync.WaitGroup
 	results := make([]*crawl.Result, n)
 	for i := range n {
@@ -202,6 +204,183 @@ func TestRobotsWaitCanceled(t *testing.T) {
 	go func() { <-entered; cancel() }()
 	res := f.Fetch(ctx, "http://a.test/page")
 	wantClass(t, res, crawl.ClassCanceled)
+}
+
+// robotsWaiters counts goroutines parked in the robots layer's lookup,
+// waiting for a robots.txt fetch led by another caller.
+func robotsWaiters() int {
+	buf := make([]byte, 1<<20)
+	for {
+		n := runtime.Stack(buf, true)
+		if n < len(buf) {
+			buf = buf[:n]
+			break
+		}
+		buf = make([]byte, 2*len(buf))
+	}
+	count := 0
+	for _, g := range strings.Split(string(buf), "\n\n") {
+		lines := strings.Split(g, "\n")
+		if !strings.Contains(lines[0], "[select") {
+			continue
+		}
+		// The first frame outside the runtime is where it blocks.
+		for _, l := range lines[1:] {
+			if strings.HasPrefix(l, "\t") || strings.HasPrefix(l, "runtime.") {
+				continue
+			}
+			if strings.HasPrefix(l, "github.com/crawlmaster/crawlmaster/crawl.(*robotsFetcher).lookup(") {
+				count++
+			}
+			break
+		}
+	}
+	return count
+}
+
+func awaitResult(t *testing.T, what string, ch <-chan *crawl.Result) *crawl.Result {
+	t.Helper()
+	select {
+	case res := <-ch:
+		return res
+	case <-time.After(10 * time.Second):
+		t.Fatalf("timed out waiting for %s", what)
+		return nil
+	}
+}
+
+// TestRobotsLeaderCanceledWaiterRetries: the caller running the shared
+// robots.txt fetch gives up mid-request. A waiting caller with a live ctx
+// must not get a canceled (or timed-out) verdict: it fetches robots.txt
+// again itself and gets the real one, which is then cached.
+func TestRobotsLeaderCanceledWaiterRetries(t *testing.T) {
+	s := newSite(t)
+	release := make(chan struct{})
+	defer close(release)
+	entered := make(chan struct{}, 1)
+	var mu sync.Mutex
+	requests := 0
+	s.handle("a.test/robots.txt", func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		requests++
+		first := requests == 1
+		mu.Unlock()
+		if first { // the leader's request: hangs until the leader gives up
+			entered <- struct{}{}
+			select {
+			case <-release:
+			case <-r.Context().Done():
+			}
+			return
+		}
+		fmt.Fprint(w, "User-agent: *\nDisallow: /private\n")
+	})
+	reg := prometheus.NewRegistry()
+	f, err := crawl.New(testConfig(s.addr()), nil, crawl.NewMetrics(reg))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(f.(interface{ CloseIdleConnections() }).CloseIdleConnections)
+
+	lctx, lcancel := context.WithCancel(context.Background())
+	defer lcancel()
+	leader := make(chan *crawl.Result, 1)
+	go func() { leader <- f.Fetch(lctx, "http://a.test/private/1") }()
+	<-entered
+
+	waiter := make(chan *crawl.Result, 1)
+	go func() { waiter <- fetch(t, f, "http://a.test/private/2") }()
+	waitFor(t, "the second fetch to wait for the first one's robots.txt", func() bool {
+		return robotsWaiters() == 1
+	})
+
+	lcancel()
+	res := awaitResult(t, "the cancelled leader", leader)
+	wantClass(t, res, crawl.ClassCanceled)
+	if res.Robots != crawl.RobotsUnknown {
+		t.Errorf("leader: robots = %v, want unknown", res.Robots)
+	}
+
+	res = awaitResult(t, "the waiter", waiter)
+	wantClass(t, res, crawl.ClassRobotsDisallowed)
+	if res.Robots != crawl.RobotsDisallowed {
+		t.Errorf("waiter: robots = %v, want disallowed", res.Robots)
+	}
+	if n := s.count("a.test/robots.txt"); n != 2 {
+		t.Errorf("robots.txt requested %d times, want 2 (abandoned by the leader, then by the waiter)", n)
+	}
+
+	// The waiter's verdict is cached; the cancelled one never was.
+	wantClass(t, fetch(t, f, "http://a.test/private/3"), crawl.ClassRobotsDisallowed)
+	wantClass(t, fetch(t, f, "http://a.test/public"), crawl.ClassOK)
+	if n := s.count("a.test/robots.txt"); n != 2 {
+		t.Errorf("robots.txt requested %d times, want 2 (cached)", n)
+	}
+	if got := metricValue(t, reg, "crawl_robots_cache_hits_total", nil); got != 2 {
+		t.Errorf("cache hits = %v, want 2", got)
+	}
+	if got := metricValue(t, reg, "crawl_robots_cache_misses_total", nil); got != 2 {
+		t.Errorf("cache misses = %v, want 2 (one per lookup, retries not counted)", got)
+	}
+}
+
+// TestRobotsWaiterCanceled: a caller waiting for another's robots.txt fetch
+// returns as soon as its own ctx ends, and the fetch goes on, completes and
+// is cached for everyone else.
+func TestRobotsWaiterCanceled(t *testing.T) {
+	s := newSite(t)
+	release := make(chan struct{})
+	var releaseOnce sync.Once
+	releaseAll := func() { releaseOnce.Do(func() { close(release) }) }
+	defer releaseAll()
+	entered := make(chan struct{}, 1)
+	s.handle("a.test/robots.txt", func(w http.ResponseWriter, r *http.Request) {
+		entered <- struct{}{}
+		select {
+		case <-release:
+		case <-r.Context().Done():
+			return
+		}
+		fmt.Fprint(w, "User-agent: *\nDisallow: /private\n")
+	})
+	f := newFetcher(t, testConfig(s.addr()))
+
+	leader := make(chan *crawl.Result, 1)
+	go func() { leader <- fetch(t, f, "http://a.test/private/1") }()
+	<-entered
+
+	wctx, wcancel := context.WithCancel(context.Background())
+	defer wcancel()
+	waiter := make(chan *crawl.Result, 1)
+	go func() { waiter <- f.Fetch(wctx, "http://a.test/page") }()
+	waitFor(t, "the second fetch to wait for the first one's robots.txt", func() bool {
+		return robotsWaiters() == 1
+	})
+
+	wcancel()
+	// robots.txt is still unanswered: the waiter must not wait for it.
+	res := awaitResult(t, "the cancelled waiter", waiter)
+	wantClass(t, res, crawl.ClassCanceled)
+	if res.Robots != crawl.RobotsUnknown || !strings.Contains(res.Err, context.Canceled.Error()) {
+		t.Errorf("waiter: robots = %v, err = %q", res.Robots, res.Err)
+	}
+	select {
+	case res := <-leader:
+		t.Fatalf("leader finished (%s %s) before robots.txt was answered", res.Class, res.Err)
+	default:
+	}
+
+	releaseAll()
+	res = awaitResult(t, "the leader", leader)
+	wantClass(t, res, crawl.ClassRobotsDisallowed)
+	wantClass(t, fetch(t, f, "http://a.test/private/2"), crawl.ClassRobotsDisallowed)
+	wantClass(t, fetch(t, f, "http://a.test/page"), crawl.ClassOK)
+	if n := s.count("a.test/robots.txt"); n != 1 {
+		t.Errorf("robots.txt requested %d times, want 1", n)
+	}
+	if n := s.count("a.test/page"); n != 1 {
+		t.Errorf("page requested %d times, want 1 (not by the cancelled waiter)", n)
+	}
 }
 
 func TestRobotsCacheTTL(t *testing.T) {
