@@ -314,6 +314,18 @@ func TestCrawlWithUnreachableAssistant(t *testing.T) {
 	}
 }
 
+// When nothing is in flight the writer is told to flush: with an
+// hour-long flush interval and batches larger than the crawl, every result
+// still reaches the database while the master runs.
+func TestResultsFlushedWhenNothingInFlight(t *testing.T) {
+	const domains = 60
+	c := newCluster(t, domains, 2, 8)
+	c.cfg.Persist.FlushInterval = config.Duration(time.Hour)
+	c.cfg.Persist.BatchSize = 1000
+	c.startMaster()
+	c.waitFinal(time.Minute)
+}
+
 // SIGTERM (context cancel) mid-crawl: the master stops dispatching, gives
 // in-flight batches the grace period, then cancels them and returns their
 // URLs to pending without charging an attempt; no lease is left.

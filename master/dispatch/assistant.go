@@ -239,7 +239,7 @@ func (a *assistant) onPoll(p pollDone) {
 	}
 	// A draining assistant takes no new work, so its shards go to the
 	// others at once instead of waiting for it to exit and be marked down.
-	a.d.setLive(a.id, !a.draining)
+	a.d.setLive(a.id, !a.draining, len(a.slots))
 	if a.draining {
 		a.releaseReady("assistant_draining")
 	}
@@ -264,7 +264,7 @@ func (a *assistant) markDown(err error) {
 	for i := range a.slots {
 		a.slots[i].remoteBusy = true // unknown until it answers again
 	}
-	a.d.setLive(a.id, false)
+	a.d.setLive(a.id, false, 0)
 }
 
 func (a *assistant) releaseReady(reason string) {
@@ -346,6 +346,7 @@ func (a *assistant) fill() {
 		s.busy = true
 		a.inflight++
 		a.inflightN += len(b.tasks)
+		a.d.inflight.Add(int64(len(b.tasks)))
 		a.dispatched += int64(len(b.tasks))
 		a.d.m.InFlightURLs.Add(float64(len(b.tasks)))
 		a.d.m.BatchesDispatched.WithLabelValues(a.id).Inc()
@@ -499,6 +500,12 @@ func (a *assistant) onBatchDone(b batchDone) {
 	a.inflight--
 	a.inflightN -= len(b.b.tasks)
 	a.d.m.InFlightURLs.Sub(float64(len(b.b.tasks)))
+	if a.d.inflight.Add(-int64(len(b.b.tasks))) == 0 {
+		// The crawl is winding down or idle: nothing more will join the
+		// writer's batch soon, so waiting out its flush interval would
+		// only delay these results (up to 200 ms, 5% of a short crawl).
+		a.d.sink.FlushNow()
+	}
 	dur := time.Since(b.startedAt)
 	a.d.m.BatchDuration.Observe(dur.Seconds())
 	attrs := []any{"batch", b.b.id, "slot", b.slot, "urls", len(b.b.tasks),

@@ -27,9 +27,12 @@ type Store interface {
 }
 
 // Sink receives decided outcomes. Submit blocks while the sink is full; it
-// fails only when ctx is done or the sink is closed.
+// fails only when ctx is done or the sink is closed. FlushNow says no
+// result is on its way (nothing is in flight): what is buffered should be
+// written now rather than after the flush interval. It must not block.
 type Sink interface {
 	Submit(ctx context.Context, o store.Outcome) error
+	FlushNow()
 }
 
 // Target is one assistant endpoint from rpc.yaml.
@@ -73,8 +76,11 @@ type Dispatcher struct {
 	// owners maps each shard to the id of the live assistant that owns it.
 	owners atomic.Pointer[[store.NumShards]string]
 	liveMu sync.Mutex
-	live   map[string]bool
+	live   map[string]int // live assistant id -> its slots
 
+	// inflight counts URLs in flight on every assistant; when it drops to
+	// zero the sink is told to flush.
+	inflight  atomic.Int64
 	held      heldSet
 	abort     chan struct{}
 	abortOnce sync.Once
@@ -97,7 +103,7 @@ func New(cfg Config, targets []Target, st Store, sink Sink, log *slog.Logger, m 
 	}
 	d := &Dispatcher{
 		cfg: cfg, store: st, sink: sink, log: log, m: m,
-		live:     map[string]bool{},
+		live:     map[string]int{},
 		abort:    make(chan struct{}),
 		held:     heldSet{m: map[int64]struct{}{}},
 		batchPfx: fmt.Sprintf("%x", time.Now().UnixMilli()%(1<<32)),
@@ -177,26 +183,27 @@ func (d *Dispatcher) Status() []store.AssistantStatus {
 	return out
 }
 
-// setLive records an assistant's liveness and, when the live set changed,
-// reassigns shards and tells every loop to drop ready URLs it no longer owns.
-func (d *Dispatcher) setLive(id string, up bool) {
+// setLive records an assistant's liveness and slot count and, when either
+// changed, reassigns shards and tells every loop to drop ready URLs it no
+// longer owns.
+func (d *Dispatcher) setLive(id string, up bool, slots int) {
 	d.liveMu.Lock()
-	if d.live[id] == up {
+	if have, ok := d.live[id]; ok == up && (!up || have == slots) {
 		d.liveMu.Unlock()
 		return
 	}
 	if up {
-		d.live[id] = true
+		d.live[id] = slots
 	} else {
 		delete(d.live, id)
 	}
-	ids := make([]string, 0, len(d.live))
-	for id := range d.live {
-		ids = append(ids, id)
+	live := make([]member, 0, len(d.live))
+	for id, n := range d.live {
+		live = append(live, member{id: id, slots: n})
 	}
-	d.owners.Store(ownerTable(ids))
+	d.owners.Store(ownerTable(live))
 	d.liveMu.Unlock()
-	d.log.Info("shard owners changed", "live_assistants", len(ids))
+	d.log.Info("shard owners changed", "live_assistants", len(live))
 	for _, a := range d.assistants {
 		select {
 		case a.ownerCh <- struct{}{}:

@@ -7,7 +7,7 @@
 //
 //  1. An assistant's loop keeps a small ready queue of leased URLs, claimed
 //     from the frontier only for the affinity shards that assistant owns
-//     (rendezvous hashing over the live assistants, see owners.go).
+//     (rendezvous hashing within slot-proportional quotas, see owners.go).
 //  2. A slot is given a batch when it is idle both in the assistant's last
 //     ReportIdleWorker answer and in the master's own view. When a batch's
 //     Crawl stream ends, the slot is known idle at once and refilled from

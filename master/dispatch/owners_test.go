@@ -2,28 +2,50 @@ package dispatch
 
 import (
 	"fmt"
+	"slices"
 	"testing"
 
 	"github.com/crawlmaster/crawlmaster/master/store"
 )
 
-func TestOwnerTableSpreadsShardsEvenly(t *testing.T) {
-	live := []string{"10.0.0.3:50052", "10.0.0.4:50052", "10.0.0.5:50052"}
+func members(slots int, ids ...string) []member {
+	out := make([]member, len(ids))
+	for i, id := range ids {
+		out[i] = member{id: id, slots: slots}
+	}
+	return out
+}
+
+func countOwned(t *testing.T, owners *[store.NumShards]string) map[string]int {
+	t.Helper()
 	owned := map[string]int{}
-	for s, id := range ownerTable(live) {
+	for s, id := range owners {
 		if id == "" {
 			t.Fatalf("shard %d has no owner", s)
 		}
 		owned[id]++
 	}
-	// Rendezvous hashing spreads shards evenly: each of 3 gets about a third.
-	for id, n := range owned {
-		if n < store.NumShards/3-80 || n > store.NumShards/3+80 {
-			t.Errorf("%s owns %d shards, want about %d", id, n, store.NumShards/3)
+	return owned
+}
+
+// Equal assistants own equal shares, to one shard: plain rendezvous
+// hashing splits 1024 shards binomially (±16 shards, one standard
+// deviation, with two assistants).
+func TestOwnerTableSplitsShardsEvenly(t *testing.T) {
+	for n := 1; n <= 7; n++ {
+		var ids []string
+		for i := range n {
+			ids = append(ids, fmt.Sprintf("10.0.0.%d:20061", i+3))
 		}
-	}
-	if len(owned) != len(live) {
-		t.Fatalf("%d of %d assistants own shards", len(owned), len(live))
+		owned := countOwned(t, ownerTable(members(100, ids...)))
+		if len(owned) != n {
+			t.Fatalf("%d of %d assistants own shards", len(owned), n)
+		}
+		for id, got := range owned {
+			if got < store.NumShards/n || got > store.NumShards/n+1 {
+				t.Errorf("%d assistants: %s owns %d shards, want %d or %d", n, id, got, store.NumShards/n, store.NumShards/n+1)
+			}
+		}
 	}
 	for s, id := range ownerTable(nil) {
 		if id != "" {
@@ -32,38 +54,74 @@ func TestOwnerTableSpreadsShardsEvenly(t *testing.T) {
 	}
 }
 
-// When an assistant leaves, only its shards move; when it returns, exactly
-// those move back.
-func TestRendezvousMovesOnlyTheLeaversShards(t *testing.T) {
-	all := []string{"a:1", "b:1", "c:1", "d:1"}
-	before := map[int16]string{}
-	for s := int16(0); s < store.NumShards; s++ {
-		before[s] = ownerOfShard(s, all)
-	}
-	without := []string{"a:1", "b:1", "d:1"}
-	moved := 0
-	for s := int16(0); s < store.NumShards; s++ {
-		after := ownerOfShard(s, without)
-		if before[s] != "c:1" && after != before[s] {
-			t.Fatalf("shard %d moved from %s to %s although its owner stayed", s, before[s], after)
+// Shares follow the slots: an assistant with three times the slots owns
+// three times the shards.
+func TestOwnerTableWeighsBySlots(t *testing.T) {
+	owned := countOwned(t, ownerTable([]member{{"big:1", 300}, {"small:1", 100}, {"new:1", 0}}))
+	// Weights 300, 100 and 1 (no slots reported yet counts as one).
+	want := map[string]int{"big:1": 766, "small:1": 255, "new:1": 3}
+	for id, w := range want {
+		if owned[id] != w {
+			t.Errorf("%s owns %d shards, want %d (all: %v)", id, owned[id], w, owned)
 		}
-		if before[s] == "c:1" {
-			moved++
-			if after == "c:1" {
-				t.Fatalf("shard %d still owned by the departed c:1", s)
+	}
+}
+
+// Quotas aside, a shard goes to the assistant it prefers: most shards are
+// owned by their highest-scoring assistant, as in plain rendezvous hashing.
+func TestOwnerTableFollowsPreference(t *testing.T) {
+	live := members(50, "a:1", "b:1", "c:1")
+	owners := ownerTable(live)
+	first := 0
+	for s, id := range owners {
+		best, bestScore := "", uint64(0)
+		for _, m := range live {
+			if sc := rendezvousScore(m.id, int16(s)); best == "" || sc > bestScore {
+				best, bestScore = m.id, sc
 			}
 		}
-		if back := ownerOfShard(s, all); back != before[s] {
-			t.Fatalf("shard %d: %s after c:1 returned, want %s", s, back, before[s])
+		if id == best {
+			first++
 		}
 	}
-	if moved == 0 {
-		t.Fatal("c:1 owned no shards")
+	if first < store.NumShards*90/100 {
+		t.Fatalf("%d of %d shards owned by their first choice, want at least 90%%", first, store.NumShards)
+	}
+}
+
+// When an assistant leaves, its shards move and only a few others (to
+// even out the split); when it returns, exactly the old table is back.
+func TestOwnerTableMovesFewShards(t *testing.T) {
+	for _, n := range []int{2, 3, 4, 8, 16} {
+		var all []member
+		for i := range n {
+			all = append(all, member{id: fmt.Sprintf("10.0.1.%d:20061", i), slots: 64})
+		}
+		before := ownerTable(all)
+		for leave := range all {
+			without := append(slices.Clone(all[:leave]), all[leave+1:]...)
+			after := ownerTable(without)
+			gone, moved := all[leave].id, 0
+			for s := range before {
+				switch {
+				case after[s] == gone:
+					t.Fatalf("shard %d still owned by the departed %s", s, gone)
+				case before[s] != gone && after[s] != before[s]:
+					moved++
+				}
+			}
+			if moved > store.NumShards*4/100 {
+				t.Errorf("%d assistants, %s left: %d shards of staying assistants moved, want at most 4%%", n, gone, moved)
+			}
+			if back := ownerTable(all); *back != *before {
+				t.Fatalf("%d assistants: table differs after %s returned", n, gone)
+			}
+		}
 	}
 }
 
 func TestOwnerTableIgnoresLiveOrder(t *testing.T) {
-	if *ownerTable([]string{"x:1", "y:1"}) != *ownerTable([]string{"y:1", "x:1"}) {
+	if *ownerTable(members(8, "x:1", "y:1", "z:1")) != *ownerTable(members(8, "z:1", "x:1", "y:1")) {
 		t.Fatal("shard owners depend on the order of the live list")
 	}
 }

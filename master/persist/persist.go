@@ -39,6 +39,7 @@ type Writer struct {
 	log   *slog.Logger
 	m     *Metrics
 	in    chan store.Outcome
+	now   chan struct{} // FlushNow requests
 	done  chan struct{}
 	bytes *semaphore.Weighted
 
@@ -64,7 +65,7 @@ func New(cfg Config, p Persister, log *slog.Logger, m *Metrics) *Writer {
 		m = NewMetrics(nil)
 	}
 	return &Writer{cfg: cfg, p: p, log: log, m: m,
-		in: make(chan store.Outcome, cfg.Buffer), done: make(chan struct{}),
+		in: make(chan store.Outcome, cfg.Buffer), now: make(chan struct{}, 1), done: make(chan struct{}),
 		bytes: semaphore.NewWeighted(cfg.BufferBytes)}
 }
 
@@ -88,6 +89,16 @@ func (w *Writer) Submit(ctx context.Context, o store.Outcome) error {
 	case <-w.done:
 		w.bytes.Release(n)
 		return ErrClosed
+	}
+}
+
+// FlushNow asks Run to write what was submitted so far without waiting for
+// the flush interval (the caller knows no more results are coming soon). It
+// does not block or wait for the write.
+func (w *Writer) FlushNow() {
+	select {
+	case w.now <- struct{}{}:
+	default: // a request is pending already
 	}
 }
 
@@ -131,6 +142,19 @@ func (w *Writer) Run(ctx context.Context) error {
 		}
 		return nil
 	}
+	// drain writes everything in the channel now, then returns.
+	drain := func() error {
+		for {
+			select {
+			case o := <-w.in:
+				if err := push(o); err != nil {
+					return err
+				}
+			default:
+				return flush()
+			}
+		}
+	}
 	for {
 		select {
 		case o := <-w.in:
@@ -141,19 +165,14 @@ func (w *Writer) Run(ctx context.Context) error {
 			if err := flush(); err != nil {
 				return err
 			}
-		case <-w.done:
-			// Everything submitted before Close is in the channel: drain it.
-			for {
-				select {
-				case o := <-w.in:
-					if err := push(o); err != nil {
-						return err
-					}
-					continue
-				default:
-				}
-				return flush()
+		case <-w.now:
+			// Everything submitted before the request is in the channel.
+			if err := drain(); err != nil {
+				return err
 			}
+		case <-w.done:
+			// Everything submitted before Close is in the channel.
+			return drain()
 		case <-ctx.Done():
 			return ctx.Err()
 		}

@@ -137,6 +137,29 @@ func TestFlushByTime(t *testing.T) {
 	}
 }
 
+// FlushNow writes a partial batch at once, with everything submitted
+// before it, in one call; without it the hour-long interval would hold it.
+func TestFlushNow(t *testing.T) {
+	t.Parallel()
+	st, outs := leased(t, 7)
+	f := &faulty{st: st}
+	w, m, done := start(t, persist.Config{BatchSize: 1000, FlushInterval: time.Hour, Buffer: 1000}, f)
+	submitAll(t, w, outs)
+	w.FlushNow()
+	w.FlushNow() // coalesces with the pending request; must not block
+	waitFor(t, "the requested flush", func() bool { return w.Persisted(store.StateDone) == 7 })
+	if got := testutil.ToFloat64(m.Buffered); got != 0 {
+		t.Fatalf("buffered = %v after FlushNow, want 0", got)
+	}
+	if c := f.calls.Load(); c != 1 {
+		t.Fatalf("%d Persist calls, want the 7 results in 1", c)
+	}
+	w.Close()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+}
+
 // A failing database is retried with the same batch until it succeeds;
 // nothing is lost or written twice.
 func TestRetriesUntilTheDatabaseAnswers(t *testing.T) {

@@ -51,8 +51,10 @@ const (
 //     view, the master leases a batch of URLs in PostgreSQL (each URL gets
 //     a fencing lease token) and calls Crawl with the slot id. All URLs of a
 //     domain go to the same assistant (rendezvous hashing over the live
-//     assistants) and a domain is never in flight on two slots at once, so
-//     robots.txt caching and per-host politeness stay on one machine.
+//     assistants, each owning a share of the domains proportional to the
+//     total_slots it reports) and a domain is never in flight on two slots
+//     at once, so robots.txt caching and per-host politeness stay on one
+//     machine.
 //
 //  3. The assistant's slot fetches the batch's URLs one after another and
 //     streams one CrawlResult per URL as soon as that URL finishes. The
@@ -145,8 +147,10 @@ type Assistant_CrawlClient = grpc.ServerStreamingClient[CrawlResult]
 //     view, the master leases a batch of URLs in PostgreSQL (each URL gets
 //     a fencing lease token) and calls Crawl with the slot id. All URLs of a
 //     domain go to the same assistant (rendezvous hashing over the live
-//     assistants) and a domain is never in flight on two slots at once, so
-//     robots.txt caching and per-host politeness stay on one machine.
+//     assistants, each owning a share of the domains proportional to the
+//     total_slots it reports) and a domain is never in flight on two slots
+//     at once, so robots.txt caching and per-host politeness stay on one
+//     machine.
 //
 //  3. The assistant's slot fetches the batch's URLs one after another and
 //     streams one CrawlResult per URL as soon as that URL finishes. The
