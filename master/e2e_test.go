@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/crawlmaster/crawlmaster/assistant"
 	"github.com/crawlmaster/crawlmaster/internal/admin"
@@ -31,6 +32,7 @@ type cluster struct {
 
 	stopMaster context.CancelFunc
 	masterErr  chan error
+	registry   *prometheus.Registry // the running master's
 	assistants []*runningAssistant
 }
 
@@ -159,8 +161,10 @@ func (c *cluster) startMaster() *master.Daemon {
 	c.stopMaster = cancel
 	c.masterErr = make(chan error, 1)
 	started := make(chan *master.Daemon, 1)
+	c.registry = admin.NewRegistry()
+	reg := c.registry
 	go func() {
-		c.masterErr <- master.Run(ctx, master.Options{Config: c.cfg, Log: c.log, Registry: admin.NewRegistry(),
+		c.masterErr <- master.Run(ctx, master.Options{Config: c.cfg, Log: c.log, Registry: reg,
 			AdminAddr: "127.0.0.1:0", Started: func(d *master.Daemon) { started <- d }})
 	}()
 	select {
@@ -281,6 +285,33 @@ func TestCrawlWebsim(t *testing.T) {
 	if n := d.Writer.Rejected(); n != 0 {
 		t.Errorf("%d results rejected by fencing in a fault-free crawl", n)
 	}
+	// Both assistants were up from the start: nothing was claimed for the
+	// wrong one and released when the owners changed.
+	if n := counterValue(t, c.registry, "crawlmaster_dispatch_released_urls_total", "reason", "shard_moved"); n != 0 {
+		t.Errorf("%v URLs released because their shard moved, in a crawl whose assistants never changed", n)
+	}
+}
+
+// counterValue reads one labelled counter from reg (0 when absent).
+func counterValue(t *testing.T, reg *prometheus.Registry, name, label, value string) float64 {
+	t.Helper()
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() != name {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			for _, lp := range m.GetLabel() {
+				if lp.GetName() == label && lp.GetValue() == value {
+					return m.GetCounter().GetValue()
+				}
+			}
+		}
+	}
+	return 0
 }
 
 // An assistant listed in rpc.yaml but unreachable at start is reported and

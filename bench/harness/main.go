@@ -257,6 +257,12 @@ func runCrawlmaster(o options, workload, list, simAddr string) result {
 	defer os.RemoveAll(dir)
 	ports := freePorts(5)
 	slots := o.concurrency / 2
+	// BENCH_LOG_DIR keeps the daemons' logs (at level info: one line per
+	// batch dispatched and finished) for reading a run's timeline.
+	logDir, logLevel := os.Getenv("BENCH_LOG_DIR"), "warn"
+	if logDir != "" {
+		logLevel = "info"
+	}
 	cfg := fmt.Sprintf(`rpc:
   manager: {address: 127.0.0.1, port: %d}
   assistant:
@@ -270,9 +276,9 @@ fetch:
   robots_timeout: %s
   default_delay: 0s        # the peers have no politeness delay either
   resolve: ["*.test=%s"]
-log: {level: warn}
+log: {level: %s}
 metrics: {pprof: true}     # for profiling a run in progress (loopback only)
-`, ports[0], ports[1], slots, ports[3], ports[2], slots, ports[4], dbURL, o.timeout, min(o.timeout, 5*time.Second), o.timeout, simAddr)
+`, ports[0], ports[1], slots, ports[3], ports[2], slots, ports[4], dbURL, o.timeout, min(o.timeout, 5*time.Second), o.timeout, simAddr, logLevel)
 	cfgPath := filepath.Join(dir, "rpc.yaml")
 	if err := os.WriteFile(cfgPath, []byte(cfg), 0o644); err != nil {
 		return fail(err)
@@ -306,6 +312,14 @@ metrics: {pprof: true}     # for profiling a run in progress (loopback only)
 		c := exec.Command(filepath.Join(o.bin, args[0]), args[1:]...)
 		c.Env = env
 		c.Stderr = io.Discard
+		if logDir != "" {
+			f, err := os.Create(filepath.Join(logDir, fmt.Sprintf("%s-%s-%d.log", workload, args[0], len(procs))))
+			if err != nil {
+				return nil, err
+			}
+			defer f.Close() // the child has its own descriptor
+			c.Stderr = f
+		}
 		if err := c.Start(); err != nil {
 			return nil, err
 		}

@@ -37,6 +37,7 @@ type assistant struct {
 	draining   bool      // reported by the assistant
 	stopping   bool      // the master is shutting down
 	polling    bool
+	polledOnce bool // the first poll has ended
 	claiming   bool
 	claimAfter time.Time // no claim before this (nothing was due)
 	// suspectSince is set when a batch failed as if the assistant were
@@ -184,6 +185,16 @@ func (a *assistant) poll() {
 
 func (a *assistant) onPoll(p pollDone) {
 	a.polling = false
+	if !a.polledOnce {
+		a.polledOnce = true
+		// After setLive below, so the owner table includes this assistant
+		// when the other loops are woken to claim.
+		defer func() {
+			if a.d.firstPolls.Add(-1) == 0 {
+				a.d.notifyOwners()
+			}
+		}()
+	}
 	if p.err != nil {
 		a.failures++
 		a.lastErr = p.err.Error()
@@ -359,7 +370,7 @@ func (a *assistant) fill() {
 	// claims cost the database much less than many small ones while the
 	// remaining three quarters keep every slot fed.
 	target := a.target()
-	if want := target - a.readyURLs; !a.claiming && want >= max(a.d.cfg.BatchSize, target/4) && now.After(a.claimAfter) {
+	if want := target - a.readyURLs; !a.claiming && want >= max(a.d.cfg.BatchSize, target/4) && now.After(a.claimAfter) && a.d.firstPolls.Load() == 0 {
 		a.claiming = true
 		go a.claim(min(want, 5000))
 	}

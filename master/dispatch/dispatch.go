@@ -80,12 +80,17 @@ type Dispatcher struct {
 
 	// inflight counts URLs in flight on every assistant; when it drops to
 	// zero the sink is told to flush.
-	inflight  atomic.Int64
-	held      heldSet
-	abort     chan struct{}
-	abortOnce sync.Once
-	batchSeq  atomic.Uint64
-	batchPfx  string
+	inflight atomic.Int64
+	// firstPolls counts assistants whose first poll has not ended yet.
+	// Nothing is claimed before every first poll has ended (answered or
+	// failed, within PollTimeout): claiming with a partial live set would
+	// lease the others' shards only to release them a moment later.
+	firstPolls atomic.Int32
+	held       heldSet
+	abort      chan struct{}
+	abortOnce  sync.Once
+	batchSeq   atomic.Uint64
+	batchPfx   string
 }
 
 // New creates a dispatcher for targets. It does not connect yet: gRPC
@@ -109,6 +114,7 @@ func New(cfg Config, targets []Target, st Store, sink Sink, log *slog.Logger, m 
 		batchPfx: fmt.Sprintf("%x", time.Now().UnixMilli()%(1<<32)),
 	}
 	d.owners.Store(&[store.NumShards]string{})
+	d.firstPolls.Store(int32(len(targets)))
 	opts := append([]grpc.DialOption{
 		grpc.WithTransportCredentials(insecure.NewCredentials()),
 		// Must agree with the assistant's keepalive enforcement policy.
@@ -204,6 +210,12 @@ func (d *Dispatcher) setLive(id string, up bool, slots int) {
 	d.owners.Store(ownerTable(live))
 	d.liveMu.Unlock()
 	d.log.Info("shard owners changed", "live_assistants", len(live))
+	d.notifyOwners()
+}
+
+// notifyOwners wakes every assistant loop to drop ready URLs it no longer
+// owns and to fill its slots.
+func (d *Dispatcher) notifyOwners() {
 	for _, a := range d.assistants {
 		select {
 		case a.ownerCh <- struct{}{}:
