@@ -107,7 +107,12 @@ type ClaimParams struct {
 // Two shapes matter for speed (see BENCHMARKS.md): OFFSET 0 keeps the
 // planner from flattening the NOT EXISTS into an anti-join that compared
 // every candidate with every leased row (quadratic: ~1 s per claim with a
-// few thousand leases), so it stays an index probe per candidate; and
+// few thousand leases), so it stays an index probe per candidate; the
+// probe tests lease_expires_at IS NOT NULL rather than state = 'leased'
+// (the same rows, by the table's CHECK) so that only
+// frontier_inflight_domain_idx can serve it: with state = 'leased' the
+// planner sometimes picked another partial index on that predicate and
+// filtered every lease by domain, per candidate (migration 0003); and
 // id = ANY(ARRAY(...)) makes the outer update probe the primary key instead
 // of hash-joining a scan of the whole frontier. The owned shards come as a
 // NumShards-long boolean mask indexed by shard, not as "shard = ANY(list)":
@@ -126,7 +131,7 @@ WHERE f.id = ANY(ARRAY(
     WHERE c.state = 'pending'
       AND c.next_fetch_at <= now()
       AND ($1::boolean[])[c.shard + 1]
-      AND NOT EXISTS (SELECT 1 FROM frontier l WHERE l.domain = c.domain AND l.state = 'leased' OFFSET 0)
+      AND NOT EXISTS (SELECT 1 FROM frontier l WHERE l.domain = c.domain AND l.lease_expires_at IS NOT NULL OFFSET 0)
     ORDER BY c.priority, c.id
     LIMIT $2
     FOR UPDATE OF c SKIP LOCKED))
