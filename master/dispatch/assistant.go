@@ -372,8 +372,38 @@ func (a *assistant) fill() {
 	target := a.target()
 	if want := target - a.readyURLs; !a.claiming && want >= max(a.d.cfg.BatchSize, target/4) && now.After(a.claimAfter) && a.d.firstPolls.Load() == 0 {
 		a.claiming = true
-		go a.claim(min(want, 5000))
+		go a.claim(a.claimSize(want))
 	}
+}
+
+// maxClaim caps one claim; firstClaim caps a claim that idle slots wait on.
+const (
+	maxClaim   = 5000
+	firstClaim = 256
+)
+
+// claimSize is how many of the want URLs missing from the ready queue to
+// claim now. When slots sit idle with nothing ready (the start of a crawl,
+// after a lull) they wait on this claim: it is kept small so it returns in
+// a few milliseconds instead of the tens a full one takes, and the claims
+// that follow fill the prefetch while its batches run.
+func (a *assistant) claimSize(want int) int {
+	n := min(want, maxClaim)
+	if a.readyURLs == 0 && a.idleSlots() > 0 {
+		n = min(n, firstClaim)
+	}
+	return n
+}
+
+// idleSlots counts the slots that could take a batch now.
+func (a *assistant) idleSlots() int {
+	n := 0
+	for _, s := range a.slots {
+		if !s.busy && !s.remoteBusy {
+			n++
+		}
+	}
+	return n
 }
 
 func (a *assistant) claim(n int) {
@@ -461,12 +491,7 @@ func (a *assistant) batchTarget(n int) int {
 	if d := a.d.cfg.BatchDuration; d > 0 && a.urlSeconds > 0 {
 		size = min(size, max(1, int(d.Seconds()/a.urlSeconds)))
 	}
-	free := -len(a.ready)
-	for _, s := range a.slots {
-		if !s.busy && !s.remoteBusy {
-			free++
-		}
-	}
+	free := a.idleSlots() - len(a.ready)
 	if free <= 0 {
 		return size
 	}

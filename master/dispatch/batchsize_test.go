@@ -66,3 +66,23 @@ func TestObserveURLTimeIgnoresEmptyBatches(t *testing.T) {
 		t.Fatalf("urlSeconds = %v after empty observations, want 0", a.urlSeconds)
 	}
 }
+
+// TestClaimSize checks that a claim idle slots wait on is small, and that
+// other claims top the ready queue up in one go, up to the cap.
+func TestClaimSize(t *testing.T) {
+	a := sizedAssistant(16, time.Second, 100, 0) // all idle, nothing ready
+	if got := a.claimSize(2400); got != firstClaim {
+		t.Fatalf("idle slots, nothing ready: claim %d, want %d", got, firstClaim)
+	}
+	if got := a.claimSize(100); got != 100 {
+		t.Fatalf("idle slots, 100 wanted: claim %d, want 100", got)
+	}
+	a.readyURLs = 300 // work is ready: the slots do not wait on the claim
+	if got := a.claimSize(2400); got != 2400 {
+		t.Fatalf("work ready: claim %d, want 2400", got)
+	}
+	b := sizedAssistant(16, time.Second, 100, 100) // every slot busy
+	if got := b.claimSize(9000); got != maxClaim {
+		t.Fatalf("slots busy: claim %d, want the cap %d", got, maxClaim)
+	}
+}
