@@ -425,7 +425,7 @@ metrics: {pprof: true}     # for profiling a run in progress (loopback only)
 				time.Since(start).Seconds(), final, total, rate,
 				mib(vmHWM(m.Process.Pid)), mib(vmHWM(a1.Process.Pid)), mib(vmHWM(a2.Process.Pid)))
 			r.Progress = append(r.Progress, fmt.Sprintf("| %.0fs | %d | %.0f | %s | %s / %s | %s |", time.Since(start).Seconds(), final, rate,
-				mib(vmHWM(m.Process.Pid)), mib(vmHWM(a1.Process.Pid)), mib(vmHWM(a2.Process.Pid)), mib(postgresMaxRSS())))
+				mib(vmHWM(m.Process.Pid)), mib(vmHWM(a1.Process.Pid)), mib(vmHWM(a2.Process.Pid)), mib(postgresMaxRSS(dbName))))
 			lastReport, lastFinal = time.Now(), final
 		}
 		if final == total {
@@ -462,7 +462,7 @@ metrics: {pprof: true}     # for profiling a run in progress (loopback only)
 	for _, c := range r.CPUSplit {
 		r.CPU += c
 	}
-	r.PeakRSS["postgres (largest backend)"] = postgresMaxRSS()
+	r.PeakRSS["postgres (largest backend)"] = postgresMaxRSS(dbName)
 	if samples > 0 {
 		r.Utilisation = busySum / samples
 	}
@@ -596,11 +596,21 @@ func isPostgres(pid int) bool {
 	return err == nil && strings.Contains(string(b), "postgres")
 }
 
-func postgresMaxRSS() int64 {
+// postgresMaxRSS is the largest peak RSS of the client backends connected
+// to database db (their process titles name it). The cluster's own
+// processes are left out: the checkpointer and background writer outlive
+// the run and end up touching all of shared_buffers (256 MiB), whatever
+// the run did. A backend's RSS counts the shared buffers it touched.
+func postgresMaxRSS(db string) int64 {
 	var m int64
 	entries, _ := os.ReadDir("/proc")
 	for _, e := range entries {
-		if pid, err := strconv.Atoi(e.Name()); err == nil && isPostgres(pid) {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		if b, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid)); err == nil &&
+			strings.HasPrefix(string(b), "postgres:") && strings.Contains(string(b), " "+db+" ") {
 			m = max(m, vmHWM(pid))
 		}
 	}
