@@ -58,17 +58,19 @@ type Config struct {
 	Clock Clock
 }
 
-// Default configuration values, see DefaultConfig.
+// Default configuration values, see DefaultConfig. They are also the
+// daemons' defaults: internal/config (rpc.yaml's fetch section) takes its
+// fetch defaults from here, so the library and the assistant agree.
 const (
-	DefaultUserAgent       = "crawlmaster/1.0 (+https://github.com/crawlmaster/crawlmaster)"
-	DefaultConnectTimeout  = 10 * time.Second
-	DefaultTimeout         = 30 * time.Second
-	DefaultMaxRedirects    = 10
-	DefaultBodyCap         = 2 << 20   // 2 MiB
+	DefaultUserAgent       = "crawlmaster/0.1 (+https://github.com/crawlmaster/crawlmaster)"
+	DefaultConnectTimeout  = 5 * time.Second
+	DefaultTimeout         = 15 * time.Second
+	DefaultMaxRedirects    = 5
+	DefaultBodyCap         = 1 << 20   // 1 MiB
 	DefaultRobotsCap       = 512 << 10 // 512 KiB, as Google and RFC 9309 (500 KiB minimum)
 	DefaultRobotsTimeout   = 10 * time.Second
-	DefaultRobotsTTL       = 24 * time.Hour // RFC 9309 2.4: SHOULD NOT use a cached copy for more than 24h
-	DefaultRobotsErrorTTL  = 10 * time.Minute
+	DefaultRobotsTTL       = time.Hour // RFC 9309 2.4: SHOULD NOT use a cached copy for more than 24h
+	DefaultRobotsErrorTTL  = 5 * time.Minute
 	DefaultRobotsCacheSize = 10000
 	DefaultDelay           = 1 * time.Second
 	DefaultMaxCrawlDelay   = 30 * time.Second

@@ -44,18 +44,20 @@ const (
 	DefaultPersistBuffer   = 20000
 	DefaultStoreBodies     = true
 	DefaultStoredBodyCap   = 256 * KiB
-	DefaultUserAgent       = "crawlmaster/0.1 (+https://github.com/crawlmaster/crawlmaster)"
-	DefaultConnectTimeout  = 5 * time.Second
-	DefaultFetchTimeout    = 15 * time.Second
-	DefaultRobotsTimeout   = 10 * time.Second
-	DefaultMaxRedirects    = 5
-	DefaultBodyCap         = 1 * MiB
-	DefaultRobotsCap       = 512 * KiB
-	DefaultRobotsTTL       = time.Hour
-	DefaultRobotsErrorTTL  = 5 * time.Minute
-	DefaultRobotsCacheSize = 10000
-	DefaultDelay           = time.Second
-	DefaultMaxCrawlDelay   = 30 * time.Second
+	// The fetch defaults are the crawl library's, so an assistant and a
+	// program using crawl.DefaultConfig fetch alike.
+	DefaultUserAgent       = crawl.DefaultUserAgent
+	DefaultConnectTimeout  = crawl.DefaultConnectTimeout
+	DefaultFetchTimeout    = crawl.DefaultTimeout
+	DefaultRobotsTimeout   = crawl.DefaultRobotsTimeout
+	DefaultMaxRedirects    = crawl.DefaultMaxRedirects
+	DefaultBodyCap         = ByteSize(crawl.DefaultBodyCap)
+	DefaultRobotsCap       = ByteSize(crawl.DefaultRobotsCap)
+	DefaultRobotsTTL       = crawl.DefaultRobotsTTL
+	DefaultRobotsErrorTTL  = crawl.DefaultRobotsErrorTTL
+	DefaultRobotsCacheSize = crawl.DefaultRobotsCacheSize
+	DefaultDelay           = crawl.DefaultDelay
+	DefaultMaxCrawlDelay   = crawl.DefaultMaxCrawlDelay
 	DefaultMemoryLimit     = 80 * MiB
 
 	DefaultLogFormat = "text"
