@@ -271,6 +271,8 @@ func (a *assistant) markDown(err error) {
 	a.d.m.AssistantUp.WithLabelValues(a.id).Set(0)
 	a.runCancel(errAssistantDown)
 	a.runCtx, a.runCancel = context.WithCancelCause(context.Background())
+	// Whatever comes back (a restart, another machine) is measured afresh.
+	a.urlSeconds = 0
 	a.releaseReady("assistant_down")
 	for i := range a.slots {
 		a.slots[i].remoteBusy = true // unknown until it answers again

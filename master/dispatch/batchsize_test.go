@@ -1,6 +1,9 @@
 package dispatch
 
 import (
+	"errors"
+	"io"
+	"log/slog"
 	"testing"
 	"time"
 )
@@ -84,5 +87,30 @@ func TestClaimSize(t *testing.T) {
 	b := sizedAssistant(16, time.Second, 100, 100) // every slot busy
 	if got := b.claimSize(9000); got != maxClaim {
 		t.Fatalf("slots busy: claim %d, want the cap %d", got, maxClaim)
+	}
+}
+
+// TestMarkDownForgetsURLTime checks that an assistant given up on starts
+// with full batches when it returns, not with its old URL time.
+func TestMarkDownForgetsURLTime(t *testing.T) {
+	d, err := New(Config{BatchSize: 16, BatchDuration: time.Second, PollInterval: time.Second, PollTimeout: time.Second, DownAfter: 3, Lease: time.Minute},
+		[]Target{{ID: "127.0.0.1:1", Addr: "127.0.0.1:1"}}, nil, nil, slog.New(slog.NewTextHandler(io.Discard, nil)), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.close()
+	a := d.assistants[0]
+	a.slots = make([]slotState, 4)
+	for i := range a.slots {
+		a.slots[i].busy = true
+	}
+	a.runCancel = func(error) {}
+	a.observeURLTime(8*time.Second, 2) // 4 s per URL: batches of 1
+	if got := a.batchTarget(100); got != 1 {
+		t.Fatalf("at 4 s per URL: target %d, want 1", got)
+	}
+	a.markDown(errors.New("test: no answer"))
+	if got := a.batchTarget(100); got != 16 {
+		t.Fatalf("after markDown: target %d, want batch_size 16", got)
 	}
 }
