@@ -110,7 +110,7 @@ func (r *robotsFetcher) Fetch(ctx context.Context, raw string) *Result {
 // error is a *classedError so the class and target survive net/http's
 // wrapping; a context error is returned as is.
 func (r *robotsFetcher) checkHop(ctx context.Context, target *url.URL) error {
-	e, err := r.lookup(ctx, target)
+	e, err := r.lookupDetached(ctx, target)
 	if err != nil {
 		return err
 	}
@@ -123,6 +123,35 @@ func (r *robotsFetcher) checkHop(ctx context.Context, target *url.URL) error {
 			err: fmt.Errorf("redirect target disallowed by %s/robots.txt", e.key)}
 	}
 	return nil
+}
+
+// lookupDetached is lookup for a redirect hop. Its ctx is the page
+// request's, whose deadline may come before RobotsTimeout: leading the
+// flight under it would end the fetch unfinished and uncached, and every
+// later redirect to that origin would fetch its robots.txt again. So on a
+// miss the flight runs on a goroutine of its own, detached from ctx (still
+// bounded by RobotsTimeout), and the caller only stops waiting when ctx
+// ends. Hops to an origin without a cached verdict are rare next to page
+// fetches, so the goroutine costs little.
+func (r *robotsFetcher) lookupDetached(ctx context.Context, u *url.URL) (*robotsEntry, error) {
+	if e := r.cache.get(originKey(u), r.clock.Now()); e != nil {
+		r.m.robotsCacheHit()
+		return e, nil
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	ch := make(chan *robotsEntry, 1)
+	go func() {
+		e, _ := r.lookup(context.WithoutCancel(ctx), u) // no error without a cancel
+		ch <- e
+	}()
+	select {
+	case e := <-ch:
+		return e, nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
 }
 
 // lookup returns the verdict for u's origin from the cache or, on a miss,
@@ -146,9 +175,9 @@ func (r *robotsFetcher) checkHop(ctx context.Context, target *url.URL) error {
 // through more than one of them.
 //
 // Callers' contexts: Fetch passes its caller's ctx (the assistant's batch
-// stream: cancellable, no deadline); checkHop passes the page request's,
-// whose cfg.Timeout deadline may be nearer than RobotsTimeout after slow
-// hops. A leader's DeadlineExceeded counts as the leader giving up, like a
+// stream: cancellable, no deadline); checkHop goes through lookupDetached,
+// because the page request's deadline may come before RobotsTimeout. A
+// leader's DeadlineExceeded would count as the leader giving up, like a
 // cancel: the fetch is not cached and waiters retry. Only RobotsTimeout (a
 // deadline of fetch's own) turns into a timeout verdict.
 func (r *robotsFetcher) lookup(ctx context.Context, u *url.URL) (*robotsEntry, error) {

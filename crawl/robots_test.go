@@ -3,6 +3,7 @@ package crawl_test
 import (
 	"context"
 	"fmt"
+	"io"
 	"net/http"
 	"runtime"
 	"strings"
@@ -474,6 +475,38 @@ func TestRedirectToDisallowedNeverRequested(t *testing.T) {
 	}
 	if s.count("b.test/robots.txt") != 1 {
 		t.Error("robots.txt of the redirect target host was not consulted")
+	}
+}
+
+// A redirect hop whose target's robots.txt answers after the page's own
+// deadline: the page times out, but the robots.txt fetch finishes on its
+// own and is cached, so the next redirect there does not fetch it again.
+func TestRedirectHopRobotsOutlivesPageDeadline(t *testing.T) {
+	s := newSite(t)
+	release := make(chan struct{})
+	s.handle("b.test/robots.txt", func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-release:
+			_, _ = io.WriteString(w, "User-agent: *\nAllow: /\n")
+		case <-r.Context().Done():
+		}
+	})
+	s.handle("a.test/old", func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, "http://b.test/new", http.StatusMovedPermanently)
+	})
+	cfg := testConfig(s.addr())
+	cfg.Timeout = 300 * time.Millisecond // the page's deadline
+	cfg.RobotsTimeout = time.Minute
+	f := newFetcher(t, cfg)
+	wantClass(t, fetch(t, f, "http://a.test/old"), crawl.ClassTimeout)
+	close(release)
+	res := fetch(t, f, "http://a.test/old")
+	wantClass(t, res, crawl.ClassOK)
+	if res.FinalURL != "http://b.test/new" {
+		t.Errorf("final = %q", res.FinalURL)
+	}
+	if n := s.count("b.test/robots.txt"); n != 1 {
+		t.Errorf("b.test/robots.txt requested %d times, want 1 (the first fetch's, finished after its page gave up)", n)
 	}
 }
 

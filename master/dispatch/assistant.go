@@ -386,13 +386,14 @@ const (
 
 // claimSize is how many of the want URLs missing from the ready queue to
 // claim now. When slots sit idle with nothing ready (the start of a crawl,
-// after a lull) they wait on this claim: it is kept small so it returns in
-// a few milliseconds instead of the tens a full one takes, and the claims
-// that follow fill the prefetch while its batches run.
+// after a lull) they wait on this claim: it is kept small, two URLs per
+// idle slot but at least firstClaim, so it returns in a few milliseconds
+// instead of the tens a full one takes, and the claims that follow fill
+// the prefetch while its batches run.
 func (a *assistant) claimSize(want int) int {
 	n := min(want, maxClaim)
-	if a.readyURLs == 0 && a.idleSlots() > 0 {
-		n = min(n, firstClaim)
+	if idle := a.idleSlots(); a.readyURLs == 0 && idle > 0 {
+		n = min(n, max(firstClaim, 2*idle))
 	}
 	return n
 }

@@ -84,6 +84,10 @@ func TestClaimSize(t *testing.T) {
 	if got := a.claimSize(2400); got != 2400 {
 		t.Fatalf("work ready: claim %d, want 2400", got)
 	}
+	c := sizedAssistant(16, time.Second, 1000, 0) // many idle slots: two URLs each
+	if got := c.claimSize(24000); got != 2000 {
+		t.Fatalf("1000 idle slots: claim %d, want 2000", got)
+	}
 	b := sizedAssistant(16, time.Second, 100, 100) // every slot busy
 	if got := b.claimSize(9000); got != maxClaim {
 		t.Fatalf("slots busy: claim %d, want the cap %d", got, maxClaim)
