@@ -35,10 +35,13 @@ status: ## show the daemons of `make run` and the crawl's status
 	scripts/run.sh status
 
 .PHONY: test
-test: ## start (or reuse) the private PostgreSQL, then go test -race ./...
-	@url=$$(scripts/pg.sh start | tail -n 1) && \
-	  echo "test database: $$url" && \
-	  CRAWLMASTER_TEST_DATABASE_URL="$$url" $(GO) test -race -timeout 20m ./...
+test: ## start (or reuse) the private PostgreSQL, go test -race ./..., stop PostgreSQL again if this started it
+	@if scripts/pg.sh status >/dev/null 2>&1; then started=; else started=1; fi; \
+	  url=$$(scripts/pg.sh start | tail -n 1) || exit 1; \
+	  echo "test database: $$url"; \
+	  CRAWLMASTER_TEST_DATABASE_URL="$$url" $(GO) test -race -timeout 20m ./...; rc=$$?; \
+	  if [ -n "$$started" ]; then scripts/pg.sh stop >/dev/null; fi; \
+	  exit $$rc
 
 .PHONY: bench
 bench: ## benchmarks: Tranco import of 1M lines, and crawlmaster vs the raw limit, Colly and Scrapy (writes BENCHMARKS.md)
