@@ -37,9 +37,10 @@ func rendezvousScore(id string, shard int16) uint64 {
 //
 // Plain rendezvous hashing (each shard to its highest-scoring assistant)
 // moves only a leaver's shards, but its split is binomial: with two
-// assistants one got up to 53% of the URLs in the benchmarks and finished
-// its domains 1.5 s after the other, whose slots then idled; and it
-// ignores that assistants have different numbers of slots. So each
+// assistants one got up to 53% of the URLs in the benchmarks and, in the
+// latency-bound one, finished its domains 2-3 s after the other, whose
+// slots then idled; and it ignores that assistants have different numbers
+// of slots. So each
 // assistant gets a quota of shards proportional to its slots, and shards
 // are handed out by rendezvous preference within the quotas: all
 // (shard, assistant) pairs are taken in decreasing score order, and a pair
