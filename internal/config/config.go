@@ -39,11 +39,11 @@ const (
 	DefaultRetryMaxDelay    = time.Hour
 	DefaultRetryJitter      = 0.2
 
-	DefaultPersistBatch    = 1000
-	DefaultFlushInterval   = 200 * time.Millisecond
-	DefaultPersistBuffer   = 20000
-	DefaultStoreBodies     = true
-	DefaultStoredBodyCap   = 256 * KiB
+	DefaultPersistBatch  = 1000
+	DefaultFlushInterval = 200 * time.Millisecond
+	DefaultPersistBuffer = 20000
+	DefaultStoreBodies   = true
+	DefaultStoredBodyCap = 256 * KiB
 	// The fetch defaults are the crawl library's, so an assistant and a
 	// program using crawl.DefaultConfig fetch alike.
 	DefaultUserAgent       = crawl.DefaultUserAgent
