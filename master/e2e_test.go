@@ -217,6 +217,13 @@ func (c *cluster) waitFinal(timeout time.Duration) store.Stats {
 func TestCrawlWebsim(t *testing.T) {
 	const domains = 2000
 	c := newCluster(t, domains, 2, 32)
+	// Failure detection is not under test here, and under -race next to
+	// other packages' tests a 100 ms poll can miss its 80 ms deadline a few
+	// times in a row: an assistant marked down for nothing would move its
+	// shards and make the shard_moved check below fail.
+	c.cfg.Dispatch.PollInterval = config.Duration(500 * time.Millisecond)
+	c.cfg.Dispatch.PollTimeout = config.Duration(400 * time.Millisecond)
+	c.cfg.Dispatch.DownAfter = 6
 	d := c.startMaster()
 	stats := c.waitFinal(3 * time.Minute)
 	c.stop()
