@@ -1,6 +1,7 @@
 // Package persist is the master's result writer. Batch goroutines submit
-// decided outcomes; the writer groups them by size or time and hands each
-// group to the store in one transaction (COPY + one fenced statement).
+// decided outcomes; the writer groups them by size or time (or writes at
+// once when the dispatcher calls FlushNow: nothing is in flight) and hands
+// each group to the store in one transaction (COPY + one fenced statement).
 //
 // Memory is bounded twice: by the number of buffered outcomes (a channel)
 // and by their body bytes (a weighted semaphore). When either bound is
