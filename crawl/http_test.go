@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/crawlmaster/crawlmaster/crawl"
+	"github.com/crawlmaster/crawlmaster/internal/promtest"
 	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/text/encoding/korean"
 )
@@ -447,7 +448,7 @@ func TestMetrics(t *testing.T) {
 
 	check := func(name string, labels map[string]string, want float64) {
 		t.Helper()
-		if got := metricValue(t, reg, name, labels); got != want {
+		if got := promtest.Value(t, reg, name, labels); got != want {
 			t.Errorf("%s%v = %v, want %v", name, labels, got, want)
 		}
 	}

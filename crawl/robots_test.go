@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/crawlmaster/crawlmaster/crawl"
+	"github.com/crawlmaster/crawlmaster/internal/promtest"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -171,7 +172,7 @@ func TestRobotsSingleflight(t *testing.T) {
 	// All n have missed the cache and joined the flight before robots.txt
 	// answers.
 	waitFor(t, "all fetches to wait for robots.txt", func() bool {
-		return metricValue(t, reg, "crawl_robots_cache_misses_total", nil) == n
+		return promtest.Value(t, reg, "crawl_robots_cache_misses_total", nil) == n
 	})
 	close(release)
 	wg.Wait()
@@ -183,7 +184,7 @@ func TestRobotsSingleflight(t *testing.T) {
 	if got := s.count("a.test/robots.txt"); got != 1 {
 		t.Errorf("robots.txt requested %d times by %d concurrent fetches, want 1", got, n)
 	}
-	if got := metricValue(t, reg, "crawl_robots_fetches_total", map[string]string{"result": "2xx"}); got != 1 {
+	if got := promtest.Value(t, reg, "crawl_robots_fetches_total", map[string]string{"result": "2xx"}); got != 1 {
 		t.Errorf("robots fetches metric = %v", got)
 	}
 }
@@ -317,10 +318,10 @@ func TestRobotsLeaderCanceledWaiterRetries(t *testing.T) {
 	if n := s.count("a.test/robots.txt"); n != 2 {
 		t.Errorf("robots.txt requested %d times, want 2 (cached)", n)
 	}
-	if got := metricValue(t, reg, "crawl_robots_cache_hits_total", nil); got != 2 {
+	if got := promtest.Value(t, reg, "crawl_robots_cache_hits_total", nil); got != 2 {
 		t.Errorf("cache hits = %v, want 2", got)
 	}
-	if got := metricValue(t, reg, "crawl_robots_cache_misses_total", nil); got != 2 {
+	if got := promtest.Value(t, reg, "crawl_robots_cache_misses_total", nil); got != 2 {
 		t.Errorf("cache misses = %v, want 2 (one per lookup, retries not counted)", got)
 	}
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/crawlmaster/crawlmaster/internal/admin"
 	"github.com/crawlmaster/crawlmaster/internal/config"
 	"github.com/crawlmaster/crawlmaster/internal/pgtest"
+	"github.com/crawlmaster/crawlmaster/internal/promtest"
 	"github.com/crawlmaster/crawlmaster/internal/websim"
 	"github.com/crawlmaster/crawlmaster/master"
 	"github.com/crawlmaster/crawlmaster/master/store"
@@ -294,31 +295,9 @@ func TestCrawlWebsim(t *testing.T) {
 	}
 	// Both assistants were up from the start: nothing was claimed for the
 	// wrong one and released when the owners changed.
-	if n := counterValue(t, c.registry, "crawlmaster_dispatch_released_urls_total", "reason", "shard_moved"); n != 0 {
+	if n := promtest.Value(t, c.registry, "crawlmaster_dispatch_released_urls_total", map[string]string{"reason": "shard_moved"}); n != 0 {
 		t.Errorf("%v URLs released because their shard moved, in a crawl whose assistants never changed", n)
 	}
-}
-
-// counterValue reads one labelled counter from reg (0 when absent).
-func counterValue(t *testing.T, reg *prometheus.Registry, name, label, value string) float64 {
-	t.Helper()
-	mfs, err := reg.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, mf := range mfs {
-		if mf.GetName() != name {
-			continue
-		}
-		for _, m := range mf.GetMetric() {
-			for _, lp := range m.GetLabel() {
-				if lp.GetName() == label && lp.GetValue() == value {
-					return m.GetCounter().GetValue()
-				}
-			}
-		}
-	}
-	return 0
 }
 
 // An assistant listed in rpc.yaml but unreachable at start is reported and
