@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/crawlmaster/crawlmaster/crawl/errclass"
 	"log/slog"
 	"sync"
 	"time"
@@ -116,9 +117,9 @@ func (s *Server) Crawl(req *pb.CrawlRequest, stream pb.Assistant_CrawlServer) er
 		if ctx.Err() == nil {
 			res = s.fetcher.Fetch(ctx, t.GetUrl())
 		} else {
-			res = &crawl.Result{URL: t.GetUrl(), Class: crawl.ClassCanceled, Err: context.Cause(ctx).Error(), FetchedAt: time.Now()}
+			res = &crawl.Result{URL: t.GetUrl(), Class: errclass.Canceled, Err: context.Cause(ctx).Error(), FetchedAt: time.Now()}
 		}
-		if res.Class == crawl.ClassCanceled {
+		if res.Class == errclass.Canceled {
 			cancelled++
 		}
 		s.m.Results.WithLabelValues(string(res.Class)).Inc()

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/crawlmaster/crawlmaster/crawl/errclass"
 	"io"
 	"log/slog"
 	"net"
@@ -51,11 +52,11 @@ func (g *gate) Fetch(ctx context.Context, url string) *crawl.Result {
 	g.started <- url
 	select {
 	case <-g.ch(url):
-		return &crawl.Result{URL: url, FinalURL: url, Status: 200, Class: crawl.ClassOK, Title: "t " + url,
+		return &crawl.Result{URL: url, FinalURL: url, Status: 200, Class: errclass.OK, Title: "t " + url,
 			Body: []byte("0123456789"), BodySize: 10, Robots: crawl.RobotsAllowed, FetchedAt: time.Now()}
 	case <-ctx.Done():
 		g.ctxErr <- ctx.Err()
-		return &crawl.Result{URL: url, Class: crawl.ClassCanceled, Err: ctx.Err().Error(), FetchedAt: time.Now()}
+		return &crawl.Result{URL: url, Class: errclass.Canceled, Err: ctx.Err().Error(), FetchedAt: time.Now()}
 	}
 }
 
@@ -227,7 +228,7 @@ func TestCrawlCancelCancelsFetch(t *testing.T) {
 // once is never refused.
 func TestSlotFreeWhenStreamEnds(t *testing.T) {
 	f := crawl.FetcherFunc(func(ctx context.Context, url string) *crawl.Result {
-		return &crawl.Result{URL: url, Class: crawl.ClassOK, Status: 200, FetchedAt: time.Now()}
+		return &crawl.Result{URL: url, Class: errclass.OK, Status: 200, FetchedAt: time.Now()}
 	})
 	e := newEnv(t, 1, f)
 	for i := range 300 {

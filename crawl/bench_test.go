@@ -3,6 +3,7 @@ package crawl_test
 import (
 	"context"
 	"fmt"
+	"github.com/crawlmaster/crawlmaster/crawl/errclass"
 	"io"
 	"net"
 	"net/http"
@@ -70,7 +71,7 @@ func BenchmarkFetch(b *testing.B) {
 	for b.Loop() {
 		i++
 		res := f.Fetch(ctx, fmt.Sprintf("http://h%d.bench/page", i))
-		if res.Class != crawl.ClassOK {
+		if res.Class != errclass.OK {
 			b.Fatalf("%s %s", res.Class, res.Err)
 		}
 	}
@@ -85,7 +86,7 @@ func BenchmarkFetchCachedRobots(b *testing.B) {
 	defer reportCPU(b, cpuTime())
 	for b.Loop() {
 		res := f.Fetch(ctx, "http://one.bench/page")
-		if res.Class != crawl.ClassOK {
+		if res.Class != errclass.OK {
 			b.Fatalf("%s %s", res.Class, res.Err)
 		}
 	}

@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
+	"github.com/crawlmaster/crawlmaster/crawl/errclass"
 	"io"
 	"net"
 	"net/textproto"
@@ -14,107 +15,11 @@ import (
 	"syscall"
 )
 
-// Class is a stable error class string stored in the DB and sent on the
-// wire. Its values never change meaning; new classes may be added.
-type Class string
-
-// The error classes. See the package documentation for which are transient.
-const (
-	ClassOK                Class = "ok"                 // 2xx (also 2xx with truncated body)
-	ClassHTTP4xx           Class = "http_4xx"           // permanent (except 429)
-	ClassHTTP429           Class = "http_429"           // transient
-	ClassHTTP5xx           Class = "http_5xx"           // transient
-	ClassRobotsDisallowed  Class = "robots_disallowed"  // permanent: URL or a redirect hop disallowed by robots.txt
-	ClassRobotsUnavailable Class = "robots_unavailable" // transient: robots.txt answered 5xx/429, timed out or failed at network level
-	ClassTimeout           Class = "timeout"            // transient
-	ClassConnRefused       Class = "conn_refused"       // transient
-	ClassConnReset         Class = "conn_reset"         // transient (also unexpected EOF)
-	ClassDNSNotFound       Class = "dns_not_found"      // permanent: unknown host (NXDOMAIN, or no resolver-override match)
-	ClassDNSTemporary      Class = "dns_temporary"      // transient
-	ClassTooManyRedirects  Class = "too_many_redirects" // permanent (redirect loops end here)
-	ClassTLS               Class = "tls"                // permanent
-	ClassInvalidURL        Class = "invalid_url"        // permanent
-	ClassProtocol          Class = "protocol"           // transient: malformed HTTP response
-	ClassCanceled          Class = "canceled"           // the caller's context was cancelled: not an outcome, caller requeues
-	ClassOther             Class = "other"              // transient
-)
-
-// allClasses is the canonical order, used for metrics pre-registration.
-var allClasses = []Class{
-	ClassOK, ClassHTTP4xx, ClassHTTP429, ClassHTTP5xx,
-	ClassRobotsDisallowed, ClassRobotsUnavailable,
-	ClassTimeout, ClassConnRefused, ClassConnReset,
-	ClassDNSNotFound, ClassDNSTemporary,
-	ClassTooManyRedirects, ClassTLS, ClassInvalidURL, ClassProtocol,
-	ClassCanceled, ClassOther,
-}
-
-// AllClasses returns every defined class in a stable order. The returned
-// slice is a fresh copy that the caller may modify.
-func AllClasses() []Class {
-	return append([]Class(nil), allClasses...)
-}
-
-// Transient reports whether a fetch that ended in class c is worth retrying
-// later. ClassCanceled is transient: the fetch did not happen, so the caller
-// requeues. ClassOK and the permanent classes return false. Unknown classes
-// are treated like ClassOther (transient), so a newer peer's class never
-// makes us drop a URL for good.
-func (c Class) Transient() bool {
-	switch c {
-	case ClassOK, ClassHTTP4xx, ClassRobotsDisallowed, ClassDNSNotFound,
-		ClassTooManyRedirects, ClassTLS, ClassInvalidURL:
-		return false
-	}
-	return true
-}
-
-// Valid reports whether c is one of the defined classes.
-func (c Class) Valid() bool {
-	switch c {
-	case ClassOK, ClassHTTP4xx, ClassHTTP429, ClassHTTP5xx,
-		ClassRobotsDisallowed, ClassRobotsUnavailable,
-		ClassTimeout, ClassConnRefused, ClassConnReset,
-		ClassDNSNotFound, ClassDNSTemporary,
-		ClassTooManyRedirects, ClassTLS, ClassInvalidURL, ClassProtocol,
-		ClassCanceled, ClassOther:
-		return true
-	}
-	return false
-}
-
-// ParseClass converts a stored string back to a Class. Unknown strings
-// (including "") map to ClassOther so old rows and newer peers degrade to
-// "transient, retry later" rather than failing.
-func ParseClass(s string) Class {
-	if c := Class(s); c.Valid() {
-		return c
-	}
-	return ClassOther
-}
-
-// ClassForStatus maps a final HTTP status code to its class. Codes outside
-// 200..599 (1xx, or 3xx that was not followed, e.g. without Location) are
-// ClassOther.
-func ClassForStatus(status int) Class {
-	switch {
-	case status >= 200 && status < 300:
-		return ClassOK
-	case status == 429:
-		return ClassHTTP429
-	case status >= 400 && status < 500:
-		return ClassHTTP4xx
-	case status >= 500 && status < 600:
-		return ClassHTTP5xx
-	}
-	return ClassOther
-}
-
 // classedError carries a class decided by this package (robots verdicts,
 // redirect policy, resolver override) through net/http's error wrapping, so
 // Classify does not have to guess from strings.
 type classedError struct {
-	class  Class
+	class  errclass.Class
 	target string // URL the fetch stopped at (redirect hop), "" if n/a
 	err    error
 }
@@ -129,65 +34,65 @@ var (
 )
 
 // Classify maps an error from net/http, net/url, net (dial, DNS), crypto/tls
-// or context to a Class. nil maps to ClassOK; errors it does not recognise
-// map to ClassOther. It never panics.
+// or context to a Class. nil maps to errclass.OK; errors it does not recognise
+// map to errclass.Other. It never panics.
 //
-// Classify looks only at the error: context.Canceled is ClassCanceled and
-// context.DeadlineExceeded is ClassTimeout. The fetchers refine this with
-// the contexts they hold (a caller's expired deadline is ClassCanceled).
-func Classify(err error) Class {
+// Classify looks only at the error: context.Canceled is errclass.Canceled and
+// context.DeadlineExceeded is errclass.Timeout. The fetchers refine this with
+// the contexts they hold (a caller's expired deadline is errclass.Canceled).
+func Classify(err error) errclass.Class {
 	if err == nil {
-		return ClassOK
+		return errclass.OK
 	}
 	var ce *classedError
 	if errors.As(err, &ce) {
 		return ce.class
 	}
 	if errors.Is(err, context.Canceled) {
-		return ClassCanceled
+		return errclass.Canceled
 	}
 	if errors.Is(err, errFetchTimeout) || errors.Is(err, errRobotsTimeout) ||
 		errors.Is(err, context.DeadlineExceeded) || errors.Is(err, os.ErrDeadlineExceeded) {
-		return ClassTimeout
+		return errclass.Timeout
 	}
 	// DNS before the generic timeout check: a resolver timeout is a DNS
 	// problem (transient), not a slow server.
 	var dnsErr *net.DNSError
 	if errors.As(err, &dnsErr) {
 		if dnsErr.IsNotFound {
-			return ClassDNSNotFound
+			return errclass.DNSNotFound
 		}
-		return ClassDNSTemporary
+		return errclass.DNSTemporary
 	}
 	var addrErr *net.AddrError
 	if errors.As(err, &addrErr) {
-		return ClassInvalidURL
+		return errclass.InvalidURL
 	}
 	if isTLSError(err) {
-		return ClassTLS
+		return errclass.TLS
 	}
 	switch {
 	case errors.Is(err, syscall.ECONNREFUSED):
-		return ClassConnRefused
+		return errclass.ConnRefused
 	case errors.Is(err, syscall.ECONNRESET), errors.Is(err, syscall.ECONNABORTED),
 		errors.Is(err, syscall.EPIPE), errors.Is(err, io.ErrUnexpectedEOF),
 		errors.Is(err, io.EOF), errors.Is(err, net.ErrClosed):
-		return ClassConnReset
+		return errclass.ConnReset
 	}
 	var netErr net.Error
 	if errors.As(err, &netErr) && netErr.Timeout() {
-		return ClassTimeout
+		return errclass.Timeout
 	}
 	var escErr url.EscapeError
 	var hostErr url.InvalidHostError
 	var urlErr *url.Error
 	if errors.As(err, &escErr) || errors.As(err, &hostErr) ||
 		(errors.As(err, &urlErr) && urlErr.Op == "parse") {
-		return ClassInvalidURL
+		return errclass.InvalidURL
 	}
 	var protoErr *textproto.ProtocolError
 	if errors.As(err, &protoErr) {
-		return ClassProtocol
+		return errclass.Protocol
 	}
 	// net/http reports most of these with unexported error types, so the
 	// message is all there is. These strings have been stable for years.
@@ -197,7 +102,7 @@ func Classify(err error) Class {
 		strings.Contains(msg, "no Host in request URL"),
 		strings.Contains(msg, "failed to parse Location header"),
 		strings.Contains(msg, "invalid URL"):
-		return ClassInvalidURL
+		return errclass.InvalidURL
 	case strings.Contains(msg, "malformed HTTP"),
 		strings.Contains(msg, "malformed MIME header"),
 		strings.Contains(msg, "invalid byte in chunk length"),
@@ -209,14 +114,14 @@ func Classify(err error) Class {
 		strings.Contains(msg, "http2: "),
 		strings.Contains(msg, "stream error"),
 		strings.Contains(msg, "too many transfer encodings"):
-		return ClassProtocol
+		return errclass.Protocol
 	case strings.Contains(msg, "connection reset"), strings.Contains(msg, "broken pipe"),
 		strings.Contains(msg, "server closed idle connection"):
-		return ClassConnReset
+		return errclass.ConnReset
 	case strings.Contains(msg, "connection refused"):
-		return ClassConnRefused
+		return errclass.ConnRefused
 	}
-	return ClassOther
+	return errclass.Other
 }
 
 func isTLSError(err error) bool {

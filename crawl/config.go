@@ -22,7 +22,7 @@ type Config struct {
 	// robots.txt check of the first URL nor the politeness wait.
 	Timeout time.Duration
 	// MaxRedirects is the number of redirects followed; one more ends the
-	// fetch as ClassTooManyRedirects. 0 follows none.
+	// fetch as errclass.TooManyRedirects. 0 follows none.
 	MaxRedirects int
 	// BodyCap is the number of body bytes kept; more sets Result.Truncated.
 	BodyCap int64
@@ -46,7 +46,7 @@ type Config struct {
 	MaxCrawlDelay time.Duration
 
 	// Resolve overrides DNS. When non-empty the world is closed: a host no
-	// rule matches fails as ClassDNSNotFound without any DNS query.
+	// rule matches fails as errclass.DNSNotFound without any DNS query.
 	Resolve []ResolveRule
 
 	// MaxIdleConns bounds idle keep-alive connections over all hosts.

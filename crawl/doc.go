@@ -9,7 +9,7 @@
 // New builds small decorators over the Fetcher interface, one concern each
 // (outermost first):
 //
-//	safe        fetcher.go    a panic becomes a ClassOther Result
+//	safe        fetcher.go    a panic becomes an errclass.Other Result
 //	metrics     metrics.go    Prometheus histogram/counters by class
 //	robots      robots.go     robots.txt verdict per origin (cached; shared fetch run inline)
 //	politeness  politeness.go per-host spacing of page requests
@@ -21,49 +21,32 @@
 // connection), with RobotsTimeout and RobotsCap, following redirects; it is
 // not subject to the politeness delay. A 2xx is parsed, a 4xx allows
 // everything, a 5xx or 429, a timeout or another network failure makes the
-// origin unavailable (ClassRobotsUnavailable) for RobotsErrorTTL. When the
+// origin unavailable (errclass.RobotsUnavailable) for RobotsErrorTTL. When the
 // host itself is unreachable (unknown host, refused connection, TLS failure)
 // that class is returned instead, so dead hosts get their permanent class.
 // Verdicts live in a bounded LRU (RobotsCacheSize origins, RobotsTTL).
 // Every redirect hop is checked too, from the HTTP client's CheckRedirect,
 // before the hop is requested: a disallowed hop ends the fetch with
-// ClassRobotsDisallowed and FinalURL set to that (unrequested) target.
+// errclass.RobotsDisallowed and FinalURL set to that (unrequested) target.
 //
 // The robots layer passes the Crawl-delay down; the politeness layer spaces
 // requests to one host by max(DefaultDelay, min(Crawl-delay, MaxCrawlDelay)),
 // waiting on a timer that ends early when the caller's context does.
 //
 // Config.Resolve routes host names to fixed addresses (tests, staging); when
-// set, the world is closed and unmatched hosts fail as ClassDNSNotFound.
+// set, the world is closed and unmatched hosts fail as errclass.DNSNotFound.
 //
 // # Error classes
 //
-// Every Result has a Class, a stable string stored in the DB and sent on the
-// wire. Transient classes are worth retrying later; permanent ones are not.
+// Every Result has a Class from package errclass (its documentation has the
+// table of classes and which are transient), decided here by Classify and
+// by the layers that know better (robots verdicts, the redirect policy,
+// the resolver override).
 //
-//	class               kind       meaning
-//	ok                  -          2xx (also with a body truncated at BodyCap)
-//	http_4xx            permanent  4xx other than 429
-//	http_429            transient  429 Too Many Requests (see Result.RetryAfter)
-//	http_5xx            transient  5xx (503 may carry RetryAfter)
-//	robots_disallowed   permanent  URL or a redirect hop disallowed by robots.txt
-//	robots_unavailable  transient  robots.txt 5xx/429, timeout or network failure
-//	timeout             transient  Config.Timeout (or a connect timeout) elapsed
-//	conn_refused        transient  TCP connection refused
-//	conn_reset          transient  connection reset, or unexpected EOF
-//	dns_not_found       permanent  unknown host (NXDOMAIN, or no Resolve rule matches)
-//	dns_temporary       transient  DNS failure other than not-found
-//	too_many_redirects  permanent  more than MaxRedirects hops (loops end here)
-//	tls                 permanent  certificate or handshake failure
-//	invalid_url         permanent  unparsable URL, not http(s), userinfo, bad redirect
-//	protocol            transient  malformed HTTP response
-//	canceled            transient  caller's context done: not an outcome, requeue
-//	other               transient  anything else (also unknown stored strings)
-//
-// ClassCanceled is returned whenever the caller's context ends (cancelled or
+// errclass.Canceled is returned whenever the caller's context ends (cancelled or
 // its own deadline): the fetch did not complete, so it says nothing about
 // the URL. The package's own deadlines (Timeout, RobotsTimeout) give
-// ClassTimeout and ClassRobotsUnavailable.
+// errclass.Timeout and errclass.RobotsUnavailable.
 //
 // # Costs
 //

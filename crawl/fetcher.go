@@ -3,6 +3,7 @@ package crawl
 import (
 	"context"
 	"fmt"
+	"github.com/crawlmaster/crawlmaster/crawl/errclass"
 	"log/slog"
 	"runtime/debug"
 	"time"
@@ -11,7 +12,7 @@ import (
 // Fetcher fetches one URL. Implementations are safe for concurrent use,
 // never panic and never return nil: every failure is a Result with a Class.
 // Fetch blocks until the fetch is done, including waits for robots.txt and
-// politeness; cancelling ctx ends it early with ClassCanceled.
+// politeness; cancelling ctx ends it early with errclass.Canceled.
 type Fetcher interface {
 	Fetch(ctx context.Context, url string) *Result
 }
@@ -63,7 +64,7 @@ type Result struct {
 	// whitespace-collapsed, trimmed, capped at 512 bytes.
 	Title       string
 	ContentHash [32]byte // sha256 of the capped body (zero if no body was read)
-	Class       Class
+	Class       errclass.Class
 	Err         string // detail, "" when ok
 	Robots      RobotsDecision
 	Redirects   int       // redirects followed
@@ -82,7 +83,7 @@ func newResult(url string) *Result {
 }
 
 // fail sets the class and detail of r from err and returns r.
-func (r *Result) fail(class Class, err error) *Result {
+func (r *Result) fail(class errclass.Class, err error) *Result {
 	r.Class = class
 	if err != nil {
 		r.Err = err.Error()
@@ -92,10 +93,10 @@ func (r *Result) fail(class Class, err error) *Result {
 
 // ctxClass is the class of a fetch that ended because ctx is done: the
 // caller's cancellation and the caller's own deadline are both "not an
-// outcome" (ClassCanceled), so the caller requeues.
-func ctxClass(ctx context.Context) (Class, bool) {
+// outcome" (errclass.Canceled), so the caller requeues.
+func ctxClass(ctx context.Context) (errclass.Class, bool) {
 	if ctx.Err() != nil {
-		return ClassCanceled, true
+		return errclass.Canceled, true
 	}
 	return "", false
 }
@@ -129,7 +130,7 @@ func New(cfg Config, logger *slog.Logger, m *Metrics) (Fetcher, error) {
 	return &safeFetcher{next: f, logger: logger, closeIdle: h.closeIdle}, nil
 }
 
-// safeFetcher turns a panic anywhere below into a ClassOther Result, so one
+// safeFetcher turns a panic anywhere below into an errclass.Other Result, so one
 // bad page can never take down a daemon running hundreds of fetches.
 type safeFetcher struct {
 	next      Fetcher
@@ -146,12 +147,12 @@ func (s *safeFetcher) Fetch(ctx context.Context, url string) (res *Result) {
 	defer func() {
 		if p := recover(); p != nil {
 			s.logger.Error("crawl: panic in fetch", "url", url, "panic", p, "stack", string(debug.Stack()))
-			res = newResult(url).fail(ClassOther, fmt.Errorf("internal error: panic: %v", p))
+			res = newResult(url).fail(errclass.Other, fmt.Errorf("internal error: panic: %v", p))
 		}
 	}()
 	res = s.next.Fetch(ctx, url)
 	if res == nil {
-		res = newResult(url).fail(ClassOther, fmt.Errorf("internal error: nil result"))
+		res = newResult(url).fail(errclass.Other, fmt.Errorf("internal error: nil result"))
 	}
 	return res
 }

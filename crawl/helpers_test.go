@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"github.com/crawlmaster/crawlmaster/crawl/errclass"
 	"io"
 	"log/slog"
 	"net"
@@ -130,7 +131,7 @@ func fetch(t testing.TB, f crawl.Fetcher, url string) *crawl.Result {
 	return f.Fetch(ctx, url)
 }
 
-func wantClass(t testing.TB, res *crawl.Result, want crawl.Class) {
+func wantClass(t testing.TB, res *crawl.Result, want errclass.Class) {
 	t.Helper()
 	if res.Class != want {
 		t.Fatalf("class = %q (err %q, status %d), want %q", res.Class, res.Err, res.Status, want)

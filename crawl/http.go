@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"github.com/crawlmaster/crawlmaster/crawl/errclass"
 	"io"
 	"log/slog"
 	"net"
@@ -106,7 +107,7 @@ func parseFetchURL(raw string) (*url.URL, error) {
 func (f *httpFetcher) Fetch(ctx context.Context, raw string) *Result {
 	res := newResult(raw)
 	if _, err := parseFetchURL(raw); err != nil {
-		return res.fail(ClassInvalidURL, err)
+		return res.fail(errclass.InvalidURL, err)
 	}
 	if c, done := ctxClass(ctx); done {
 		return res.fail(c, ctx.Err())
@@ -115,7 +116,7 @@ func (f *httpFetcher) Fetch(ctx context.Context, raw string) *Result {
 	defer cancel()
 	req, err := http.NewRequestWithContext(fctx, http.MethodGet, raw, nil)
 	if err != nil {
-		return res.fail(ClassInvalidURL, err)
+		return res.fail(errclass.InvalidURL, err)
 	}
 	req.Header["User-Agent"] = f.uaHeader
 	req.Header["Accept"] = acceptHeader
@@ -140,12 +141,12 @@ func (f *httpFetcher) Fetch(ctx context.Context, raw string) *Result {
 	res.FinalURL = resp.Request.URL.String()
 	res.Redirects = redirectCount(resp)
 	res.ContentType = resp.Header.Get("Content-Type")
-	class := ClassForStatus(resp.StatusCode)
+	class := errclass.ForStatus(resp.StatusCode)
 	if resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode == http.StatusServiceUnavailable {
 		res.RetryAfter = ParseRetryAfter(resp.Header.Get("Retry-After"), time.Now())
 	}
 
-	keep := class == ClassOK
+	keep := class == errclass.OK
 	body, truncated, rerr := f.readBody(resp.Body, resp.ContentLength, f.cfg.BodyCap, keep)
 	// Close without draining: if we stopped at the cap the Transport drops
 	// the connection instead of reading an unbounded remainder.
@@ -174,13 +175,13 @@ func (f *httpFetcher) Fetch(ctx context.Context, raw string) *Result {
 }
 
 // errClass refines Classify with the contexts: the caller giving up is
-// ClassCanceled whatever the error says; our own deadline is ClassTimeout.
-func (f *httpFetcher) errClass(caller, fetch context.Context, err error) Class {
+// errclass.Canceled whatever the error says; our own deadline is errclass.Timeout.
+func (f *httpFetcher) errClass(caller, fetch context.Context, err error) errclass.Class {
 	if c, done := ctxClass(caller); done {
 		return c
 	}
 	if fetch.Err() != nil && errors.Is(context.Cause(fetch), errFetchTimeout) {
-		return ClassTimeout
+		return errclass.Timeout
 	}
 	return Classify(err)
 }
@@ -198,15 +199,15 @@ func (f *httpFetcher) errDetail(fetch context.Context, err error) error {
 func (f *httpFetcher) checkRedirect(req *http.Request, via []*http.Request) error {
 	target := req.URL.String()
 	if len(via) > f.cfg.MaxRedirects {
-		return &classedError{class: ClassTooManyRedirects, target: target,
+		return &classedError{class: errclass.TooManyRedirects, target: target,
 			err: fmt.Errorf("%w: more than %d", errTooManyRedirect, f.cfg.MaxRedirects)}
 	}
 	if s := req.URL.Scheme; s != "http" && s != "https" {
-		return &classedError{class: ClassInvalidURL, target: target,
+		return &classedError{class: errclass.InvalidURL, target: target,
 			err: fmt.Errorf("redirect to unsupported scheme %q", s)}
 	}
 	if req.URL.Hostname() == "" || req.URL.User != nil {
-		return &classedError{class: ClassInvalidURL, target: target,
+		return &classedError{class: errclass.InvalidURL, target: target,
 			err: errors.New("redirect to url without host or with userinfo")}
 	}
 	if f.checkHop != nil {
@@ -217,7 +218,7 @@ func (f *httpFetcher) checkRedirect(req *http.Request, via []*http.Request) erro
 
 func checkRobotsRedirect(req *http.Request, via []*http.Request) error {
 	if len(via) > maxRobotsRedirects {
-		return &classedError{class: ClassTooManyRedirects, target: req.URL.String(),
+		return &classedError{class: errclass.TooManyRedirects, target: req.URL.String(),
 			err: fmt.Errorf("%w: more than %d", errTooManyRedirect, maxRobotsRedirects)}
 	}
 	return nil

@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"fmt"
+	"github.com/crawlmaster/crawlmaster/crawl/errclass"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -30,7 +31,7 @@ func TestFetchOK(t *testing.T) {
 	f := newFetcher(t, testConfig(s.addr()))
 	before := time.Now()
 	res := fetch(t, f, "http://a.test/page")
-	wantClass(t, res, crawl.ClassOK)
+	wantClass(t, res, errclass.OK)
 	body := htmlPage("  Hello \n\t World  ")
 	switch {
 	case res.Status != 200, res.URL != "http://a.test/page", res.FinalURL != "http://a.test/page":
@@ -58,17 +59,17 @@ func TestStatusClasses(t *testing.T) {
 		path       string
 		status     int
 		retryAfter string
-		class      crawl.Class
+		class      errclass.Class
 		transient  bool
 		wantRetry  time.Duration
 		wantRetryH time.Duration // upper bound for HTTP-date values
 	}{
-		{"/404", 404, "", crawl.ClassHTTP4xx, false, 0, 0},
-		{"/410", 410, "", crawl.ClassHTTP4xx, false, 0, 0},
-		{"/500", 500, "", crawl.ClassHTTP5xx, true, 0, 0},
-		{"/503", 503, "120", crawl.ClassHTTP5xx, true, 120 * time.Second, 0},
-		{"/429", 429, date, crawl.ClassHTTP429, true, 85 * time.Second, 91 * time.Second},
-		{"/429bad", 429, "soon", crawl.ClassHTTP429, true, 0, 0},
+		{"/404", 404, "", errclass.HTTP4xx, false, 0, 0},
+		{"/410", 410, "", errclass.HTTP4xx, false, 0, 0},
+		{"/500", 500, "", errclass.HTTP5xx, true, 0, 0},
+		{"/503", 503, "120", errclass.HTTP5xx, true, 120 * time.Second, 0},
+		{"/429", 429, date, errclass.HTTP429, true, 85 * time.Second, 91 * time.Second},
+		{"/429bad", 429, "soon", errclass.HTTP429, true, 0, 0},
 	}
 	for _, c := range cases {
 		s.handle("a.test"+c.path, func(w http.ResponseWriter, r *http.Request) {
@@ -125,7 +126,7 @@ func TestBodyCapTruncation(t *testing.T) {
 	f := newFetcher(t, cfg)
 	for _, p := range []string{"/big", "/chunked"} {
 		res := fetch(t, f, "http://a.test"+p)
-		wantClass(t, res, crawl.ClassOK)
+		wantClass(t, res, errclass.OK)
 		if !res.Truncated || res.BodySize != 1000 || len(res.Body) != 1000 {
 			t.Errorf("%s: truncated=%v size=%d len=%d", p, res.Truncated, res.BodySize, len(res.Body))
 		}
@@ -162,7 +163,7 @@ func TestBodyAcrossChunks(t *testing.T) {
 	f := newFetcher(t, cfg)
 	for _, n := range []int{0, 1, 32<<10 - 1, 32 << 10, 32<<10 + 1, 64 << 10, 100000, limit, limit + 1, 200 << 10} {
 		res := fetch(t, f, "http://a.test/n?n="+strconv.Itoa(n))
-		wantClass(t, res, crawl.ClassOK)
+		wantClass(t, res, errclass.OK)
 		want := body[:min(n, limit)]
 		if !bytes.Equal(res.Body, want) || res.BodySize != int64(len(want)) || res.Truncated != (n > limit) {
 			t.Errorf("n=%d: got %d bytes (equal %v), size %d, truncated %v; want %d bytes, truncated %v",
@@ -182,7 +183,7 @@ func TestRedirectLoop(t *testing.T) {
 	cfg.MaxRedirects = 5
 	f := newFetcher(t, cfg)
 	res := fetch(t, f, "http://a.test/a")
-	wantClass(t, res, crawl.ClassTooManyRedirects)
+	wantClass(t, res, errclass.TooManyRedirects)
 	if res.Class.Transient() || res.Redirects != 5 {
 		t.Errorf("transient=%v redirects=%d", res.Class.Transient(), res.Redirects)
 	}
@@ -198,7 +199,7 @@ func TestRedirectToOtherScheme(t *testing.T) {
 	})
 	f := newFetcher(t, testConfig(s.addr()))
 	res := fetch(t, f, "http://a.test/ftp")
-	wantClass(t, res, crawl.ClassInvalidURL)
+	wantClass(t, res, errclass.InvalidURL)
 	if res.FinalURL != "ftp://a.test/file" {
 		t.Errorf("final = %q", res.FinalURL)
 	}
@@ -221,7 +222,7 @@ func TestTimeout(t *testing.T) {
 	for _, p := range []string{"/hang-headers", "/hang-body"} {
 		start := time.Now()
 		res := fetch(t, f, "http://a.test"+p)
-		wantClass(t, res, crawl.ClassTimeout)
+		wantClass(t, res, errclass.Timeout)
 		if el := time.Since(start); el > 3*time.Second {
 			t.Errorf("%s took %v with Timeout 150ms", p, el)
 		}
@@ -243,18 +244,18 @@ func TestCallerCancel(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	go func() { <-entered; cancel() }()
 	res := f.Fetch(ctx, "http://a.test/slow")
-	wantClass(t, res, crawl.ClassCanceled)
+	wantClass(t, res, errclass.Canceled)
 
 	// The caller's own deadline is also "canceled", not our timeout.
 	ctx2, cancel2 := context.WithTimeout(context.Background(), 100*time.Millisecond)
 	defer cancel2()
 	res = f.Fetch(ctx2, "http://a.test/slow")
-	wantClass(t, res, crawl.ClassCanceled)
+	wantClass(t, res, errclass.Canceled)
 
 	// Already cancelled: no request at all.
 	before := s.count("a.test/slow")
 	res = f.Fetch(ctx, "http://a.test/slow")
-	wantClass(t, res, crawl.ClassCanceled)
+	wantClass(t, res, errclass.Canceled)
 	if s.count("a.test/slow") != before {
 		t.Error("request sent with a cancelled context")
 	}
@@ -265,7 +266,7 @@ func TestClosedWorldDNSNotFound(t *testing.T) {
 	f := newFetcher(t, testConfig(s.addr()))
 	for _, u := range []string{"http://unknown.example/", "http://test/", "https://localhost/"} {
 		res := fetch(t, f, u)
-		wantClass(t, res, crawl.ClassDNSNotFound)
+		wantClass(t, res, errclass.DNSNotFound)
 	}
 }
 
@@ -276,9 +277,9 @@ func TestResolveRulePrecedence(t *testing.T) {
 		crawl.ResolveRule{Pattern: "ok.test", Addr: s.addr()},
 		crawl.ResolveRule{Pattern: "*.sub.test", Addr: s.addr()})
 	f := newFetcher(t, cfg)
-	wantClass(t, fetch(t, f, "http://ok.test/"), crawl.ClassOK)
-	wantClass(t, fetch(t, f, "http://x.sub.test/"), crawl.ClassOK)
-	wantClass(t, fetch(t, f, "http://other.test/"), crawl.ClassConnRefused)
+	wantClass(t, fetch(t, f, "http://ok.test/"), errclass.OK)
+	wantClass(t, fetch(t, f, "http://x.sub.test/"), errclass.OK)
+	wantClass(t, fetch(t, f, "http://other.test/"), errclass.ConnRefused)
 }
 
 func TestConnRefused(t *testing.T) {
@@ -290,7 +291,7 @@ func TestConnRefused(t *testing.T) {
 	ln.Close()
 	f := newFetcher(t, testConfig(addr))
 	res := fetch(t, f, "http://refused.test/")
-	wantClass(t, res, crawl.ClassConnRefused)
+	wantClass(t, res, errclass.ConnRefused)
 	if !res.Class.Transient() {
 		t.Error("conn_refused must be transient")
 	}
@@ -321,14 +322,14 @@ func TestConnResetAndProtocol(t *testing.T) {
 		c.Close()
 	})
 	f := newFetcher(t, testConfig(s.addr()))
-	wantClass(t, fetch(t, f, "http://a.test/eof"), crawl.ClassConnReset)
-	wantClass(t, fetch(t, f, "http://a.test/garbage"), crawl.ClassProtocol)
+	wantClass(t, fetch(t, f, "http://a.test/eof"), errclass.ConnReset)
+	wantClass(t, fetch(t, f, "http://a.test/garbage"), errclass.Protocol)
 	res := fetch(t, f, "http://a.test/short")
-	wantClass(t, res, crawl.ClassConnReset)
+	wantClass(t, res, errclass.ConnReset)
 	if res.Status != 200 || res.Body != nil {
 		t.Errorf("short body: status=%d body=%q", res.Status, res.Body)
 	}
-	wantClass(t, fetch(t, f, "http://a.test/badchunk"), crawl.ClassProtocol)
+	wantClass(t, fetch(t, f, "http://a.test/badchunk"), errclass.Protocol)
 }
 
 // TestCutOffBodies: a transfer that ends before its Content-Length or its
@@ -355,7 +356,7 @@ func TestCutOffBodies(t *testing.T) {
 	f := newFetcher(t, cfg)
 	for _, p := range []string{"/chunked-short", "/chunked-long", "/over-cap"} {
 		res := fetch(t, f, "http://a.test"+p)
-		wantClass(t, res, crawl.ClassConnReset)
+		wantClass(t, res, errclass.ConnReset)
 		if res.Body != nil {
 			t.Errorf("%s: cut-off body kept (%d bytes)", p, len(res.Body))
 		}
@@ -366,7 +367,7 @@ func TestCutOffBodies(t *testing.T) {
 	s.handle("b.test/robots.txt", cutOff("HTTP/1.1 200 OK\r\nContent-Length: 200\r\nContent-Type: text/plain\r\n\r\n", []byte("User-agent: *\n")))
 	s.handle("b.test/private", func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("secret")) })
 	res := fetch(t, f, "http://b.test/private")
-	wantClass(t, res, crawl.ClassRobotsUnavailable)
+	wantClass(t, res, errclass.RobotsUnavailable)
 	if n := s.count("b.test/private"); n != 0 {
 		t.Errorf("page fetched %d times after a cut-off robots.txt", n)
 	}
@@ -377,7 +378,7 @@ func TestTLSError(t *testing.T) {
 	defer srv.Close()
 	f := newFetcher(t, testConfig(srv.Listener.Addr().String()))
 	res := fetch(t, f, "https://tls.test/")
-	wantClass(t, res, crawl.ClassTLS)
+	wantClass(t, res, errclass.TLS)
 	if res.Class.Transient() {
 		t.Error("tls must be permanent")
 	}
@@ -387,7 +388,7 @@ func TestInvalidURL(t *testing.T) {
 	f := newFetcher(t, testConfig("127.0.0.1:1"))
 	for _, u := range []string{"", "ftp://a.test/", "http://", "/relative", "http://user:pw@a.test/", "http://a.test/%zz", "mailto:x@a.test"} {
 		res := fetch(t, f, u)
-		if res.Class != crawl.ClassInvalidURL || res.Class.Transient() || res.URL != u {
+		if res.Class != errclass.InvalidURL || res.Class.Transient() || res.URL != u {
 			t.Errorf("%q: class=%q url=%q err=%q", u, res.Class, res.URL, res.Err)
 		}
 	}
@@ -425,7 +426,7 @@ func TestTitles(t *testing.T) {
 	for p, pg := range pages {
 		t.Run(p, func(t *testing.T) {
 			res := fetch(t, f, "http://a.test"+p)
-			wantClass(t, res, crawl.ClassOK)
+			wantClass(t, res, errclass.OK)
 			if res.Title != pg.want {
 				t.Errorf("title = %q, want %q (content type %q)", res.Title, pg.want, res.ContentType)
 			}

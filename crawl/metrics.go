@@ -3,6 +3,7 @@ package crawl
 import (
 	"context"
 	"errors"
+	"github.com/crawlmaster/crawlmaster/crawl/errclass"
 
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -19,8 +20,8 @@ type Metrics struct {
 	fetchErrors   *prometheus.CounterVec
 
 	// Children resolved once so the hot path does no label hashing.
-	durByClass map[Class]prometheus.Observer
-	errByClass map[Class]prometheus.Counter
+	durByClass map[errclass.Class]prometheus.Observer
+	errByClass map[errclass.Class]prometheus.Counter
 }
 
 // Robots fetch result label values.
@@ -67,11 +68,11 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		m.robotsFetches = register(reg, m.robotsFetches)
 		m.fetchErrors = register(reg, m.fetchErrors)
 	}
-	m.durByClass = make(map[Class]prometheus.Observer, len(allClasses))
-	m.errByClass = make(map[Class]prometheus.Counter, len(allClasses))
-	for _, c := range allClasses {
+	m.durByClass = make(map[errclass.Class]prometheus.Observer, len(errclass.All()))
+	m.errByClass = make(map[errclass.Class]prometheus.Counter, len(errclass.All()))
+	for _, c := range errclass.All() {
 		m.durByClass[c] = m.fetchDuration.WithLabelValues(string(c))
-		if c != ClassOK {
+		if c != errclass.OK {
 			m.errByClass[c] = m.fetchErrors.WithLabelValues(string(c))
 		}
 	}
@@ -101,13 +102,13 @@ func (m *Metrics) observe(res *Result) {
 	}
 	c := res.Class
 	if !c.Valid() {
-		c = ClassOther // keep the label set bounded whatever happens
+		c = errclass.Other // keep the label set bounded whatever happens
 	}
 	m.durByClass[c].Observe(res.Duration.Seconds())
 	if res.BodySize > 0 {
 		m.fetchedBytes.Add(float64(res.BodySize))
 	}
-	if c != ClassOK {
+	if c != errclass.OK {
 		m.errByClass[c].Inc()
 	}
 }

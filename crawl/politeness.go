@@ -3,6 +3,7 @@ package crawl
 import (
 	"context"
 	"fmt"
+	"github.com/crawlmaster/crawlmaster/crawl/errclass"
 	"sync"
 	"time"
 )
@@ -79,12 +80,12 @@ func (p *politeness) size() int {
 }
 
 // Fetch waits for the host's slot, then calls next. The wait uses a timer
-// and ends early with ClassCanceled if ctx is done; the slot stays booked
+// and ends early with errclass.Canceled if ctx is done; the slot stays booked
 // (the host just gets a slightly longer pause).
 func (p *politeness) Fetch(ctx context.Context, raw string) *Result {
 	u, err := parseFetchURL(raw)
 	if err != nil {
-		return newResult(raw).fail(ClassInvalidURL, err)
+		return newResult(raw).fail(errclass.InvalidURL, err)
 	}
 	delay := p.effectiveDelay(crawlDelayFrom(ctx))
 	wait := p.reserve(hostKey(u), delay)
@@ -97,7 +98,7 @@ func (p *politeness) Fetch(ctx context.Context, raw string) *Result {
 			t.Stop()
 			res := newResult(raw)
 			res.Waited = max(0, p.clock.Now().Sub(began))
-			return res.fail(ClassCanceled, fmt.Errorf("politeness wait (%v): %w", wait, ctx.Err()))
+			return res.fail(errclass.Canceled, fmt.Errorf("politeness wait (%v): %w", wait, ctx.Err()))
 		}
 	}
 	res := p.next.Fetch(ctx, raw)

@@ -2,6 +2,7 @@ package crawl_test
 
 import (
 	"context"
+	"github.com/crawlmaster/crawlmaster/crawl/errclass"
 	"slices"
 	"testing"
 	"time"
@@ -40,7 +41,7 @@ func noTimer(t *testing.T, c *fakeClock) {
 func TestCrawlDelayHonoured(t *testing.T) {
 	s, clock, f := politeSetup(t, "User-agent: *\nCrawl-delay: 5\n", time.Second, 10*time.Second)
 
-	wantClass(t, fetch(t, f, "http://a.test/1"), crawl.ClassOK)
+	wantClass(t, fetch(t, f, "http://a.test/1"), errclass.OK)
 	noTimer(t, clock) // first request to a host goes at once
 
 	second := goFetch(context.Background(), f, "http://a.test/2")
@@ -58,7 +59,7 @@ func TestCrawlDelayHonoured(t *testing.T) {
 	}
 	clock.Advance(time.Second)
 	res := <-second
-	wantClass(t, res, crawl.ClassOK)
+	wantClass(t, res, errclass.OK)
 	if res.Waited != 5*time.Second {
 		t.Errorf("Waited = %v", res.Waited)
 	}
@@ -69,7 +70,7 @@ func TestCrawlDelayHonoured(t *testing.T) {
 
 func TestPolitenessQueuesConcurrentRequests(t *testing.T) {
 	_, clock, f := politeSetup(t, "User-agent: *\nCrawl-delay: 5\n", time.Second, 10*time.Second)
-	wantClass(t, fetch(t, f, "http://a.test/1"), crawl.ClassOK)
+	wantClass(t, fetch(t, f, "http://a.test/1"), errclass.OK)
 
 	r2 := goFetch(context.Background(), f, "http://a.test/2")
 	r3 := goFetch(context.Background(), f, "http://a.test/3")
@@ -79,8 +80,8 @@ func TestPolitenessQueuesConcurrentRequests(t *testing.T) {
 		t.Fatalf("waits %v, want [5s 10s]: each request gets its own slot", waits)
 	}
 	clock.Advance(10 * time.Second)
-	wantClass(t, <-r2, crawl.ClassOK)
-	wantClass(t, <-r3, crawl.ClassOK)
+	wantClass(t, <-r2, errclass.OK)
+	wantClass(t, <-r3, errclass.OK)
 }
 
 func TestCrawlDelayCappedAndDefaultFloor(t *testing.T) {
@@ -98,13 +99,13 @@ func TestCrawlDelayCappedAndDefaultFloor(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			_, clock, f := politeSetup(t, c.robots, c.def, c.maxDelay)
-			wantClass(t, fetch(t, f, "http://a.test/1"), crawl.ClassOK)
+			wantClass(t, fetch(t, f, "http://a.test/1"), errclass.OK)
 			r := goFetch(context.Background(), f, "http://a.test/2")
 			if d := clock.nextTimer(t); d != c.want {
 				t.Errorf("wait %v, want %v", d, c.want)
 			}
 			clock.Advance(c.want)
-			wantClass(t, <-r, crawl.ClassOK)
+			wantClass(t, <-r, errclass.OK)
 		})
 	}
 }
@@ -112,29 +113,29 @@ func TestCrawlDelayCappedAndDefaultFloor(t *testing.T) {
 func TestPolitenessPerHost(t *testing.T) {
 	s, clock, f := politeSetup(t, "User-agent: *\nCrawl-delay: 5\n", time.Second, 10*time.Second)
 	s.robots("b.test", "User-agent: *\nCrawl-delay: 5\n")
-	wantClass(t, fetch(t, f, "http://a.test/1"), crawl.ClassOK)
-	wantClass(t, fetch(t, f, "http://b.test/1"), crawl.ClassOK)
+	wantClass(t, fetch(t, f, "http://a.test/1"), errclass.OK)
+	wantClass(t, fetch(t, f, "http://b.test/1"), errclass.OK)
 	noTimer(t, clock)
 	// Robots fetches are not delayed either: c.test is new, its robots.txt
 	// and page go at once.
-	wantClass(t, fetch(t, f, "http://c.test/1"), crawl.ClassOK)
+	wantClass(t, fetch(t, f, "http://c.test/1"), errclass.OK)
 	noTimer(t, clock)
 	// After the delay has passed no wait at all.
 	clock.Advance(5 * time.Second)
-	wantClass(t, fetch(t, f, "http://a.test/2"), crawl.ClassOK)
+	wantClass(t, fetch(t, f, "http://a.test/2"), errclass.OK)
 	noTimer(t, clock)
 }
 
 func TestPolitenessWaitAbortedByContext(t *testing.T) {
 	s, clock, f := politeSetup(t, "User-agent: *\nCrawl-delay: 5\n", time.Second, 10*time.Second)
-	wantClass(t, fetch(t, f, "http://a.test/1"), crawl.ClassOK)
+	wantClass(t, fetch(t, f, "http://a.test/1"), errclass.OK)
 
 	ctx, cancel := context.WithCancel(context.Background())
 	r := goFetch(ctx, f, "http://a.test/2")
 	clock.nextTimer(t)
 	cancel()
 	res := <-r
-	wantClass(t, res, crawl.ClassCanceled)
+	wantClass(t, res, errclass.Canceled)
 	if s.count("a.test/2") != 0 {
 		t.Error("page requested after the wait was cancelled")
 	}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/crawlmaster/crawlmaster/crawl/errclass"
 	"log/slog"
 	"net/url"
 	"strings"
@@ -76,15 +77,15 @@ func hostKey(u *url.URL) string {
 func (r *robotsFetcher) Fetch(ctx context.Context, raw string) *Result {
 	u, err := parseFetchURL(raw)
 	if err != nil {
-		return newResult(raw).fail(ClassInvalidURL, err)
+		return newResult(raw).fail(errclass.InvalidURL, err)
 	}
 	e, err := r.lookup(ctx, u)
 	if err != nil {
 		res := newResult(raw)
 		res.Robots = RobotsUnknown
-		return res.fail(ClassCanceled, fmt.Errorf("waiting for robots.txt: %w", err))
+		return res.fail(errclass.Canceled, fmt.Errorf("waiting for robots.txt: %w", err))
 	}
-	if e.class != ClassOK {
+	if e.class != errclass.OK {
 		res := newResult(raw)
 		res.Robots = RobotsUnavailable
 		return res.fail(e.class, errors.New(e.err))
@@ -92,13 +93,13 @@ func (r *robotsFetcher) Fetch(ctx context.Context, raw string) *Result {
 	if !e.allowed(u.RequestURI()) {
 		res := newResult(raw)
 		res.Robots = RobotsDisallowed
-		return res.fail(ClassRobotsDisallowed, fmt.Errorf("disallowed by %s/robots.txt", e.key))
+		return res.fail(errclass.RobotsDisallowed, fmt.Errorf("disallowed by %s/robots.txt", e.key))
 	}
 	res := r.next.Fetch(withCrawlDelay(ctx, e.delay), raw)
 	switch res.Class {
-	case ClassRobotsDisallowed: // a redirect hop
+	case errclass.RobotsDisallowed: // a redirect hop
 		res.Robots = RobotsDisallowed
-	case ClassRobotsUnavailable:
+	case errclass.RobotsUnavailable:
 		res.Robots = RobotsUnavailable
 	default:
 		res.Robots = RobotsAllowed
@@ -114,12 +115,12 @@ func (r *robotsFetcher) checkHop(ctx context.Context, target *url.URL) error {
 	if err != nil {
 		return err
 	}
-	if e.class != ClassOK {
+	if e.class != errclass.OK {
 		return &classedError{class: e.class, target: target.String(),
 			err: fmt.Errorf("redirect target: %s", e.err)}
 	}
 	if !e.allowed(target.RequestURI()) {
-		return &classedError{class: ClassRobotsDisallowed, target: target.String(),
+		return &classedError{class: errclass.RobotsDisallowed, target: target.String(),
 			err: fmt.Errorf("redirect target disallowed by %s/robots.txt", e.key)}
 	}
 	return nil
@@ -242,9 +243,9 @@ func (r *robotsFetcher) lead(ctx context.Context, key string, fl *robotsFlight) 
 // passed through as the page's class (a dead host is dns_not_found, a
 // permanent class, not a forever-retried robots_unavailable). Everything
 // else that prevents reading robots.txt is robots_unavailable.
-func hostLevel(c Class) bool {
+func hostLevel(c errclass.Class) bool {
 	switch c {
-	case ClassDNSNotFound, ClassDNSTemporary, ClassConnRefused, ClassTLS, ClassInvalidURL:
+	case errclass.DNSNotFound, errclass.DNSTemporary, errclass.ConnRefused, errclass.TLS, errclass.InvalidURL:
 		return true
 	}
 	return false
@@ -257,16 +258,16 @@ func hostLevel(c Class) bool {
 // guarded. ctx is the leader's; fetch adds RobotsTimeout to it.
 func (r *robotsFetcher) fetch(ctx context.Context, key string) (e *robotsEntry) {
 	start := time.Now()
-	e = &robotsEntry{key: key, class: ClassOK}
+	e = &robotsEntry{key: key, class: errclass.OK}
 	defer func() {
 		if p := recover(); p != nil {
-			e = &robotsEntry{key: key, class: ClassRobotsUnavailable,
+			e = &robotsEntry{key: key, class: errclass.RobotsUnavailable,
 				err: fmt.Sprintf("robots %s: internal error: %v", key, p)}
 			r.logger.Error("crawl: panic in robots.txt handling", "origin", key, "panic", p)
 			r.m.robotsFetch("error")
 		}
 		ttl := r.cfg.RobotsTTL
-		if e.class != ClassOK {
+		if e.class != errclass.OK {
 			ttl = r.cfg.RobotsErrorTTL
 		}
 		e.expires = r.clock.Now().Add(ttl)
@@ -279,11 +280,11 @@ func (r *robotsFetcher) fetch(ctx context.Context, key string) (e *robotsEntry) 
 	if err != nil {
 		class := Classify(err)
 		if ctx.Err() != nil && errors.Is(context.Cause(ctx), errRobotsTimeout) {
-			class = ClassTimeout
+			class = errclass.Timeout
 			err = fmt.Errorf("%w (%v): %w", errRobotsTimeout, r.cfg.RobotsTimeout, err)
 		}
 		switch {
-		case class == ClassTooManyRedirects:
+		case class == errclass.TooManyRedirects:
 			// Google: robots.txt not reached within the redirect limit is
 			// treated as not found, i.e. allow all.
 			r.m.robotsFetch("redirect_limit")
@@ -292,7 +293,7 @@ func (r *robotsFetcher) fetch(ctx context.Context, key string) (e *robotsEntry) 
 		case hostLevel(class):
 			e.class = class
 		default:
-			e.class = ClassRobotsUnavailable
+			e.class = errclass.RobotsUnavailable
 		}
 		e.err = fmt.Sprintf("robots %s: %v", key, err)
 		r.m.robotsFetch("error")
@@ -306,7 +307,7 @@ func (r *robotsFetcher) fetch(ctx context.Context, key string) (e *robotsEntry) 
 	case status == 429 || status >= 500:
 		// 429 is a request to back off: treated like 5xx (Google does the
 		// same) rather than as "no robots.txt, crawl everything".
-		e.class = ClassRobotsUnavailable
+		e.class = errclass.RobotsUnavailable
 		e.err = fmt.Sprintf("robots %s: status %d", key, status)
 		r.m.robotsFetch("5xx")
 	case status >= 400:

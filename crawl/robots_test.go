@@ -3,6 +3,7 @@ package crawl_test
 import (
 	"context"
 	"fmt"
+	"github.com/crawlmaster/crawlmaster/crawl/errclass"
 	"io"
 	"net/http"
 	"runtime"
@@ -24,7 +25,7 @@ func TestRobotsAllowAndDisallow(t *testing.T) {
 	f := newFetcher(t, testConfig(s.addr()))
 
 	res := fetch(t, f, "http://a.test/public")
-	wantClass(t, res, crawl.ClassOK)
+	wantClass(t, res, errclass.OK)
 	if res.Robots != crawl.RobotsAllowed {
 		t.Errorf("robots = %v, want allowed", res.Robots)
 	}
@@ -33,7 +34,7 @@ func TestRobotsAllowAndDisallow(t *testing.T) {
 	}
 
 	res = fetch(t, f, "http://a.test/private/x?y=1")
-	wantClass(t, res, crawl.ClassRobotsDisallowed)
+	wantClass(t, res, errclass.RobotsDisallowed)
 	if res.Robots != crawl.RobotsDisallowed || res.Status != 0 || res.Class.Transient() {
 		t.Errorf("robots=%v status=%d transient=%v", res.Robots, res.Status, res.Class.Transient())
 	}
@@ -49,8 +50,8 @@ func TestRobotsGroupForProductToken(t *testing.T) {
 	s := newSite(t)
 	s.robots("a.test", "User-agent: *\nDisallow:\n\nUser-agent: TestBot\nDisallow: /mine\n")
 	f := newFetcher(t, testConfig(s.addr()))
-	wantClass(t, fetch(t, f, "http://a.test/mine"), crawl.ClassRobotsDisallowed)
-	wantClass(t, fetch(t, f, "http://a.test/other"), crawl.ClassOK)
+	wantClass(t, fetch(t, f, "http://a.test/mine"), errclass.RobotsDisallowed)
+	wantClass(t, fetch(t, f, "http://a.test/other"), errclass.OK)
 }
 
 func TestRobots4xxAllowsAll(t *testing.T) {
@@ -63,7 +64,7 @@ func TestRobots4xxAllowsAll(t *testing.T) {
 			})
 			f := newFetcher(t, testConfig(s.addr()))
 			res := fetch(t, f, "http://a.test/private")
-			wantClass(t, res, crawl.ClassOK)
+			wantClass(t, res, errclass.OK)
 			if res.Robots != crawl.RobotsAllowed {
 				t.Errorf("robots = %v", res.Robots)
 			}
@@ -84,7 +85,7 @@ func TestRobotsUnavailable(t *testing.T) {
 			cfg.RobotsErrorTTL = time.Minute
 			f := newFetcher(t, cfg)
 			res := fetch(t, f, "http://a.test/page")
-			wantClass(t, res, crawl.ClassRobotsUnavailable)
+			wantClass(t, res, errclass.RobotsUnavailable)
 			if !res.Class.Transient() || res.Robots != crawl.RobotsUnavailable {
 				t.Errorf("transient=%v robots=%v", res.Class.Transient(), res.Robots)
 			}
@@ -92,7 +93,7 @@ func TestRobotsUnavailable(t *testing.T) {
 				t.Errorf("page requested %d times while robots unavailable", n)
 			}
 			// Cached for RobotsErrorTTL, then retried.
-			wantClass(t, fetch(t, f, "http://a.test/page"), crawl.ClassRobotsUnavailable)
+			wantClass(t, fetch(t, f, "http://a.test/page"), errclass.RobotsUnavailable)
 			if n := s.count("a.test/robots.txt"); n != 1 {
 				t.Errorf("robots.txt requested %d times within error TTL, want 1", n)
 			}
@@ -115,7 +116,7 @@ func TestRobotsTimeoutUnavailable(t *testing.T) {
 	f := newFetcher(t, cfg)
 	start := time.Now()
 	res := fetch(t, f, "http://a.test/page")
-	wantClass(t, res, crawl.ClassRobotsUnavailable)
+	wantClass(t, res, errclass.RobotsUnavailable)
 	if el := time.Since(start); el > 3*time.Second {
 		t.Errorf("took %v, RobotsTimeout is 100ms", el)
 	}
@@ -133,7 +134,7 @@ func TestRobotsNetworkErrorUnavailable(t *testing.T) {
 	})
 	f := newFetcher(t, testConfig(s.addr()))
 	res := fetch(t, f, "http://a.test/page")
-	wantClass(t, res, crawl.ClassRobotsUnavailable)
+	wantClass(t, res, errclass.RobotsUnavailable)
 }
 
 func TestRobotsRedirectFollowed(t *testing.T) {
@@ -143,8 +144,8 @@ func TestRobotsRedirectFollowed(t *testing.T) {
 	})
 	s.robots("b.test", "User-agent: *\nDisallow: /nope\n")
 	f := newFetcher(t, testConfig(s.addr()))
-	wantClass(t, fetch(t, f, "http://a.test/nope"), crawl.ClassRobotsDisallowed)
-	wantClass(t, fetch(t, f, "http://a.test/yes"), crawl.ClassOK)
+	wantClass(t, fetch(t, f, "http://a.test/nope"), errclass.RobotsDisallowed)
+	wantClass(t, fetch(t, f, "http://a.test/yes"), errclass.OK)
 }
 
 func TestRobotsSingleflight(t *testing.T) {
@@ -177,7 +178,7 @@ func TestRobotsSingleflight(t *testing.T) {
 	close(release)
 	wg.Wait()
 	for i, res := range results {
-		if res.Class != crawl.ClassOK {
+		if res.Class != errclass.OK {
 			t.Errorf("fetch %d: %s %s", i, res.Class, res.Err)
 		}
 	}
@@ -205,7 +206,7 @@ func TestRobotsWaitCanceled(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	go func() { <-entered; cancel() }()
 	res := f.Fetch(ctx, "http://a.test/page")
-	wantClass(t, res, crawl.ClassCanceled)
+	wantClass(t, res, errclass.Canceled)
 }
 
 // robotsWaiters counts goroutines parked in the robots layer's lookup,
@@ -298,13 +299,13 @@ func TestRobotsLeaderCanceledWaiterRetries(t *testing.T) {
 
 	lcancel()
 	res := awaitResult(t, "the cancelled leader", leader)
-	wantClass(t, res, crawl.ClassCanceled)
+	wantClass(t, res, errclass.Canceled)
 	if res.Robots != crawl.RobotsUnknown {
 		t.Errorf("leader: robots = %v, want unknown", res.Robots)
 	}
 
 	res = awaitResult(t, "the waiter", waiter)
-	wantClass(t, res, crawl.ClassRobotsDisallowed)
+	wantClass(t, res, errclass.RobotsDisallowed)
 	if res.Robots != crawl.RobotsDisallowed {
 		t.Errorf("waiter: robots = %v, want disallowed", res.Robots)
 	}
@@ -313,8 +314,8 @@ func TestRobotsLeaderCanceledWaiterRetries(t *testing.T) {
 	}
 
 	// The waiter's verdict is cached; the cancelled one never was.
-	wantClass(t, fetch(t, f, "http://a.test/private/3"), crawl.ClassRobotsDisallowed)
-	wantClass(t, fetch(t, f, "http://a.test/public"), crawl.ClassOK)
+	wantClass(t, fetch(t, f, "http://a.test/private/3"), errclass.RobotsDisallowed)
+	wantClass(t, fetch(t, f, "http://a.test/public"), errclass.OK)
 	if n := s.count("a.test/robots.txt"); n != 2 {
 		t.Errorf("robots.txt requested %d times, want 2 (cached)", n)
 	}
@@ -362,7 +363,7 @@ func TestRobotsWaiterCanceled(t *testing.T) {
 	wcancel()
 	// robots.txt is still unanswered: the waiter must not wait for it.
 	res := awaitResult(t, "the cancelled waiter", waiter)
-	wantClass(t, res, crawl.ClassCanceled)
+	wantClass(t, res, errclass.Canceled)
 	if res.Robots != crawl.RobotsUnknown || !strings.Contains(res.Err, context.Canceled.Error()) {
 		t.Errorf("waiter: robots = %v, err = %q", res.Robots, res.Err)
 	}
@@ -374,9 +375,9 @@ func TestRobotsWaiterCanceled(t *testing.T) {
 
 	releaseAll()
 	res = awaitResult(t, "the leader", leader)
-	wantClass(t, res, crawl.ClassRobotsDisallowed)
-	wantClass(t, fetch(t, f, "http://a.test/private/2"), crawl.ClassRobotsDisallowed)
-	wantClass(t, fetch(t, f, "http://a.test/page"), crawl.ClassOK)
+	wantClass(t, res, errclass.RobotsDisallowed)
+	wantClass(t, fetch(t, f, "http://a.test/private/2"), errclass.RobotsDisallowed)
+	wantClass(t, fetch(t, f, "http://a.test/page"), errclass.OK)
 	if n := s.count("a.test/robots.txt"); n != 1 {
 		t.Errorf("robots.txt requested %d times, want 1", n)
 	}
@@ -415,7 +416,7 @@ func TestRobotsCacheLRUBound(t *testing.T) {
 	robots := func(h string) int { return s.count(h + ".test/robots.txt") }
 
 	for _, h := range []string{"a", "b", "c"} { // c evicts a
-		wantClass(t, fetch(t, f, "http://"+h+".test/"), crawl.ClassOK)
+		wantClass(t, fetch(t, f, "http://"+h+".test/"), errclass.OK)
 	}
 	fetch(t, f, "http://c.test/again") // hit
 	fetch(t, f, "http://b.test/again") // hit, now most recent: order b, c
@@ -452,7 +453,7 @@ func TestRedirectToDisallowedNeverRequested(t *testing.T) {
 	f := newFetcher(t, testConfig(s.addr()))
 
 	res := fetch(t, f, "http://a.test/start")
-	wantClass(t, res, crawl.ClassRobotsDisallowed)
+	wantClass(t, res, errclass.RobotsDisallowed)
 	if res.FinalURL != "http://a.test/private/page" || res.Robots != crawl.RobotsDisallowed {
 		t.Errorf("final=%q robots=%v", res.FinalURL, res.Robots)
 	}
@@ -461,13 +462,13 @@ func TestRedirectToDisallowedNeverRequested(t *testing.T) {
 	}
 
 	res = fetch(t, f, "http://a.test/hop")
-	wantClass(t, res, crawl.ClassRobotsDisallowed)
+	wantClass(t, res, errclass.RobotsDisallowed)
 	if res.Redirects != 1 {
 		t.Errorf("redirects = %d, want 1", res.Redirects)
 	}
 
 	res = fetch(t, f, "http://a.test/cross")
-	wantClass(t, res, crawl.ClassRobotsDisallowed)
+	wantClass(t, res, errclass.RobotsDisallowed)
 	if res.FinalURL != "http://b.test/secret" {
 		t.Errorf("final = %q", res.FinalURL)
 	}
@@ -499,10 +500,10 @@ func TestRedirectHopRobotsOutlivesPageDeadline(t *testing.T) {
 	cfg.Timeout = 300 * time.Millisecond // the page's deadline
 	cfg.RobotsTimeout = time.Minute
 	f := newFetcher(t, cfg)
-	wantClass(t, fetch(t, f, "http://a.test/old"), crawl.ClassTimeout)
+	wantClass(t, fetch(t, f, "http://a.test/old"), errclass.Timeout)
 	close(release)
 	res := fetch(t, f, "http://a.test/old")
-	wantClass(t, res, crawl.ClassOK)
+	wantClass(t, res, errclass.OK)
 	if res.FinalURL != "http://b.test/new" {
 		t.Errorf("final = %q", res.FinalURL)
 	}
@@ -518,7 +519,7 @@ func TestRedirectAllowedFollowed(t *testing.T) {
 	})
 	f := newFetcher(t, testConfig(s.addr()))
 	res := fetch(t, f, "http://a.test/old")
-	wantClass(t, res, crawl.ClassOK)
+	wantClass(t, res, errclass.OK)
 	if res.FinalURL != "http://b.test/new" || res.Redirects != 1 || res.Title != "page /new" {
 		t.Errorf("final=%q redirects=%d title=%q", res.FinalURL, res.Redirects, res.Title)
 	}
@@ -531,8 +532,8 @@ func TestRobotsAndPageShareConnection(t *testing.T) {
 	s := newSite(t)
 	s.robots("a.test", "User-agent: *\nAllow: /\n")
 	f := newFetcher(t, testConfig(s.addr()))
-	wantClass(t, fetch(t, f, "http://a.test/1"), crawl.ClassOK)
-	wantClass(t, fetch(t, f, "http://a.test/2"), crawl.ClassOK)
+	wantClass(t, fetch(t, f, "http://a.test/1"), errclass.OK)
+	wantClass(t, fetch(t, f, "http://a.test/2"), errclass.OK)
 	if n := s.connCount(); n != 1 {
 		t.Errorf("%d TCP connections for robots.txt + 2 pages, want 1 (keep-alive)", n)
 	}
@@ -542,7 +543,7 @@ func TestRobotsUnreachableHostKeepsClass(t *testing.T) {
 	cfg := testConfig("127.0.0.1:1")
 	f := newFetcher(t, cfg)
 	res := fetch(t, f, "http://nowhere.example/")
-	wantClass(t, res, crawl.ClassDNSNotFound)
+	wantClass(t, res, errclass.DNSNotFound)
 	if res.Class.Transient() {
 		t.Error("dns_not_found must be permanent")
 	}
@@ -569,9 +570,9 @@ func TestConcurrentManyHosts(t *testing.T) {
 			defer wg.Done()
 			for j := range perSlot {
 				host := fmt.Sprintf("h%d.test", (i+j)%hosts)
-				path, want := fmt.Sprintf("/p%d-%d", i, j), crawl.ClassOK
+				path, want := fmt.Sprintf("/p%d-%d", i, j), errclass.OK
 				if j == 0 {
-					path, want = "/private/x", crawl.ClassRobotsDisallowed
+					path, want = "/private/x", errclass.RobotsDisallowed
 				}
 				if res := fetch(t, f, "http://"+host+path); res.Class != want {
 					errs <- fmt.Sprintf("%s%s: %s %s", host, path, res.Class, res.Err)

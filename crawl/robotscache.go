@@ -1,6 +1,7 @@
 package crawl
 
 import (
+	"github.com/crawlmaster/crawlmaster/crawl/errclass"
 	"sync"
 	"time"
 
@@ -14,8 +15,8 @@ type robotsEntry struct {
 	key     string
 	group   *robotstxt.Group // nil: everything allowed
 	delay   time.Duration    // Crawl-delay of our group, uncapped
-	class   Class            // ClassOK when usable, else why not (robots_unavailable, dns_not_found, ...)
-	err     string           // detail when class != ClassOK
+	class   errclass.Class   // errclass.OK when usable, else why not (robots_unavailable, dns_not_found, ...)
+	err     string           // detail when class != errclass.OK
 	expires time.Time
 
 	prev, next *robotsEntry // LRU list, most recent at head

@@ -3,6 +3,7 @@ package master_test
 import (
 	"bytes"
 	"context"
+	"github.com/crawlmaster/crawlmaster/master/frontier"
 	"log/slog"
 	"net"
 	"testing"
@@ -310,7 +311,7 @@ func TestCrawlWithUnreachableAssistant(t *testing.T) {
 	c.cfg.RPC.Assistants = append(c.cfg.RPC.Assistants, ghost)
 	d := c.startMaster()
 	c.waitFinal(2 * time.Minute)
-	var ghostStatus *store.AssistantStatus
+	var ghostStatus *frontier.AssistantStatus
 	for _, a := range d.Dispatcher.Status() {
 		if a.ID == ghost.ID() {
 			ghostStatus = &a

@@ -8,7 +8,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/crawlmaster/crawlmaster/crawl"
+	"github.com/crawlmaster/crawlmaster/crawl/urlnorm"
 	"github.com/crawlmaster/crawlmaster/master/store"
 	"github.com/crawlmaster/crawlmaster/master/tranco"
 )
@@ -185,13 +185,13 @@ func cut(s string, n int) string {
 
 // newURL normalises raw and derives its host and affinity domain.
 func newURL(raw string, priority int32) (store.NewURL, error) {
-	norm, err := crawl.NormalizeURL(raw)
+	norm, err := urlnorm.Normalize(raw)
 	if err != nil {
 		return store.NewURL{}, err
 	}
-	host, err := crawl.Host(norm)
+	host, err := urlnorm.Host(norm)
 	if err != nil {
 		return store.NewURL{}, err
 	}
-	return store.NewURL{URL: norm, Host: host, Domain: crawl.DomainKey(host), Priority: priority}, nil
+	return store.NewURL{URL: norm, Host: host, Domain: urlnorm.DomainKey(host), Priority: priority}, nil
 }

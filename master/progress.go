@@ -2,6 +2,7 @@ package master
 
 import (
 	"context"
+	"github.com/crawlmaster/crawlmaster/master/frontier"
 	"log/slog"
 	"time"
 
@@ -49,7 +50,7 @@ type progress struct {
 
 func (p *progress) pages() int64 {
 	var n int64
-	for _, s := range store.AllStates {
+	for _, s := range frontier.AllStates {
 		n += p.w.Persisted(s)
 	}
 	return n
@@ -79,7 +80,7 @@ func (p *progress) tick(ctx context.Context) {
 		}
 		return
 	}
-	for _, s := range store.AllStates {
+	for _, s := range frontier.AllStates {
 		p.m.frontier.WithLabelValues(string(s)).Set(float64(stats.Counts[s]))
 	}
 	if stats.OldestDue.IsZero() {
@@ -100,6 +101,6 @@ func (p *progress) tick(ctx context.Context) {
 	if rate > 0 {
 		eta = time.Duration(float64(left) / rate * float64(time.Second)).Round(time.Second).String()
 	}
-	p.log.Info("progress", "final", final, "total", total, "pending", stats.Counts[store.StatePending],
-		"leased", stats.Counts[store.StateLeased], "pages_per_sec", int64(rate), "eta", eta)
+	p.log.Info("progress", "final", final, "total", total, "pending", stats.Counts[frontier.StatePending],
+		"leased", stats.Counts[frontier.StateLeased], "pages_per_sec", int64(rate), "eta", eta)
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/crawlmaster/crawlmaster/master/frontier"
 	"log/slog"
 	"math/rand/v2"
 	"os"
@@ -233,7 +234,7 @@ func term(ctx context.Context, o Options, st *store.Store, lock *leaderLock, adm
 		}
 	}
 	log.Info("master stopped leading", "id", id, "uptime", time.Since(started).Round(time.Second),
-		"persisted", writer.Persisted(store.StateDone)+writer.Persisted(store.StateFailed)+writer.Persisted(store.StateDead),
+		"persisted", writer.Persisted(frontier.StateDone)+writer.Persisted(frontier.StateFailed)+writer.Persisted(frontier.StateDead),
 		"rejected", writer.Rejected())
 	if lost {
 		return errLostLeadership

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/crawlmaster/crawlmaster/master/frontier"
 	"io"
 	"text/tabwriter"
 	"time"
@@ -59,7 +60,7 @@ func (r Report) ETA() string {
 func (r Report) Write(w io.Writer) error {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "state\turls\t")
-	for _, s := range store.AllStates {
+	for _, s := range frontier.AllStates {
 		fmt.Fprintf(tw, "%s\t%d\t\n", s, r.Stats.Counts[s])
 	}
 	fmt.Fprintf(tw, "total\t%d\t\n", r.Stats.Total())
@@ -116,8 +117,8 @@ func WaitDone(ctx context.Context, st *store.Store, interval time.Duration, w io
 		}
 		total, final := r.Stats.Total(), r.Stats.Final()
 		fmt.Fprintf(w, "%s  final %d/%d  pending %d  leased %d  %.0f pages/s  ETA %s\n",
-			r.Now.Format(time.TimeOnly), final, total, r.Stats.Counts[store.StatePending],
-			r.Stats.Counts[store.StateLeased], r.PagesPerSec(), r.ETA())
+			r.Now.Format(time.TimeOnly), final, total, r.Stats.Counts[frontier.StatePending],
+			r.Stats.Counts[frontier.StateLeased], r.PagesPerSec(), r.ETA())
 		if total > 0 && final == total {
 			return nil
 		}

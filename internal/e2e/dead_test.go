@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/crawlmaster/crawlmaster/crawl/errclass"
+	"github.com/crawlmaster/crawlmaster/master/frontier"
 	"os/exec"
 	"regexp"
 	"strings"
@@ -18,7 +20,7 @@ import (
 
 // deadAllShards lists every shard, so a claim sees every URL.
 var deadAllShards = func() []int16 {
-	s := make([]int16, store.NumShards)
+	s := make([]int16, frontier.NumShards)
 	for i := range s {
 		s[i] = int16(i)
 	}
@@ -29,7 +31,7 @@ var deadAllShards = func() []int16 {
 // failed transiently on all three attempts (dead), one done, one failed, two
 // leased and one pending. The dead ones are persisted one per transaction
 // in the order given, so the last is the newest.
-func deadFrontier(t *testing.T, st *store.Store, dead map[string]store.Outcome, order []string) {
+func deadFrontier(t *testing.T, st *store.Store, dead map[string]frontier.Outcome, order []string) {
 	t.Helper()
 	ctx := t.Context()
 	var urls []store.NewURL
@@ -40,34 +42,34 @@ func deadFrontier(t *testing.T, st *store.Store, dead map[string]store.Outcome, 
 	if _, err := st.Insert(ctx, urls, store.SourceTranco); err != nil {
 		t.Fatal(err)
 	}
-	claim := func() map[string]store.Task {
-		tasks, err := st.Claim(ctx, store.ClaimParams{Shards: deadAllShards, Limit: 100, Lease: time.Hour, Assistant: "a1"})
+	claim := func() map[string]frontier.Task {
+		tasks, err := st.Claim(ctx, frontier.Claim{Shards: deadAllShards, Limit: 100, Lease: time.Hour, Assistant: "a1"})
 		if err != nil {
 			t.Fatal(err)
 		}
-		out := map[string]store.Task{}
+		out := map[string]frontier.Task{}
 		for _, tk := range tasks {
 			out[strings.TrimSuffix(tk.Domain, ".example")] = tk
 		}
 		return out
 	}
-	persist := func(outs ...store.Outcome) {
+	persist := func(outs ...frontier.Outcome) {
 		t.Helper()
 		acc, err := st.Persist(ctx, outs)
 		if err != nil || acc.Total() != int64(len(outs)) {
 			t.Fatalf("Persist: %v, %v", acc, err)
 		}
 	}
-	result := func(tk store.Task, state store.State, class, msg string) store.Outcome {
-		return store.Outcome{URLID: tk.URLID, Token: tk.Token, State: state, URL: tk.URL, FinalURL: tk.URL,
-			Class: class, Error: msg, Attempts: int32(tk.Attempts), Assistant: "a1", FetchedAt: time.Now(),
+	result := func(tk frontier.Task, state frontier.State, class, msg string) frontier.Outcome {
+		return frontier.Outcome{URLID: tk.URLID, Token: tk.Token, State: state, URL: tk.URL, FinalURL: tk.URL,
+			Class: errclass.Class(class), Error: msg, Attempts: int32(tk.Attempts), Assistant: "a1", FetchedAt: time.Now(),
 			NextFetchAt: time.Now().Add(-time.Second)}
 	}
 	for attempt := 1; attempt <= 3; attempt++ {
 		tasks := claim()
 		if attempt == 1 {
-			persist(result(tasks["done"], store.StateDone, "ok", ""),
-				result(tasks["failed"], store.StateFailed, "http_4xx", "404 Not Found"))
+			persist(result(tasks["done"], frontier.StateDone, "ok", ""),
+				result(tasks["failed"], frontier.StateFailed, "http_4xx", "404 Not Found"))
 		}
 		for _, name := range order {
 			tk := tasks[name]
@@ -76,9 +78,9 @@ func deadFrontier(t *testing.T, st *store.Store, dead map[string]store.Outcome, 
 				t.Fatalf("%s: attempt %d, want %d", name, tk.Attempts, attempt)
 			}
 			if attempt < 3 {
-				persist(result(tk, store.StatePending, o.Class, o.Error))
+				persist(result(tk, frontier.StatePending, string(o.Class), o.Error))
 			} else {
-				persist(result(tk, store.StateDead, o.Class, o.Error))
+				persist(result(tk, frontier.StateDead, string(o.Class), o.Error))
 			}
 		}
 	}
@@ -183,7 +185,7 @@ func TestDeadCommands(t *testing.T) {
 	}
 
 	long := "503 Service Unavailable: " + strings.Repeat("upstream overloaded ", 10)
-	dead := map[string]store.Outcome{
+	dead := map[string]frontier.Outcome{
 		"t1": {Class: "timeout", Error: "i/o timeout"},
 		"t2": {Class: "timeout", Error: "context deadline exceeded\n\t(after 30s)"},
 		"h1": {Class: "http_5xx", Error: long},

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/crawlmaster/crawlmaster/crawl/errclass"
 	"math/rand/v2"
 	"os"
 	"os/exec"
@@ -19,7 +20,6 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/crawlmaster/crawlmaster/crawl"
 	"github.com/crawlmaster/crawlmaster/internal/faultproxy"
 	"github.com/crawlmaster/crawlmaster/internal/procstat"
 	"github.com/crawlmaster/crawlmaster/internal/websim"
@@ -487,7 +487,7 @@ log: {format: json}
 		// the suite's load, e.g. robots_unavailable instead of timeout.
 		// The state is what must hold; the fault-free crawl test checks
 		// classes exactly.
-		if r.state == "dead" && e.State == websim.StateDead && crawl.ParseClass(r.class).Transient() {
+		if r.state == "dead" && e.State == websim.StateDead && errclass.Parse(r.class).Transient() {
 			transientDiff++
 			continue
 		}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/crawlmaster/crawlmaster/master/frontier"
 	"io"
 	"log/slog"
 	"strings"
@@ -14,7 +15,6 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
-	"github.com/crawlmaster/crawlmaster/master/store"
 	pb "github.com/crawlmaster/crawlmaster/proto/crawlmaster/v1"
 )
 
@@ -28,7 +28,7 @@ type assistant struct {
 	events  chan event
 	ownerCh chan struct{}
 	log     *slog.Logger
-	status  atomic.Pointer[store.AssistantStatus]
+	status  atomic.Pointer[frontier.AssistantStatus]
 
 	// Loop-owned state.
 	up         bool
@@ -68,7 +68,7 @@ type slotState struct {
 
 type batch struct {
 	id    string
-	tasks []store.Task
+	tasks []frontier.Task
 }
 
 type event interface{}
@@ -80,7 +80,7 @@ type pollDone struct {
 }
 
 type claimDone struct {
-	tasks []store.Task
+	tasks []frontier.Task
 	err   error
 }
 
@@ -91,7 +91,7 @@ type batchDone struct {
 	suspect   bool // the failure suggests the assistant is unreachable
 	results   int
 	released  int
-	stateN    map[store.State]int
+	stateN    map[frontier.State]int
 	startedAt time.Time
 }
 
@@ -414,7 +414,7 @@ func (a *assistant) claim(n int) {
 	defer cancel()
 	shards := a.d.shardsOf(a.id)
 	start := time.Now()
-	tasks, err := a.d.store.Claim(ctx, store.ClaimParams{Shards: shards, Limit: n, Lease: a.d.cfg.Lease, Assistant: a.id})
+	tasks, err := a.d.store.Claim(ctx, frontier.Claim{Shards: shards, Limit: n, Lease: a.d.cfg.Lease, Assistant: a.id})
 	a.d.m.ClaimDuration.Observe(time.Since(start).Seconds())
 	if err == nil {
 		a.d.held.add(tasks)
@@ -455,10 +455,10 @@ func (a *assistant) onClaim(c claimDone) {
 // most limit), keeping every domain's URLs in one batch so the domain is on
 // one slot only. A domain with more than limit URLs keeps the first limit;
 // the rest are returned as extra, to be released.
-func formBatches(tasks []store.Task, target, limit int, newID func() string) (batches []*batch, extra []int64) {
+func formBatches(tasks []frontier.Task, target, limit int, newID func() string) (batches []*batch, extra []int64) {
 	target = max(1, min(target, limit))
 	var order []string
-	groups := map[string][]store.Task{}
+	groups := map[string][]frontier.Task{}
 	for _, t := range tasks {
 		g, seen := groups[t.Domain]
 		if !seen {
@@ -474,7 +474,7 @@ func formBatches(tasks []store.Task, target, limit int, newID func() string) (ba
 	for _, dom := range order {
 		g := groups[dom]
 		if cur == nil || len(cur.tasks) >= target || len(cur.tasks)+len(g) > limit {
-			cur = &batch{id: newID(), tasks: make([]store.Task, 0, min(limit, max(target, len(g))))}
+			cur = &batch{id: newID(), tasks: make([]frontier.Task, 0, min(limit, max(target, len(g))))}
 			batches = append(batches, cur)
 		}
 		cur.tasks = append(cur.tasks, g...)
@@ -548,8 +548,8 @@ func (a *assistant) onBatchDone(b batchDone) {
 	dur := time.Since(b.startedAt)
 	a.d.m.BatchDuration.Observe(dur.Seconds())
 	attrs := []any{"batch", b.b.id, "slot", b.slot, "urls", len(b.b.tasks),
-		"done", b.stateN[store.StateDone], "failed", b.stateN[store.StateFailed],
-		"retry", b.stateN[store.StatePending], "dead", b.stateN[store.StateDead],
+		"done", b.stateN[frontier.StateDone], "failed", b.stateN[frontier.StateFailed],
+		"retry", b.stateN[frontier.StatePending], "dead", b.stateN[frontier.StateDead],
 		"released", b.released, "duration", dur.Round(time.Millisecond)}
 	if b.err != nil {
 		a.d.m.BatchesFinished.WithLabelValues("error").Inc()
@@ -571,7 +571,7 @@ func (a *assistant) runBatch(ctx context.Context, slot int, b *batch, started ti
 	}
 	done := make([]bool, len(b.tasks))
 	var uncharged []int64 // results the assistant gave back unfetched (cancelled)
-	res := batchDone{slot: slot, b: b, startedAt: started, stateN: map[store.State]int{}}
+	res := batchDone{slot: slot, b: b, startedAt: started, stateN: map[frontier.State]int{}}
 	stream, err := a.client.Crawl(ctx, req)
 	for err == nil {
 		var r *pb.CrawlResult
@@ -651,7 +651,7 @@ func refused(err error) bool {
 	return false
 }
 
-func indexOf(tasks []store.Task, token int64) int {
+func indexOf(tasks []frontier.Task, token int64) int {
 	for i := range tasks {
 		if tasks[i].Token == token {
 			return i
@@ -677,6 +677,6 @@ func (a *assistant) publish() {
 	}
 	a.d.m.IdleSlots.WithLabelValues(a.id).Set(float64(idle))
 	a.d.m.ReadyURLs.WithLabelValues(a.id).Set(float64(a.readyURLs))
-	a.status.Store(&store.AssistantStatus{ID: a.id, Up: a.up, Draining: a.draining, Slots: len(a.slots),
+	a.status.Store(&frontier.AssistantStatus{ID: a.id, Up: a.up, Draining: a.draining, Slots: len(a.slots),
 		Busy: busy, InFlight: a.inflightN, Dispatched: a.dispatched, LastError: a.lastErr})
 }

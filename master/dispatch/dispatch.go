@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/crawlmaster/crawlmaster/master/frontier"
 	"log/slog"
 	"math/rand/v2"
 	"sync"
@@ -15,13 +16,12 @@ import (
 	"google.golang.org/grpc/keepalive"
 
 	"github.com/crawlmaster/crawlmaster/master/retry"
-	"github.com/crawlmaster/crawlmaster/master/store"
 	pb "github.com/crawlmaster/crawlmaster/proto/crawlmaster/v1"
 )
 
 // Store is the part of the master's store the dispatcher uses.
 type Store interface {
-	Claim(ctx context.Context, p store.ClaimParams) ([]store.Task, error)
+	Claim(ctx context.Context, p frontier.Claim) ([]frontier.Task, error)
 	Release(ctx context.Context, tokens []int64, charge bool) (int64, error)
 	Renew(ctx context.Context, tokens []int64, lease time.Duration) (int64, error)
 }
@@ -31,7 +31,7 @@ type Store interface {
 // result is on its way (nothing is in flight): what is buffered should be
 // written now rather than after the flush interval. It must not block.
 type Sink interface {
-	Submit(ctx context.Context, o store.Outcome) error
+	Submit(ctx context.Context, o frontier.Outcome) error
 	FlushNow()
 }
 
@@ -74,7 +74,7 @@ type Dispatcher struct {
 	assistants []*assistant
 
 	// owners maps each shard to the id of the live assistant that owns it.
-	owners atomic.Pointer[[store.NumShards]string]
+	owners atomic.Pointer[[frontier.NumShards]string]
 	liveMu sync.Mutex
 	live   map[string]int // live assistant id -> its slots
 
@@ -113,7 +113,7 @@ func New(cfg Config, targets []Target, st Store, sink Sink, log *slog.Logger, m 
 		held:     heldSet{m: map[int64]struct{}{}},
 		batchPfx: fmt.Sprintf("%x", time.Now().UnixMilli()%(1<<32)),
 	}
-	d.owners.Store(&[store.NumShards]string{})
+	d.owners.Store(&[frontier.NumShards]string{})
 	d.firstPolls.Store(int32(len(targets)))
 	opts := append([]grpc.DialOption{
 		grpc.WithTransportCredentials(insecure.NewCredentials()),
@@ -133,7 +133,7 @@ func New(cfg Config, targets []Target, st Store, sink Sink, log *slog.Logger, m 
 			ownerCh: make(chan struct{}, 1),
 			log:     log.With("assistant", t.ID),
 		}
-		a.status.Store(&store.AssistantStatus{ID: t.ID})
+		a.status.Store(&frontier.AssistantStatus{ID: t.ID})
 		m.AssistantUp.WithLabelValues(t.ID).Set(0)
 		d.assistants = append(d.assistants, a)
 	}
@@ -181,8 +181,8 @@ func (d *Dispatcher) Run(ctx context.Context, grace time.Duration) error {
 func (d *Dispatcher) Abort() { d.abortOnce.Do(func() { close(d.abort) }) }
 
 // Status returns a snapshot of every assistant's state.
-func (d *Dispatcher) Status() []store.AssistantStatus {
-	out := make([]store.AssistantStatus, 0, len(d.assistants))
+func (d *Dispatcher) Status() []frontier.AssistantStatus {
+	out := make([]frontier.AssistantStatus, 0, len(d.assistants))
 	for _, a := range d.assistants {
 		out = append(out, *a.status.Load())
 	}
@@ -237,7 +237,7 @@ func (d *Dispatcher) shardsOf(id string) []int16 {
 }
 
 func (d *Dispatcher) owns(id, domain string) bool {
-	return d.owners.Load()[store.Shard(domain)] == id
+	return d.owners.Load()[frontier.Shard(domain)] == id
 }
 
 // release gives leased URLs back to pending with a context that survives
@@ -291,7 +291,7 @@ type heldSet struct {
 	m  map[int64]struct{}
 }
 
-func (h *heldSet) add(tasks []store.Task) {
+func (h *heldSet) add(tasks []frontier.Task) {
 	h.mu.Lock()
 	for _, t := range tasks {
 		h.m[t.Token] = struct{}{}

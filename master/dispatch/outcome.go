@@ -1,22 +1,22 @@
 package dispatch
 
 import (
+	"github.com/crawlmaster/crawlmaster/crawl/errclass"
+	"github.com/crawlmaster/crawlmaster/master/frontier"
 	"math/rand/v2"
 	"strings"
 	"time"
 
-	"github.com/crawlmaster/crawlmaster/crawl"
-	"github.com/crawlmaster/crawlmaster/master/store"
 	pb "github.com/crawlmaster/crawlmaster/proto/crawlmaster/v1"
 )
 
 // outcome turns one streamed result into a decided outcome. ok is false
 // when the result is not an outcome at all: the assistant gave the URL
 // back unfetched (its fetch was cancelled), and it is released instead.
-func (d *Dispatcher) outcome(assistant string, t store.Task, r *pb.CrawlResult) (store.Outcome, bool) {
-	class := crawl.ParseClass(r.GetErrorClass())
-	if class == crawl.ClassCanceled {
-		return store.Outcome{}, false
+func (d *Dispatcher) outcome(assistant string, t frontier.Task, r *pb.CrawlResult) (frontier.Outcome, bool) {
+	class := errclass.Parse(r.GetErrorClass())
+	if class == errclass.Canceled {
+		return frontier.Outcome{}, false
 	}
 	now := time.Now()
 	dec := d.cfg.Retry.Decide(class, t.Attempts, r.GetRetryAfter().AsDuration(), now, rand.Float64())
@@ -24,7 +24,7 @@ func (d *Dispatcher) outcome(assistant string, t store.Task, r *pb.CrawlResult) 
 	if ts := r.GetFetchedAt(); ts != nil {
 		fetchedAt = ts.AsTime()
 	}
-	o := store.Outcome{
+	o := frontier.Outcome{
 		URLID:         t.URLID,
 		Token:         t.Token,
 		State:         dec.State,
@@ -38,7 +38,7 @@ func (d *Dispatcher) outcome(assistant string, t store.Task, r *pb.CrawlResult) 
 		FetchDuration: r.GetFetchDuration().AsDuration(),
 		Title:         clean(r.GetTitle(), 1024),
 		ContentHash:   r.GetContentHash(),
-		Class:         string(class),
+		Class:         class,
 		Error:         clean(r.GetErrorMessage(), 1024),
 		Robots:        robotsName(r.GetRobots()),
 		Redirects:     r.GetRedirects(),
@@ -46,7 +46,7 @@ func (d *Dispatcher) outcome(assistant string, t store.Task, r *pb.CrawlResult) 
 		Assistant:     assistant,
 		FetchedAt:     fetchedAt,
 	}
-	if dec.State == store.StateDone && d.cfg.SendBodyCap > 0 {
+	if dec.State == frontier.StateDone && d.cfg.SendBodyCap > 0 {
 		body := r.GetBody()
 		if int64(len(body)) > d.cfg.SendBodyCap {
 			body = body[:d.cfg.SendBodyCap]

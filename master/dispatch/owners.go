@@ -2,10 +2,8 @@ package dispatch
 
 import (
 	"cmp"
-	"hash/fnv"
+	"github.com/crawlmaster/crawlmaster/master/frontier"
 	"slices"
-
-	"github.com/crawlmaster/crawlmaster/master/store"
 )
 
 // member is a live assistant as the owner table sees it: its id and its
@@ -13,23 +11,6 @@ import (
 type member struct {
 	id    string
 	slots int
-}
-
-// rendezvousScore ranks assistant id for shard: a shard prefers the live
-// assistants in decreasing order of score.
-func rendezvousScore(id string, shard int16) uint64 {
-	h := fnv.New64a()
-	_, _ = h.Write([]byte(id))
-	_, _ = h.Write([]byte{byte(shard >> 8), byte(shard)})
-	// FNV's low bits mix poorly for short inputs; finish with a 64-bit mixer
-	// (splitmix64) so scores are uniform.
-	x := h.Sum64()
-	x ^= x >> 30
-	x *= 0xbf58476d1ce4e5b9
-	x ^= x >> 27
-	x *= 0x94d049bb133111eb
-	x ^= x >> 31
-	return x
 }
 
 // ownerTable maps every shard to the live assistant that owns it ("" for
@@ -49,8 +30,8 @@ func rendezvousScore(id string, shard int16) uint64 {
 // assistant that returns gets its shards back; when one leaves, its shards
 // move and, to keep the split proportional, a few others (at most 3% of
 // the shards with up to 16 equal assistants; TestOwnerTableMovesFewShards).
-func ownerTable(live []member) *[store.NumShards]string {
-	var owners [store.NumShards]string
+func ownerTable(live []member) *[frontier.NumShards]string {
+	var owners [frontier.NumShards]string
 	if len(live) == 0 {
 		return &owners
 	}
@@ -63,10 +44,10 @@ func ownerTable(live []member) *[store.NumShards]string {
 		shard int16
 		m     int32
 	}
-	pairs := make([]pair, 0, store.NumShards*len(live))
-	for s := range int16(store.NumShards) {
+	pairs := make([]pair, 0, frontier.NumShards*len(live))
+	for s := range int16(frontier.NumShards) {
 		for i, m := range live {
-			pairs = append(pairs, pair{rendezvousScore(m.id, s), s, int32(i)})
+			pairs = append(pairs, pair{frontier.OwnerScore(m.id, s), s, int32(i)})
 		}
 	}
 	slices.SortFunc(pairs, func(a, b pair) int {
@@ -78,7 +59,7 @@ func ownerTable(live []member) *[store.NumShards]string {
 		}
 		return cmp.Compare(a.m, b.m)
 	})
-	left := store.NumShards
+	left := frontier.NumShards
 	for _, p := range pairs {
 		if owners[p.shard] != "" || quota[p.m] == 0 {
 			continue
@@ -104,7 +85,7 @@ func shardQuotas(live []member) []int {
 	rem := make([]int, len(live))
 	given := 0
 	for i, m := range live {
-		w := max(1, m.slots) * store.NumShards
+		w := max(1, m.slots) * frontier.NumShards
 		quota[i], rem[i] = w/total, w%total
 		given += quota[i]
 	}
@@ -113,7 +94,7 @@ func shardQuotas(live []member) []int {
 		order[i] = i
 	}
 	slices.SortStableFunc(order, func(a, b int) int { return cmp.Compare(rem[b], rem[a]) })
-	for _, i := range order[:store.NumShards-given] {
+	for _, i := range order[:frontier.NumShards-given] {
 		quota[i]++
 	}
 	return quota

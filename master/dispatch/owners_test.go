@@ -2,10 +2,9 @@ package dispatch
 
 import (
 	"fmt"
+	"github.com/crawlmaster/crawlmaster/master/frontier"
 	"slices"
 	"testing"
-
-	"github.com/crawlmaster/crawlmaster/master/store"
 )
 
 func members(slots int, ids ...string) []member {
@@ -16,7 +15,7 @@ func members(slots int, ids ...string) []member {
 	return out
 }
 
-func countOwned(t *testing.T, owners *[store.NumShards]string) map[string]int {
+func countOwned(t *testing.T, owners *[frontier.NumShards]string) map[string]int {
 	t.Helper()
 	owned := map[string]int{}
 	for s, id := range owners {
@@ -42,8 +41,8 @@ func TestOwnerTableSplitsShardsEvenly(t *testing.T) {
 			t.Fatalf("%d of %d assistants own shards", len(owned), n)
 		}
 		for id, got := range owned {
-			if got < store.NumShards/n || got > store.NumShards/n+1 {
-				t.Errorf("%d assistants: %s owns %d shards, want %d or %d", n, id, got, store.NumShards/n, store.NumShards/n+1)
+			if got < frontier.NumShards/n || got > frontier.NumShards/n+1 {
+				t.Errorf("%d assistants: %s owns %d shards, want %d or %d", n, id, got, frontier.NumShards/n, frontier.NumShards/n+1)
 			}
 		}
 	}
@@ -76,7 +75,7 @@ func TestOwnerTableFollowsPreference(t *testing.T) {
 	for s, id := range owners {
 		best, bestScore := "", uint64(0)
 		for _, m := range live {
-			if sc := rendezvousScore(m.id, int16(s)); best == "" || sc > bestScore {
+			if sc := frontier.OwnerScore(m.id, int16(s)); best == "" || sc > bestScore {
 				best, bestScore = m.id, sc
 			}
 		}
@@ -84,8 +83,8 @@ func TestOwnerTableFollowsPreference(t *testing.T) {
 			first++
 		}
 	}
-	if first < store.NumShards*90/100 {
-		t.Fatalf("%d of %d shards owned by their first choice, want at least 90%%", first, store.NumShards)
+	if first < frontier.NumShards*90/100 {
+		t.Fatalf("%d of %d shards owned by their first choice, want at least 90%%", first, frontier.NumShards)
 	}
 }
 
@@ -110,7 +109,7 @@ func TestOwnerTableMovesFewShards(t *testing.T) {
 					moved++
 				}
 			}
-			if moved > store.NumShards*4/100 {
+			if moved > frontier.NumShards*4/100 {
 				t.Errorf("%d assistants, %s left: %d shards of staying assistants moved, want at most 4%%", n, gone, moved)
 			}
 			if back := ownerTable(all); *back != *before {
@@ -129,8 +128,8 @@ func TestOwnerTableIgnoresLiveOrder(t *testing.T) {
 func TestFormBatches(t *testing.T) {
 	var seq int
 	newID := func() string { seq++; return fmt.Sprint(seq) }
-	task := func(tok int64, dom string) store.Task { return store.Task{Token: tok, Domain: dom, URLID: tok} }
-	tasks := []store.Task{
+	task := func(tok int64, dom string) frontier.Task { return frontier.Task{Token: tok, Domain: dom, URLID: tok} }
+	tasks := []frontier.Task{
 		task(1, "a"), task(2, "b"), task(3, "a"), task(4, "c"), task(5, "a"), task(6, "a"), task(7, "d"), task(8, "e"),
 	}
 	batches, extra := formBatches(tasks, 3, 3, newID)
@@ -162,7 +161,7 @@ func TestFormBatches(t *testing.T) {
 func TestFormBatchesSmallTarget(t *testing.T) {
 	n := 0
 	newID := func() string { n++; return fmt.Sprint(n) }
-	tasks := []store.Task{{Token: 1, Domain: "a"}, {Token: 2, Domain: "b"}, {Token: 3, Domain: "a"}, {Token: 4, Domain: "c"}}
+	tasks := []frontier.Task{{Token: 1, Domain: "a"}, {Token: 2, Domain: "b"}, {Token: 3, Domain: "a"}, {Token: 4, Domain: "c"}}
 	batches, extra := formBatches(tasks, 1, 16, newID)
 	if len(extra) != 0 || len(batches) != 3 {
 		t.Fatalf("got %d batches, extra %v; want 3 batches (a,a | b | c)", len(batches), extra)

@@ -3,6 +3,7 @@ package persist
 import (
 	"context"
 	"errors"
+	"github.com/crawlmaster/crawlmaster/master/frontier"
 	"log/slog"
 	"math/rand/v2"
 	"sync/atomic"
@@ -16,7 +17,7 @@ import (
 
 // Persister stores a batch; see store.Store.Persist.
 type Persister interface {
-	Persist(ctx context.Context, outs []store.Outcome) (store.Accepted, error)
+	Persist(ctx context.Context, outs []frontier.Outcome) (store.Accepted, error)
 }
 
 // Config tunes the writer; see rpc.yaml's persist section.
@@ -38,7 +39,7 @@ type Writer struct {
 	p     Persister
 	log   *slog.Logger
 	m     *Metrics
-	in    chan store.Outcome
+	in    chan frontier.Outcome
 	now   chan struct{} // FlushNow requests
 	done  chan struct{}
 	bytes *semaphore.Weighted
@@ -65,14 +66,14 @@ func New(cfg Config, p Persister, log *slog.Logger, m *Metrics) *Writer {
 		m = NewMetrics(nil)
 	}
 	return &Writer{cfg: cfg, p: p, log: log, m: m,
-		in: make(chan store.Outcome, cfg.Buffer), now: make(chan struct{}, 1), done: make(chan struct{}),
+		in: make(chan frontier.Outcome, cfg.Buffer), now: make(chan struct{}, 1), done: make(chan struct{}),
 		bytes: semaphore.NewWeighted(cfg.BufferBytes)}
 }
 
 // Submit queues one outcome, blocking while the buffer is full. It fails
 // when ctx is done or the writer is closed; the outcome is then not stored
 // and its lease stays with the caller.
-func (w *Writer) Submit(ctx context.Context, o store.Outcome) error {
+func (w *Writer) Submit(ctx context.Context, o frontier.Outcome) error {
 	n := min(int64(len(o.Body)), w.cfg.BufferBytes)
 	if n > 0 {
 		if err := w.bytes.Acquire(ctx, n); err != nil {
@@ -107,7 +108,7 @@ func (w *Writer) FlushNow() {
 func (w *Writer) Close() { close(w.done) }
 
 // Persisted returns how many outcomes were stored in state s.
-func (w *Writer) Persisted(s store.State) int64 { return w.persisted[stateIndex(s)].Load() }
+func (w *Writer) Persisted(s frontier.State) int64 { return w.persisted[stateIndex(s)].Load() }
 
 // Rejected returns how many outcomes were dropped for a stale lease token.
 func (w *Writer) Rejected() int64 { return w.rejected.Load() }
@@ -117,10 +118,10 @@ func (w *Writer) Rejected() int64 { return w.rejected.Load() }
 // then lost to this process but their leases stay in the database, so they
 // are crawled again after the leases are released or expire.
 func (w *Writer) Run(ctx context.Context) error {
-	batch := make([]store.Outcome, 0, w.cfg.BatchSize)
+	batch := make([]frontier.Outcome, 0, w.cfg.BatchSize)
 	timer := time.NewTimer(time.Hour)
 	timer.Stop()
-	add := func(o store.Outcome) {
+	add := func(o frontier.Outcome) {
 		if len(batch) == 0 {
 			timer.Reset(w.cfg.FlushInterval)
 		}
@@ -135,7 +136,7 @@ func (w *Writer) Run(ctx context.Context) error {
 		batch = batch[:0]
 		return nil
 	}
-	push := func(o store.Outcome) error {
+	push := func(o frontier.Outcome) error {
 		add(o)
 		if len(batch) >= w.cfg.BatchSize {
 			return flush()
@@ -182,7 +183,7 @@ func (w *Writer) Run(ctx context.Context) error {
 // flush stores one batch, retrying with capped exponential backoff until it
 // succeeds or ctx is done. Retrying the same batch is safe: results are
 // keyed by lease token and fenced.
-func (w *Writer) flush(ctx context.Context, batch []store.Outcome) error {
+func (w *Writer) flush(ctx context.Context, batch []frontier.Outcome) error {
 	if len(batch) == 0 {
 		return nil
 	}
@@ -214,7 +215,7 @@ func (w *Writer) flush(ctx context.Context, batch []store.Outcome) error {
 
 // account updates counters and frees the batch's body bytes after a
 // successful write.
-func (w *Writer) account(batch []store.Outcome, accepted store.Accepted) {
+func (w *Writer) account(batch []frontier.Outcome, accepted store.Accepted) {
 	w.m.Buffered.Sub(float64(len(batch)))
 	var bodyBytes int64
 	for _, o := range batch {
@@ -234,8 +235,8 @@ func (w *Writer) account(batch []store.Outcome, accepted store.Accepted) {
 	}
 }
 
-func stateIndex(s store.State) int {
-	for i, st := range store.AllStates {
+func stateIndex(s frontier.State) int {
+	for i, st := range frontier.AllStates {
 		if st == s {
 			return i
 		}

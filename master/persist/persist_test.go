@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/crawlmaster/crawlmaster/master/frontier"
 	"io"
 	"log/slog"
 	"sync/atomic"
@@ -26,7 +27,7 @@ type faulty struct {
 	calls atomic.Int32
 }
 
-func (f *faulty) Persist(ctx context.Context, outs []store.Outcome) (store.Accepted, error) {
+func (f *faulty) Persist(ctx context.Context, outs []frontier.Outcome) (store.Accepted, error) {
 	f.calls.Add(1)
 	if f.gate != nil {
 		select {
@@ -42,7 +43,7 @@ func (f *faulty) Persist(ctx context.Context, outs []store.Outcome) (store.Accep
 }
 
 // leased inserts n URLs and leases them, returning one done outcome each.
-func leased(t *testing.T, n int) (*store.Store, []store.Outcome) {
+func leased(t *testing.T, n int) (*store.Store, []frontier.Outcome) {
 	t.Helper()
 	pool, _ := pgtest.NewPool(t)
 	if _, err := store.Migrate(t.Context(), pool); err != nil {
@@ -57,17 +58,17 @@ func leased(t *testing.T, n int) (*store.Store, []store.Outcome) {
 	if _, err := st.Insert(t.Context(), urls, store.SourceEnqueue); err != nil {
 		t.Fatal(err)
 	}
-	shards := make([]int16, store.NumShards)
+	shards := make([]int16, frontier.NumShards)
 	for i := range shards {
 		shards[i] = int16(i)
 	}
-	tasks, err := st.Claim(t.Context(), store.ClaimParams{Shards: shards, Limit: n, Lease: time.Minute, Assistant: "a"})
+	tasks, err := st.Claim(t.Context(), frontier.Claim{Shards: shards, Limit: n, Lease: time.Minute, Assistant: "a"})
 	if err != nil || len(tasks) != n {
 		t.Fatalf("claim: %d tasks, %v", len(tasks), err)
 	}
-	outs := make([]store.Outcome, n)
+	outs := make([]frontier.Outcome, n)
 	for i, tk := range tasks {
-		outs[i] = store.Outcome{URLID: tk.URLID, Token: tk.Token, State: store.StateDone, URL: tk.URL, FinalURL: tk.URL,
+		outs[i] = frontier.Outcome{URLID: tk.URLID, Token: tk.Token, State: frontier.StateDone, URL: tk.URL, FinalURL: tk.URL,
 			HTTPStatus: 200, Class: "ok", Robots: "allowed", Attempts: 1, Assistant: "a", FetchedAt: time.Now()}
 	}
 	return st, outs
@@ -94,7 +95,7 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 	}
 }
 
-func submitAll(t *testing.T, w *persist.Writer, outs []store.Outcome) {
+func submitAll(t *testing.T, w *persist.Writer, outs []frontier.Outcome) {
 	t.Helper()
 	for _, o := range outs {
 		if err := w.Submit(t.Context(), o); err != nil {
@@ -111,7 +112,7 @@ func TestFlushBySizeAndAtClose(t *testing.T) {
 	f := &faulty{st: st}
 	w, m, done := start(t, persist.Config{BatchSize: 10, FlushInterval: time.Hour, Buffer: 100}, f)
 	submitAll(t, w, outs)
-	waitFor(t, "two full batches", func() bool { return w.Persisted(store.StateDone) == 20 })
+	waitFor(t, "two full batches", func() bool { return w.Persisted(frontier.StateDone) == 20 })
 	if got := testutil.ToFloat64(m.Buffered); got != 5 {
 		t.Fatalf("buffered = %v, want the 5 of the unfilled batch", got)
 	}
@@ -119,7 +120,7 @@ func TestFlushBySizeAndAtClose(t *testing.T) {
 	if err := <-done; err != nil {
 		t.Fatal(err)
 	}
-	if n := w.Persisted(store.StateDone); n != 25 || f.calls.Load() != 3 {
+	if n := w.Persisted(frontier.StateDone); n != 25 || f.calls.Load() != 3 {
 		t.Fatalf("persisted %d in %d calls, want 25 in 3", n, f.calls.Load())
 	}
 }
@@ -130,7 +131,7 @@ func TestFlushByTime(t *testing.T) {
 	st, outs := leased(t, 3)
 	w, _, done := start(t, persist.Config{BatchSize: 1000, FlushInterval: 20 * time.Millisecond, Buffer: 1000}, &faulty{st: st})
 	submitAll(t, w, outs)
-	waitFor(t, "the time-triggered flush", func() bool { return w.Persisted(store.StateDone) == 3 })
+	waitFor(t, "the time-triggered flush", func() bool { return w.Persisted(frontier.StateDone) == 3 })
 	w.Close()
 	if err := <-done; err != nil {
 		t.Fatal(err)
@@ -147,7 +148,7 @@ func TestFlushNow(t *testing.T) {
 	submitAll(t, w, outs)
 	w.FlushNow()
 	w.FlushNow() // coalesces with the pending request; must not block
-	waitFor(t, "the requested flush", func() bool { return w.Persisted(store.StateDone) == 7 })
+	waitFor(t, "the requested flush", func() bool { return w.Persisted(frontier.StateDone) == 7 })
 	if got := testutil.ToFloat64(m.Buffered); got != 0 {
 		t.Fatalf("buffered = %v after FlushNow, want 0", got)
 	}
@@ -169,7 +170,7 @@ func TestRetriesUntilTheDatabaseAnswers(t *testing.T) {
 	f.fails.Store(2)
 	w, m, done := start(t, persist.Config{BatchSize: 5, FlushInterval: time.Hour, Buffer: 10}, f)
 	submitAll(t, w, outs)
-	waitFor(t, "the batch after two failures", func() bool { return w.Persisted(store.StateDone) == 5 })
+	waitFor(t, "the batch after two failures", func() bool { return w.Persisted(frontier.StateDone) == 5 })
 	w.Close()
 	if err := <-done; err != nil {
 		t.Fatal(err)
@@ -204,7 +205,7 @@ func TestBackpressure(t *testing.T) {
 	if err := <-done; err != nil {
 		t.Fatal(err)
 	}
-	if n := w.Persisted(store.StateDone); n != 8 {
+	if n := w.Persisted(frontier.StateDone); n != 8 {
 		t.Fatalf("persisted %d, want 8", n)
 	}
 }
@@ -230,7 +231,7 @@ func TestBodyByteBound(t *testing.T) {
 	if err := <-done; err != nil {
 		t.Fatal(err)
 	}
-	if n := w.Persisted(store.StateDone); n != 2 {
+	if n := w.Persisted(frontier.StateDone); n != 2 {
 		t.Fatalf("persisted %d, want 2", n)
 	}
 }
@@ -248,7 +249,7 @@ func TestStaleResultsCounted(t *testing.T) {
 	if err := <-done; err != nil {
 		t.Fatal(err)
 	}
-	if w.Rejected() != 1 || w.Persisted(store.StateDone) != 2 || testutil.ToFloat64(m.Rejected) != 1 {
-		t.Fatalf("rejected %d, persisted %d; want 1 and 2", w.Rejected(), w.Persisted(store.StateDone))
+	if w.Rejected() != 1 || w.Persisted(frontier.StateDone) != 2 || testutil.ToFloat64(m.Rejected) != 1 {
+		t.Fatalf("rejected %d, persisted %d; want 1 and 2", w.Rejected(), w.Persisted(frontier.StateDone))
 	}
 }

@@ -1,11 +1,10 @@
 package retry
 
 import (
+	"github.com/crawlmaster/crawlmaster/crawl/errclass"
+	"github.com/crawlmaster/crawlmaster/master/frontier"
 	"math"
 	"time"
-
-	"github.com/crawlmaster/crawlmaster/crawl"
-	"github.com/crawlmaster/crawlmaster/master/store"
 )
 
 // Policy is the retry schedule.
@@ -38,24 +37,24 @@ func (p Policy) Backoff(attempt int, u float64) time.Duration {
 
 // Decision is what to do with a URL after one attempt.
 type Decision struct {
-	State       store.State // done, failed, dead, or pending (retry)
-	NextFetchAt time.Time   // when State is pending
+	State       frontier.State // done, failed, dead, or pending (retry)
+	NextFetchAt time.Time      // when State is pending
 }
 
 // Decide maps an attempt's class to the URL's next state. attempts counts
 // the attempt just made; retryAfter is the server's Retry-After (honoured
 // when longer than the backoff, capped at MaxDelay).
-func (p Policy) Decide(class crawl.Class, attempts int, retryAfter time.Duration, now time.Time, u float64) Decision {
+func (p Policy) Decide(class errclass.Class, attempts int, retryAfter time.Duration, now time.Time, u float64) Decision {
 	switch {
-	case class == crawl.ClassOK:
-		return Decision{State: store.StateDone}
+	case class == errclass.OK:
+		return Decision{State: frontier.StateDone}
 	case !class.Transient():
-		return Decision{State: store.StateFailed}
+		return Decision{State: frontier.StateFailed}
 	case attempts >= p.MaxAttempts:
-		return Decision{State: store.StateDead}
+		return Decision{State: frontier.StateDead}
 	}
 	// The server's Retry-After may lengthen the wait (up to MaxDelay), never
 	// shorten it.
 	d := max(p.Backoff(attempts, u), min(retryAfter, p.MaxDelay))
-	return Decision{State: store.StatePending, NextFetchAt: now.Add(d)}
+	return Decision{State: frontier.StatePending, NextFetchAt: now.Add(d)}
 }

@@ -1,14 +1,14 @@
 package retry_test
 
 import (
+	"github.com/crawlmaster/crawlmaster/crawl/errclass"
+	"github.com/crawlmaster/crawlmaster/master/frontier"
 	"math"
 	"slices"
 	"testing"
 	"time"
 
-	"github.com/crawlmaster/crawlmaster/crawl"
 	"github.com/crawlmaster/crawlmaster/master/retry"
-	"github.com/crawlmaster/crawlmaster/master/store"
 )
 
 // uMax is the largest float64 below 1: the top of Backoff's u range [0,1).
@@ -144,17 +144,17 @@ func noJitterOf(p retry.Policy) retry.Policy {
 }
 
 var (
-	permanent = []crawl.Class{
-		crawl.ClassHTTP4xx, crawl.ClassRobotsDisallowed, crawl.ClassDNSNotFound,
-		crawl.ClassTooManyRedirects, crawl.ClassTLS, crawl.ClassInvalidURL,
+	permanent = []errclass.Class{
+		errclass.HTTP4xx, errclass.RobotsDisallowed, errclass.DNSNotFound,
+		errclass.TooManyRedirects, errclass.TLS, errclass.InvalidURL,
 	}
-	transient = []crawl.Class{
-		crawl.ClassTimeout, crawl.ClassConnRefused, crawl.ClassConnReset,
-		crawl.ClassHTTP5xx, crawl.ClassHTTP429, crawl.ClassDNSTemporary,
-		crawl.ClassRobotsUnavailable, crawl.ClassProtocol, crawl.ClassOther,
+	transient = []errclass.Class{
+		errclass.Timeout, errclass.ConnRefused, errclass.ConnReset,
+		errclass.HTTP5xx, errclass.HTTP429, errclass.DNSTemporary,
+		errclass.RobotsUnavailable, errclass.Protocol, errclass.Other,
 		// crawl/doc.go lists canceled as transient too (the dispatcher
 		// requeues it without calling Decide, but Decide must not drop it).
-		crawl.ClassCanceled,
+		errclass.Canceled,
 	}
 )
 
@@ -163,8 +163,8 @@ var (
 // new class cannot be added without deciding its retry behaviour here.
 func TestClassKindsMatchDoc(t *testing.T) {
 	t.Parallel()
-	all := crawl.AllClasses()
-	documented := append(append([]crawl.Class{crawl.ClassOK}, permanent...), transient...)
+	all := errclass.All()
+	documented := append(append([]errclass.Class{errclass.OK}, permanent...), transient...)
 	for _, c := range all {
 		if n := count(documented, c); n != 1 {
 			t.Errorf("class %q is listed %d times among ok/permanent/transient, want once", c, n)
@@ -172,7 +172,7 @@ func TestClassKindsMatchDoc(t *testing.T) {
 	}
 	for _, c := range documented {
 		if !slices.Contains(all, c) {
-			t.Errorf("class %q is not in crawl.AllClasses()", c)
+			t.Errorf("class %q is not in errclass.All()", c)
 		}
 	}
 	for _, c := range permanent {
@@ -185,12 +185,12 @@ func TestClassKindsMatchDoc(t *testing.T) {
 			t.Errorf("%q.Transient() = false, documented transient", c)
 		}
 	}
-	if crawl.ClassOK.Transient() {
+	if errclass.OK.Transient() {
 		t.Errorf("ok.Transient() = true")
 	}
 }
 
-func count(cs []crawl.Class, c crawl.Class) int {
+func count(cs []errclass.Class, c errclass.Class) int {
 	n := 0
 	for _, x := range cs {
 		if x == c {
@@ -206,8 +206,8 @@ func TestDecideOK(t *testing.T) {
 	t.Parallel()
 	p := retry.Policy{MaxAttempts: 3, BaseDelay: time.Second, MaxDelay: time.Minute, Jitter: 0.2}
 	for _, attempts := range []int{1, 3, 4, 100} {
-		got := p.Decide(crawl.ClassOK, attempts, time.Hour, now, 0.3)
-		if got != (retry.Decision{State: store.StateDone}) {
+		got := p.Decide(errclass.OK, attempts, time.Hour, now, 0.3)
+		if got != (retry.Decision{State: frontier.StateDone}) {
 			t.Errorf("Decide(ok, %d) = %+v, want done with zero NextFetchAt", attempts, got)
 		}
 	}
@@ -219,7 +219,7 @@ func TestDecidePermanentFailsAtOnce(t *testing.T) {
 	for _, c := range permanent {
 		for _, attempts := range []int{0, 1, 2, 3, 4, 1000} {
 			got := p.Decide(c, attempts, 10*time.Second, now, 0.7)
-			if got != (retry.Decision{State: store.StateFailed}) {
+			if got != (retry.Decision{State: frontier.StateFailed}) {
 				t.Errorf("Decide(%s, %d) = %+v, want failed", c, attempts, got)
 			}
 		}
@@ -234,12 +234,12 @@ func TestDecideTransientRetriesThenDies(t *testing.T) {
 			for attempts := 0; attempts <= 6; attempts++ {
 				got := p.Decide(c, attempts, 0, now, u)
 				if attempts >= p.MaxAttempts {
-					if got != (retry.Decision{State: store.StateDead}) {
+					if got != (retry.Decision{State: frontier.StateDead}) {
 						t.Errorf("Decide(%s, %d) = %+v, want dead", c, attempts, got)
 					}
 					continue
 				}
-				want := retry.Decision{State: store.StatePending, NextFetchAt: now.Add(p.Backoff(attempts, u))}
+				want := retry.Decision{State: frontier.StatePending, NextFetchAt: now.Add(p.Backoff(attempts, u))}
 				if got != want {
 					t.Errorf("Decide(%s, %d, u=%v) = %+v, want %+v", c, attempts, u, got, want)
 				}
@@ -265,8 +265,8 @@ func TestDecideExactSchedule(t *testing.T) {
 		{4, 0.25, 81 * time.Second}, // 90s · 0.9
 	}
 	for _, tc := range tests {
-		got := p.Decide(crawl.ClassHTTP5xx, tc.attempts, 0, now, tc.u)
-		want := retry.Decision{State: store.StatePending, NextFetchAt: now.Add(tc.want)}
+		got := p.Decide(errclass.HTTP5xx, tc.attempts, 0, now, tc.u)
+		want := retry.Decision{State: frontier.StatePending, NextFetchAt: now.Add(tc.want)}
 		if got != want {
 			t.Errorf("Decide(http_5xx, %d, u=%v) = %v after now, want %v", tc.attempts, tc.u, got.NextFetchAt.Sub(now), tc.want)
 		}
@@ -276,10 +276,10 @@ func TestDecideExactSchedule(t *testing.T) {
 func TestDecideMaxAttemptsOne(t *testing.T) {
 	t.Parallel()
 	p := retry.Policy{MaxAttempts: 1, BaseDelay: time.Second, MaxDelay: time.Minute}
-	if got := p.Decide(crawl.ClassTimeout, 1, 0, now, 0.5); got.State != store.StateDead {
+	if got := p.Decide(errclass.Timeout, 1, 0, now, 0.5); got.State != frontier.StateDead {
 		t.Errorf("MaxAttempts 1: first transient failure gives %q, want dead", got.State)
 	}
-	if got := p.Decide(crawl.ClassHTTP4xx, 1, 0, now, 0.5); got.State != store.StateFailed {
+	if got := p.Decide(errclass.HTTP4xx, 1, 0, now, 0.5); got.State != frontier.StateFailed {
 		t.Errorf("MaxAttempts 1: permanent failure gives %q, want failed (not dead)", got.State)
 	}
 }
@@ -304,9 +304,9 @@ func TestDecideRetryAfter(t *testing.T) {
 		{"huge capped", 1, time.Duration(math.MaxInt64), 5 * time.Minute},
 	}
 	for _, tc := range tests {
-		for _, c := range []crawl.Class{crawl.ClassHTTP429, crawl.ClassHTTP5xx} {
+		for _, c := range []errclass.Class{errclass.HTTP429, errclass.HTTP5xx} {
 			got := p.Decide(c, tc.attempts, tc.retryAfter, now, 0.5)
-			want := retry.Decision{State: store.StatePending, NextFetchAt: now.Add(tc.want)}
+			want := retry.Decision{State: frontier.StatePending, NextFetchAt: now.Add(tc.want)}
 			if got != want {
 				t.Errorf("%s: Decide(%s, %d, retryAfter %v) = %+v (in %v), want in %v",
 					tc.name, c, tc.attempts, tc.retryAfter, got, got.NextFetchAt.Sub(now), tc.want)
@@ -318,10 +318,10 @@ func TestDecideRetryAfter(t *testing.T) {
 func TestDecideRetryAfterDoesNotReviveDeadOrFailed(t *testing.T) {
 	t.Parallel()
 	p := retry.Policy{MaxAttempts: 2, BaseDelay: time.Second, MaxDelay: time.Minute}
-	if got := p.Decide(crawl.ClassHTTP429, 2, 30*time.Second, now, 0.5); got != (retry.Decision{State: store.StateDead}) {
+	if got := p.Decide(errclass.HTTP429, 2, 30*time.Second, now, 0.5); got != (retry.Decision{State: frontier.StateDead}) {
 		t.Errorf("429 at MaxAttempts with Retry-After = %+v, want dead", got)
 	}
-	if got := p.Decide(crawl.ClassHTTP4xx, 1, 30*time.Second, now, 0.5); got != (retry.Decision{State: store.StateFailed}) {
+	if got := p.Decide(errclass.HTTP4xx, 1, 30*time.Second, now, 0.5); got != (retry.Decision{State: frontier.StateFailed}) {
 		t.Errorf("4xx with Retry-After = %+v, want failed", got)
 	}
 }
@@ -335,8 +335,8 @@ func TestDecideNextFetchAtAfterNow(t *testing.T) {
 	for attempts := 1; attempts < p.MaxAttempts; attempts++ {
 		for i := 0; i < 20; i++ {
 			u := float64(i) / 20
-			d := p.Decide(crawl.ClassConnReset, attempts, 0, now, u)
-			if d.State != store.StatePending {
+			d := p.Decide(errclass.ConnReset, attempts, 0, now, u)
+			if d.State != frontier.StatePending {
 				t.Fatalf("attempt %d: state %q, want pending", attempts, d.State)
 			}
 			wait := d.NextFetchAt.Sub(now)
@@ -354,8 +354,8 @@ func TestRetryAfterNeverShortensTheBackoff(t *testing.T) {
 	u := math.Nextafter(1, 0)
 	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	for attempts := 1; attempts < p.MaxAttempts; attempts++ {
-		without := p.Decide(crawl.ClassHTTP429, attempts, 0, now, u).NextFetchAt.Sub(now)
-		with := p.Decide(crawl.ClassHTTP429, attempts, 2*time.Hour, now, u).NextFetchAt.Sub(now)
+		without := p.Decide(errclass.HTTP429, attempts, 0, now, u).NextFetchAt.Sub(now)
+		with := p.Decide(errclass.HTTP429, attempts, 2*time.Hour, now, u).NextFetchAt.Sub(now)
 		if with < without {
 			t.Errorf("attempt %d: Retry-After 2h gives %v, shorter than %v without it", attempts, with, without)
 		}

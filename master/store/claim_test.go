@@ -3,6 +3,7 @@ package store_test
 import (
 	"cmp"
 	"fmt"
+	"github.com/crawlmaster/crawlmaster/master/frontier"
 	"math/rand/v2"
 	"slices"
 	"sync"
@@ -17,7 +18,7 @@ func TestClaimNothingToDo(t *testing.T) {
 	s, pool := newStore(t)
 	ctx := t.Context()
 	insert(t, s, mkURLs("x", 5))
-	for _, p := range []store.ClaimParams{
+	for _, p := range []frontier.Claim{
 		{Shards: allShards, Limit: 0, Lease: time.Minute},
 		{Shards: allShards, Limit: -1, Lease: time.Minute},
 		{Shards: nil, Limit: 10, Lease: time.Minute},
@@ -32,7 +33,7 @@ func TestClaimNothingToDo(t *testing.T) {
 	}
 	// An empty frontier gives an empty claim.
 	s2, _ := newStore(t)
-	tasks, err := s2.Claim(ctx, store.ClaimParams{Shards: allShards, Limit: 10, Lease: time.Minute})
+	tasks, err := s2.Claim(ctx, frontier.Claim{Shards: allShards, Limit: 10, Lease: time.Minute})
 	if err != nil || len(tasks) != 0 {
 		t.Errorf("Claim on an empty frontier = %v, %v", tasks, err)
 	}
@@ -55,7 +56,7 @@ func TestClaimSelection(t *testing.T) {
 	// Shards of the first 200 domains are "ours".
 	mine := map[int16]bool{}
 	for _, u := range urls[:200] {
-		mine[store.Shard(u.Domain)] = true
+		mine[frontier.Shard(u.Domain)] = true
 	}
 	var shards []int16
 	for sh := range mine {
@@ -64,7 +65,7 @@ func TestClaimSelection(t *testing.T) {
 	// A third of the rows are not due yet.
 	exec(t, pool, `UPDATE frontier SET next_fetch_at = now() + interval '1 hour' WHERE id % 3 = 0`)
 
-	rows := frontier(t, pool)
+	rows := frontierRows(t, pool)
 	var eligible []frontierRow
 	for _, r := range rows {
 		if mine[r.Shard] && r.ID%3 != 0 {
@@ -80,7 +81,7 @@ func TestClaimSelection(t *testing.T) {
 
 	const limit = 50
 	before := dbNow(t, pool)
-	tasks, err := s.Claim(ctx, store.ClaimParams{Shards: shards, Limit: limit, Lease: 90 * time.Second, Assistant: "asst-7"})
+	tasks, err := s.Claim(ctx, frontier.Claim{Shards: shards, Limit: limit, Lease: 90 * time.Second, Assistant: "asst-7"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -131,7 +132,7 @@ func TestClaimSelection(t *testing.T) {
 
 	// Claiming the rest in one go returns every remaining eligible row and
 	// nothing else.
-	rest, err := s.Claim(ctx, store.ClaimParams{Shards: shards, Limit: 10000, Lease: time.Minute, Assistant: "asst-7"})
+	rest, err := s.Claim(ctx, frontier.Claim{Shards: shards, Limit: 10000, Lease: time.Minute, Assistant: "asst-7"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -139,7 +140,7 @@ func TestClaimSelection(t *testing.T) {
 		t.Fatalf("second claim got %d, want %d", len(rest), len(eligible)-limit)
 	}
 	for _, tk := range rest {
-		if !mine[store.Shard(tk.Domain)] {
+		if !mine[frontier.Shard(tk.Domain)] {
 			t.Errorf("claimed %s of a foreign shard", tk.Domain)
 		}
 		if tk.URLID%3 == 0 {
@@ -151,7 +152,7 @@ func TestClaimSelection(t *testing.T) {
 	}
 	// A row whose next_fetch_at has come is due again.
 	exec(t, pool, `UPDATE frontier SET next_fetch_at = now() - interval '1 second' WHERE id % 3 = 0`)
-	more, err := s.Claim(ctx, store.ClaimParams{Shards: shards, Limit: 10000, Lease: time.Minute})
+	more, err := s.Claim(ctx, frontier.Claim{Shards: shards, Limit: 10000, Lease: time.Minute})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -195,7 +196,7 @@ func TestClaimDomainInFlight(t *testing.T) {
 	}
 
 	// Once the lease ends (a final result), the domain's URLs are claimable.
-	acc, err := s.Persist(ctx, []store.Outcome{outcome(first[0], store.StateDone)})
+	acc, err := s.Persist(ctx, []frontier.Outcome{outcome(first[0], frontier.StateDone)})
 	if err != nil || acc.Total() != 1 {
 		t.Fatalf("Persist = %v, %v", acc, err)
 	}
@@ -228,7 +229,7 @@ func TestClaimConcurrent(t *testing.T) {
 	const workers = 8
 	var wg sync.WaitGroup
 	start := make(chan struct{})
-	results := make([][]store.Task, workers)
+	results := make([][]frontier.Task, workers)
 	errs := make([]error, workers)
 	for w := range workers {
 		wg.Add(1)
@@ -236,7 +237,7 @@ func TestClaimConcurrent(t *testing.T) {
 			defer wg.Done()
 			<-start
 			for {
-				tasks, err := s.Claim(ctx, store.ClaimParams{Shards: allShards, Limit: 37, Lease: time.Minute, Assistant: fmt.Sprint("w", w)})
+				tasks, err := s.Claim(ctx, frontier.Claim{Shards: allShards, Limit: 37, Lease: time.Minute, Assistant: fmt.Sprint("w", w)})
 				if err != nil {
 					errs[w] = err
 					return
@@ -285,7 +286,7 @@ func TestClaimConcurrent(t *testing.T) {
 	if n := count(t, pool, `SELECT count(*) FROM frontier WHERE state = 'leased' AND attempts = 1`); n != total {
 		t.Fatalf("%d rows leased with one attempt, want %d", n, total)
 	}
-	for _, r := range frontier(t, pool) {
+	for _, r := range frontierRows(t, pool) {
 		w, ok := ids[r.ID]
 		if !ok || r.Assistant == nil || *r.Assistant != fmt.Sprint("w", w) || r.LeaseToken == nil || !toks[*r.LeaseToken] {
 			t.Fatalf("row %+v: want leased to the worker that claimed it", r)

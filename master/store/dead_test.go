@@ -1,6 +1,8 @@
 package store_test
 
 import (
+	"github.com/crawlmaster/crawlmaster/crawl/errclass"
+	"github.com/crawlmaster/crawlmaster/master/frontier"
 	"maps"
 	"slices"
 	"testing"
@@ -32,9 +34,9 @@ func newDeadFixture(t *testing.T) deadFixture {
 	if len(tasks) != 9 {
 		t.Fatalf("claimed %d, want 9", len(tasks))
 	}
-	dead := func(i int, class, msg string) store.Outcome {
-		o := outcome(tasks[i], store.StateDead)
-		o.Class, o.Error = class, msg
+	dead := func(i int, class, msg string) frontier.Outcome {
+		o := outcome(tasks[i], frontier.StateDead)
+		o.Class, o.Error = errclass.Class(class), msg
 		return o
 	}
 	persist(t, s,
@@ -44,9 +46,9 @@ func newDeadFixture(t *testing.T) deadFixture {
 		dead(3, "http_5xx", "502 Bad Gateway"),
 		dead(4, "timeout", ""),
 		dead(5, "conn_refused", "connection refused"),
-		outcome(tasks[6], store.StateDone),
-		outcome(tasks[7], store.StateFailed),
-		outcome(tasks[8], store.StatePending),
+		outcome(tasks[6], frontier.StateDone),
+		outcome(tasks[7], frontier.StateFailed),
+		outcome(tasks[8], frontier.StatePending),
 	)
 	// dead5 has no class at all (e.g. written by an operator).
 	exec(t, pool, `UPDATE frontier SET last_class = NULL, last_error = NULL WHERE url = 'https://dead5.example/'`)
@@ -89,7 +91,7 @@ func newDeadFixture(t *testing.T) deadFixture {
 func deadStateCounts(t *testing.T, pool *pgxpool.Pool) map[string]int64 {
 	t.Helper()
 	out := map[string]int64{}
-	for _, r := range frontier(t, pool) {
+	for _, r := range frontierRows(t, pool) {
 		out[r.State]++
 	}
 	return out
@@ -187,7 +189,7 @@ func TestDeadRetry(t *testing.T) {
 
 	check := func(what string, before []frontierRow, moved []int64, from, to time.Time) {
 		t.Helper()
-		after := frontier(t, f.pool)
+		after := frontierRows(t, f.pool)
 		if len(after) != len(before) {
 			t.Fatalf("%s: %d rows, had %d", what, len(after), len(before))
 		}
@@ -213,7 +215,7 @@ func TestDeadRetry(t *testing.T) {
 		}
 	}
 
-	before := frontier(t, f.pool)
+	before := frontierRows(t, f.pool)
 	resultsBefore := count(t, f.pool, `SELECT count(*) FROM results`)
 	from := dbNow(t, f.pool)
 	n, err := f.s.DeadRetry(ctx, "timeout")
@@ -237,7 +239,7 @@ func TestDeadRetry(t *testing.T) {
 	}
 
 	// All the rest, including the row without a class.
-	before = frontier(t, f.pool)
+	before = frontierRows(t, f.pool)
 	from = dbNow(t, f.pool)
 	n, err = f.s.DeadRetry(ctx, "")
 	to = dbNow(t, f.pool)
@@ -280,13 +282,13 @@ func TestDeadRetryClaimAgain(t *testing.T) {
 	ctx := t.Context()
 	insert(t, s, mkURLs("again", 2))
 	first := claim(t, s, 2, time.Minute)
-	persist(t, s, outcome(first[0], store.StateDead), outcome(first[1], store.StateDead))
+	persist(t, s, outcome(first[0], frontier.StateDead), outcome(first[1], frontier.StateDead))
 
 	if n, err := s.DeadRetry(ctx, "timeout"); err != nil || n != 2 {
 		t.Fatalf("DeadRetry = %d, %v; want 2", n, err)
 	}
 	// The old lease's result, arriving late, is dropped by fencing.
-	if acc := persist(t, s, outcome(first[0], store.StateDone)); acc.Total() != 0 {
+	if acc := persist(t, s, outcome(first[0], frontier.StateDone)); acc.Total() != 0 {
 		t.Fatalf("a result of the old lease was accepted: %v", acc)
 	}
 
@@ -294,14 +296,14 @@ func TestDeadRetryClaimAgain(t *testing.T) {
 	if len(second) != 2 {
 		t.Fatalf("claimed %d requeued URLs, want 2", len(second))
 	}
-	old := map[int64]store.Task{first[0].URLID: first[0], first[1].URLID: first[1]}
+	old := map[int64]frontier.Task{first[0].URLID: first[0], first[1].URLID: first[1]}
 	for _, tk := range second {
 		o, ok := old[tk.URLID]
 		if !ok || tk.Token == o.Token || tk.Attempts != 1 {
 			t.Errorf("claim after requeue: %+v (first lease %+v); want the same URL, a new token, attempt 1", tk, o)
 		}
 	}
-	acc := persist(t, s, outcome(second[0], store.StateDone), outcome(second[1], store.StateFailed))
+	acc := persist(t, s, outcome(second[0], frontier.StateDone), outcome(second[1], frontier.StateFailed))
 	if acc.Total() != 2 {
 		t.Fatalf("Persist after requeue accepted %v", acc)
 	}

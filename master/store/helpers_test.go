@@ -3,6 +3,7 @@ package store_test
 import (
 	"context"
 	"fmt"
+	"github.com/crawlmaster/crawlmaster/master/frontier"
 	"testing"
 	"time"
 
@@ -15,7 +16,7 @@ import (
 
 // allShards lists every shard, for claims that should see every URL.
 var allShards = func() []int16 {
-	s := make([]int16, store.NumShards)
+	s := make([]int16, frontier.NumShards)
 	for i := range s {
 		s[i] = int16(i)
 	}
@@ -77,9 +78,9 @@ func insert(t *testing.T, s *store.Store, urls []store.NewURL) {
 	}
 }
 
-func claim(t *testing.T, s *store.Store, limit int, lease time.Duration) []store.Task {
+func claim(t *testing.T, s *store.Store, limit int, lease time.Duration) []frontier.Task {
 	t.Helper()
-	tasks, err := s.Claim(t.Context(), store.ClaimParams{Shards: allShards, Limit: limit, Lease: lease, Assistant: "a1"})
+	tasks, err := s.Claim(t.Context(), frontier.Claim{Shards: allShards, Limit: limit, Lease: lease, Assistant: "a1"})
 	if err != nil {
 		t.Fatalf("Claim: %v", err)
 	}
@@ -121,8 +122,8 @@ func scanFrontier(rows pgx.Rows) ([]frontierRow, error) {
 	return out, err
 }
 
-// frontier returns every frontier row by id.
-func frontier(t *testing.T, pool *pgxpool.Pool) []frontierRow {
+// frontierRows returns every frontier row by id.
+func frontierRows(t *testing.T, pool *pgxpool.Pool) []frontierRow {
 	t.Helper()
 	rows, err := pool.Query(t.Context(), `SELECT `+frontierCols+` FROM frontier ORDER BY id`)
 	if err != nil {
@@ -179,7 +180,7 @@ func dbNow(t *testing.T, pool *pgxpool.Pool) time.Time {
 }
 
 // tokens returns the lease tokens of tasks.
-func tokens(tasks []store.Task) []int64 {
+func tokens(tasks []frontier.Task) []int64 {
 	out := make([]int64, len(tasks))
 	for i, t := range tasks {
 		out[i] = t.Token
@@ -206,9 +207,9 @@ func waitDB(t *testing.T, pool *pgxpool.Pool, cond string, args ...any) {
 }
 
 // outcome returns a fully populated outcome for task in state st.
-func outcome(task store.Task, st store.State) store.Outcome {
+func outcome(task frontier.Task, st frontier.State) frontier.Outcome {
 	at := time.Date(2025, 6, 1, 12, 30, 45, 123456000, time.UTC)
-	o := store.Outcome{
+	o := frontier.Outcome{
 		URLID:         task.URLID,
 		Token:         task.Token,
 		State:         st,
@@ -229,11 +230,11 @@ func outcome(task store.Task, st store.State) store.Outcome {
 		FetchedAt:     at,
 	}
 	switch st {
-	case store.StateFailed:
+	case frontier.StateFailed:
 		o.HTTPStatus, o.Class, o.Error = 404, "http_4xx", "404 Not Found"
-	case store.StateDead:
+	case frontier.StateDead:
 		o.HTTPStatus, o.Class, o.Error = 0, "timeout", "i/o timeout"
-	case store.StatePending:
+	case frontier.StatePending:
 		o.HTTPStatus, o.Class, o.Error = 503, "http_5xx", "503 Service Unavailable"
 		o.NextFetchAt = at.Add(time.Hour)
 	}

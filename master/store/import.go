@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"fmt"
+	"github.com/crawlmaster/crawlmaster/master/frontier"
 
 	"github.com/jackc/pgx/v5"
 )
@@ -53,7 +54,7 @@ func (s *Store) Insert(ctx context.Context, urls []NewURL, src ImportSource) (in
 				}
 				u := &urls[i]
 				i++
-				row[0], row[1], row[2], row[3], row[4] = u.URL, u.Host, u.Domain, Shard(u.Domain), u.Priority
+				row[0], row[1], row[2], row[3], row[4] = u.URL, u.Host, u.Domain, frontier.Shard(u.Domain), u.Priority
 				return row, nil
 			}))
 		if err != nil {

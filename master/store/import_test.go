@@ -2,6 +2,7 @@ package store_test
 
 import (
 	"fmt"
+	"github.com/crawlmaster/crawlmaster/master/frontier"
 	"hash/fnv"
 	"strings"
 	"testing"
@@ -17,7 +18,7 @@ func TestShard(t *testing.T) {
 	ref := func(d string) int16 {
 		h := fnv.New32a()
 		h.Write([]byte(d))
-		return int16(h.Sum32() % store.NumShards)
+		return int16(h.Sum32() % frontier.NumShards)
 	}
 	seen := map[int16]bool{}
 	domains := []string{"", "a", "example.com", "EXAMPLE.COM", "bücher.de", strings.Repeat("x", 300)}
@@ -25,8 +26,8 @@ func TestShard(t *testing.T) {
 		domains = append(domains, fmt.Sprintf("d%d.example", i))
 	}
 	for _, d := range domains {
-		s := store.Shard(d)
-		if s < 0 || s >= store.NumShards {
+		s := frontier.Shard(d)
+		if s < 0 || s >= frontier.NumShards {
 			t.Fatalf("Shard(%q) = %d out of range", d, s)
 		}
 		if want := ref(d); s != want {
@@ -63,7 +64,7 @@ func TestInsert(t *testing.T) {
 	if n != 3 {
 		t.Fatalf("Insert returned %d, want 3 (one duplicate in the call)", n)
 	}
-	rows := frontier(t, pool)
+	rows := frontierRows(t, pool)
 	if len(rows) != 3 {
 		t.Fatalf("frontier has %d rows, want 3", len(rows))
 	}
@@ -77,8 +78,8 @@ func TestInsert(t *testing.T) {
 		if r.NextFetchAt.Before(before.Add(-1)) || r.NextFetchAt.After(dbNow(t, pool)) {
 			t.Errorf("new row %s next_fetch_at %v, want about now (%v)", r.URL, r.NextFetchAt, before)
 		}
-		if r.Shard != store.Shard(r.Domain) {
-			t.Errorf("row %s shard %d, want Shard(%q) = %d", r.URL, r.Shard, r.Domain, store.Shard(r.Domain))
+		if r.Shard != frontier.Shard(r.Domain) {
+			t.Errorf("row %s shard %d, want frontier.Shard(%q) = %d", r.URL, r.Shard, r.Domain, frontier.Shard(r.Domain))
 		}
 	}
 	if r := byURL["https://www.a.example/"]; r.Host != "www.a.example" || r.Domain != "a.example" || r.Priority != 1 {
@@ -106,7 +107,7 @@ func TestInsert(t *testing.T) {
 	if n != 1 {
 		t.Fatalf("second Insert returned %d, want 1", n)
 	}
-	rows = frontier(t, pool)
+	rows = frontierRows(t, pool)
 	if len(rows) != 4 {
 		t.Fatalf("frontier has %d rows, want 4", len(rows))
 	}
@@ -121,7 +122,7 @@ func TestInsert(t *testing.T) {
 				t.Errorf("done row changed by a duplicate insert: %+v", r)
 			}
 		case "https://d.example/":
-			if r.Source != "enqueue" || r.Priority != 4 || r.Shard != store.Shard("d.example") {
+			if r.Source != "enqueue" || r.Priority != 4 || r.Shard != frontier.Shard("d.example") {
 				t.Errorf("new row %+v", r)
 			}
 		}
@@ -196,11 +197,11 @@ func TestInsertLarge(t *testing.T) {
 	want := make([]int16, len(urls))
 	doms := make([]string, len(urls))
 	for i, u := range urls {
-		want[i], doms[i] = store.Shard(u.Domain), u.Domain
+		want[i], doms[i] = frontier.Shard(u.Domain), u.Domain
 	}
 	if c := count(t, pool, `SELECT count(*) FROM frontier f
 		JOIN unnest($1::text[], $2::smallint[]) AS w(domain, shard) ON w.domain = f.domain
 		WHERE f.shard <> w.shard`, doms, want); c != 0 {
-		t.Fatalf("%d rows have a shard other than Shard(domain)", c)
+		t.Fatalf("%d rows have a shard other than frontier.Shard(domain)", c)
 	}
 }

@@ -1,10 +1,9 @@
 package store_test
 
 import (
+	"github.com/crawlmaster/crawlmaster/master/frontier"
 	"testing"
 	"time"
-
-	"github.com/crawlmaster/crawlmaster/master/store"
 )
 
 func TestRelease(t *testing.T) {
@@ -75,7 +74,7 @@ func TestReleaseIgnoresFinalAndUnknown(t *testing.T) {
 	ctx := t.Context()
 	insert(t, s, mkURLs("fin", 2))
 	tasks := claim(t, s, 2, time.Minute)
-	persist(t, s, outcome(tasks[0], store.StateDone))
+	persist(t, s, outcome(tasks[0], frontier.StateDone))
 
 	if n, err := s.Release(ctx, nil, false); err != nil || n != 0 {
 		t.Fatalf("Release(nil) = %d, %v", n, err)
@@ -163,11 +162,11 @@ func TestRescueExpired(t *testing.T) {
 	if n, err := s.RescueExpired(ctx); err != nil || n != 0 {
 		t.Fatalf("RescueExpired with no leases = %d, %v", n, err)
 	}
-	expired, err := s.Claim(ctx, store.ClaimParams{Shards: allShards, Limit: 2, Lease: -time.Second, Assistant: "a"})
+	expired, err := s.Claim(ctx, frontier.Claim{Shards: allShards, Limit: 2, Lease: -time.Second, Assistant: "a"})
 	if err != nil || len(expired) != 2 {
 		t.Fatalf("Claim(-1s) = %v, %v", expired, err)
 	}
-	short, err := s.Claim(ctx, store.ClaimParams{Shards: allShards, Limit: 1, Lease: time.Millisecond, Assistant: "a"})
+	short, err := s.Claim(ctx, frontier.Claim{Shards: allShards, Limit: 1, Lease: time.Millisecond, Assistant: "a"})
 	if err != nil || len(short) != 1 {
 		t.Fatalf("Claim(1ms) = %v, %v", short, err)
 	}

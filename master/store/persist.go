@@ -3,38 +3,10 @@ package store
 import (
 	"context"
 	"fmt"
-	"time"
+	"github.com/crawlmaster/crawlmaster/master/frontier"
 
 	"github.com/jackc/pgx/v5"
 )
-
-// Outcome is one result with the master's decision already made: the state
-// the URL moves to and, for a retry, when it is due again. Final outcomes
-// also become a results row.
-type Outcome struct {
-	URLID       int64
-	Token       int64
-	State       State     // pending (retry), done, failed or dead
-	NextFetchAt time.Time // for State == pending
-
-	URL           string
-	FinalURL      string
-	HTTPStatus    int32
-	ContentType   string
-	BodySize      int64
-	BodyTruncated bool
-	FetchDuration time.Duration
-	Title         string
-	ContentHash   []byte
-	Class         string
-	Error         string
-	Robots        string
-	Redirects     int32
-	Attempts      int32
-	Assistant     string
-	FetchedAt     time.Time
-	Body          []byte // stored when State == done and non-empty
-}
 
 var stagingColumns = []string{
 	"url_id", "lease_token", "state", "next_fetch_at",
@@ -100,7 +72,7 @@ WHERE f.id = a.url_id
 RETURNING a.state`
 
 // Accepted counts a batch's accepted outcomes by the state they moved to.
-type Accepted map[State]int64
+type Accepted map[frontier.State]int64
 
 // Total is the number of accepted outcomes.
 func (a Accepted) Total() int64 {
@@ -116,7 +88,7 @@ func (a Accepted) Total() int64 {
 // outcomes by state; the rest carried stale lease tokens and were dropped.
 // On error nothing was written and the caller may retry the same batch:
 // results are keyed by lease token, so a retry never duplicates a row.
-func (s *Store) Persist(ctx context.Context, outs []Outcome) (accepted Accepted, err error) {
+func (s *Store) Persist(ctx context.Context, outs []frontier.Outcome) (accepted Accepted, err error) {
 	if len(outs) == 0 {
 		return Accepted{}, nil
 	}
@@ -134,16 +106,16 @@ func (s *Store) Persist(ctx context.Context, outs []Outcome) (accepted Accepted,
 			o := &outs[i]
 			i++
 			var next any
-			if o.State == StatePending {
+			if o.State == frontier.StatePending {
 				next = o.NextFetchAt
 			}
 			var body any
-			if o.State == StateDone && len(o.Body) > 0 {
+			if o.State == frontier.StateDone && len(o.Body) > 0 {
 				body = o.Body
 			}
 			row[0], row[1], row[2], row[3] = o.URLID, o.Token, string(o.State), next
 			row[4], row[5], row[6], row[7], row[8], row[9] = o.URL, o.FinalURL, o.HTTPStatus, o.ContentType, o.BodySize, o.BodyTruncated
-			row[10], row[11], row[12], row[13], row[14] = o.FetchDuration.Microseconds(), o.Title, o.ContentHash, o.Class, o.Error
+			row[10], row[11], row[12], row[13], row[14] = o.FetchDuration.Microseconds(), o.Title, o.ContentHash, string(o.Class), o.Error
 			row[15], row[16], row[17], row[18], row[19], row[20] = o.Robots, o.Redirects, o.Attempts, o.Assistant, o.FetchedAt, body
 			return row, nil
 		}))
@@ -157,7 +129,7 @@ func (s *Store) Persist(ctx context.Context, outs []Outcome) (accepted Accepted,
 		accepted = Accepted{}
 		var st string
 		_, err = pgx.ForEachRow(rows, []any{&st}, func() error {
-			accepted[State(st)]++
+			accepted[frontier.State(st)]++
 			return nil
 		})
 		if err != nil {
@@ -174,11 +146,11 @@ func (s *Store) Persist(ctx context.Context, outs []Outcome) (accepted Accepted,
 // uniqueTokens drops outcomes whose lease token came earlier in outs (a
 // result delivered twice): the first one stands, as it would have if the
 // two had come in separate batches. outs is not modified.
-func uniqueTokens(outs []Outcome) []Outcome {
+func uniqueTokens(outs []frontier.Outcome) []frontier.Outcome {
 	seen := make(map[int64]struct{}, len(outs))
 	for i, o := range outs {
 		if _, dup := seen[o.Token]; dup {
-			out := append([]Outcome(nil), outs[:i]...)
+			out := append([]frontier.Outcome(nil), outs[:i]...)
 			for _, o := range outs[i:] {
 				if _, dup := seen[o.Token]; !dup {
 					seen[o.Token] = struct{}{}

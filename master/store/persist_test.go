@@ -2,6 +2,7 @@ package store_test
 
 import (
 	"bytes"
+	"github.com/crawlmaster/crawlmaster/master/frontier"
 	"maps"
 	"reflect"
 	"strings"
@@ -61,13 +62,13 @@ func results(t *testing.T, pool *pgxpool.Pool) map[int64]resultRow {
 	return out
 }
 
-func checkResult(t *testing.T, got resultRow, o store.Outcome) {
+func checkResult(t *testing.T, got resultRow, o frontier.Outcome) {
 	t.Helper()
 	want := resultRow{
 		LeaseToken: o.Token, URLID: o.URLID, URL: o.URL, FinalURL: o.FinalURL, State: string(o.State),
 		HTTPStatus: o.HTTPStatus, ContentType: o.ContentType, BodySize: o.BodySize, BodyTruncated: o.BodyTruncated,
 		FetchDurationUS: o.FetchDuration.Microseconds(), Title: o.Title, ContentHash: o.ContentHash,
-		ErrorClass: o.Class, ErrorMessage: o.Error, Robots: o.Robots, Redirects: o.Redirects,
+		ErrorClass: string(o.Class), ErrorMessage: o.Error, Robots: o.Robots, Redirects: o.Redirects,
 		Attempts: o.Attempts, Assistant: o.Assistant,
 	}
 	gotNoTime := got
@@ -113,7 +114,7 @@ func bodies(t *testing.T, pool *pgxpool.Pool) map[int64][]byte {
 	return out
 }
 
-func persist(t *testing.T, s *store.Store, outs ...store.Outcome) store.Accepted {
+func persist(t *testing.T, s *store.Store, outs ...frontier.Outcome) store.Accepted {
 	t.Helper()
 	acc, err := s.Persist(t.Context(), outs)
 	if err != nil {
@@ -146,16 +147,16 @@ func TestPersistDoneWithBody(t *testing.T) {
 
 	big := []byte(strings.Repeat("<p>The quick brown fox jumps over the lazy dog.</p>\n", 400)) // ~20 KiB
 	small := []byte("<html><title>x</title></html>")
-	o0 := outcome(tasks[0], store.StateDone)
+	o0 := outcome(tasks[0], frontier.StateDone)
 	o0.Body, o0.BodySize = big, int64(len(big))
-	o1 := outcome(tasks[1], store.StateDone)
+	o1 := outcome(tasks[1], frontier.StateDone)
 	o1.Body, o1.BodySize, o1.BodyTruncated = small, int64(len(small)), true
 	o1.ContentHash = nil
-	o2 := outcome(tasks[2], store.StateDone) // no body
+	o2 := outcome(tasks[2], frontier.StateDone) // no body
 	o2.Body = []byte{}
 
 	acc := persist(t, s, o0, o1, o2)
-	if want := (store.Accepted{store.StateDone: 3}); !maps.Equal(acc, want) {
+	if want := (store.Accepted{frontier.StateDone: 3}); !maps.Equal(acc, want) {
 		t.Fatalf("accepted %v, want %v", acc, want)
 	}
 
@@ -163,7 +164,7 @@ func TestPersistDoneWithBody(t *testing.T) {
 	if len(res) != 3 {
 		t.Fatalf("%d results rows, want 3", len(res))
 	}
-	for _, o := range []store.Outcome{o0, o1, o2} {
+	for _, o := range []frontier.Outcome{o0, o1, o2} {
 		checkResult(t, res[o.Token], o)
 	}
 	if res[o1.Token].ContentHash != nil {
@@ -214,12 +215,12 @@ func TestPersistFailedAndDead(t *testing.T) {
 	s, pool := newStore(t)
 	insert(t, s, mkURLs("fd", 2))
 	tasks := claim(t, s, 2, time.Minute)
-	of := outcome(tasks[0], store.StateFailed)
+	of := outcome(tasks[0], frontier.StateFailed)
 	of.Body = []byte("not stored: only done results keep bodies")
-	od := outcome(tasks[1], store.StateDead)
+	od := outcome(tasks[1], frontier.StateDead)
 	od.Body = []byte("neither")
 	acc := persist(t, s, of, od)
-	if want := (store.Accepted{store.StateFailed: 1, store.StateDead: 1}); !maps.Equal(acc, want) {
+	if want := (store.Accepted{frontier.StateFailed: 1, frontier.StateDead: 1}); !maps.Equal(acc, want) {
 		t.Fatalf("accepted %v, want %v", acc, want)
 	}
 	res := results(t, pool)
@@ -228,10 +229,10 @@ func TestPersistFailedAndDead(t *testing.T) {
 	if n := len(bodies(t, pool)); n != 0 {
 		t.Errorf("%d bodies stored for failed/dead results, want 0", n)
 	}
-	for _, o := range []store.Outcome{of, od} {
+	for _, o := range []frontier.Outcome{of, od} {
 		r := frontierByID(t, pool, o.URLID)
 		if r.State != string(o.State) || r.LeaseExpiresAt != nil ||
-			r.LastClass == nil || *r.LastClass != o.Class || r.LastError == nil || *r.LastError != o.Error {
+			r.LastClass == nil || *r.LastClass != string(o.Class) || r.LastError == nil || *r.LastError != o.Error {
 			t.Errorf("frontier row %+v: want %s with class %s and error %q", r, o.State, o.Class, o.Error)
 		}
 	}
@@ -244,14 +245,14 @@ func TestPersistRetry(t *testing.T) {
 	tasks := claim(t, s, 2, time.Minute)
 
 	now := dbNow(t, pool).Truncate(time.Microsecond)
-	later := outcome(tasks[0], store.StatePending)
+	later := outcome(tasks[0], frontier.StatePending)
 	later.NextFetchAt = now.Add(time.Hour)
-	soon := outcome(tasks[1], store.StatePending)
+	soon := outcome(tasks[1], frontier.StatePending)
 	soon.NextFetchAt = now.Add(-time.Second) // due at once
 	soon.Error = ""                          // no message: last_error NULL
 
 	acc := persist(t, s, later, soon)
-	if want := (store.Accepted{store.StatePending: 2}); !maps.Equal(acc, want) {
+	if want := (store.Accepted{frontier.StatePending: 2}); !maps.Equal(acc, want) {
 		t.Fatalf("accepted %v, want %v", acc, want)
 	}
 	if n := len(results(t, pool)); n != 0 {
@@ -276,11 +277,11 @@ func TestPersistRetry(t *testing.T) {
 		t.Fatalf("claim after retry = %+v; want %d with attempts 2 and a new token", again, soon.URLID)
 	}
 	// The retry's old token is stale now.
-	if acc := persist(t, s, outcome(tasks[1], store.StateDone)); acc.Total() != 0 {
+	if acc := persist(t, s, outcome(tasks[1], frontier.StateDone)); acc.Total() != 0 {
 		t.Fatalf("old token after a retry accepted: %v", acc)
 	}
-	done := outcome(again[0], store.StateDone)
-	if acc := persist(t, s, done); acc[store.StateDone] != 1 {
+	done := outcome(again[0], frontier.StateDone)
+	if acc := persist(t, s, done); acc[frontier.StateDone] != 1 {
 		t.Fatalf("second attempt's result: accepted %v", acc)
 	}
 	res := results(t, pool)
@@ -298,7 +299,7 @@ type snapshot struct {
 
 func snap(t *testing.T, pool *pgxpool.Pool) snapshot {
 	t.Helper()
-	return snapshot{frontier(t, pool), results(t, pool), bodies(t, pool)}
+	return snapshot{frontierRows(t, pool), results(t, pool), bodies(t, pool)}
 }
 
 func sameSnapshot(t *testing.T, what string, a, b snapshot) {
@@ -345,9 +346,9 @@ func TestPersistFencing(t *testing.T) {
 	}
 	before := snap(t, pool)
 
-	var stale []store.Outcome
+	var stale []frontier.Outcome
 	for i, tk := range old {
-		st := []store.State{store.StateDone, store.StateFailed, store.StateDead, store.StatePending}[i]
+		st := []frontier.State{frontier.StateDone, frontier.StateFailed, frontier.StateDead, frontier.StatePending}[i]
 		o := outcome(tk, st)
 		o.Body = []byte("stale body")
 		stale = append(stale, o)
@@ -359,17 +360,17 @@ func TestPersistFencing(t *testing.T) {
 	sameSnapshot(t, "stale batch", before, snap(t, pool))
 
 	// A current token paired with the wrong URL is stale too.
-	byID := map[int64]store.Task{}
+	byID := map[int64]frontier.Task{}
 	for _, tk := range cur {
 		byID[tk.URLID] = tk
 	}
-	swapped := outcome(cur[0], store.StateDone)
+	swapped := outcome(cur[0], frontier.StateDone)
 	swapped.URLID = cur[1].URLID
 	if acc := persist(t, s, swapped); acc.Total() != 0 {
 		t.Fatalf("outcome with another URL's token accepted: %v", acc)
 	}
 	// A token that never existed.
-	ghost := outcome(cur[0], store.StateDone)
+	ghost := outcome(cur[0], frontier.StateDone)
 	ghost.Token = 1 << 50
 	if acc := persist(t, s, ghost); acc.Total() != 0 {
 		t.Fatalf("outcome with an unknown token accepted: %v", acc)
@@ -377,11 +378,11 @@ func TestPersistFencing(t *testing.T) {
 	sameSnapshot(t, "mismatched tokens", before, snap(t, pool))
 
 	// The current tokens are accepted.
-	var fresh []store.Outcome
+	var fresh []frontier.Outcome
 	for _, tk := range cur {
-		fresh = append(fresh, outcome(tk, store.StateDone))
+		fresh = append(fresh, outcome(tk, frontier.StateDone))
 	}
-	if acc := persist(t, s, fresh...); acc[store.StateDone] != 4 {
+	if acc := persist(t, s, fresh...); acc[frontier.StateDone] != 4 {
 		t.Fatalf("current outcomes: accepted %v, want 4 done", acc)
 	}
 	res := results(t, pool)
@@ -407,7 +408,7 @@ func TestPersistAfterRescueIsStale(t *testing.T) {
 	// Rescued but not yet claimed again: the token is still on the row,
 	// but the row is not leased, so the late result is dropped.
 	before := snap(t, pool)
-	if acc := persist(t, s, outcome(tasks[0], store.StateDone)); acc.Total() != 0 {
+	if acc := persist(t, s, outcome(tasks[0], frontier.StateDone)); acc.Total() != 0 {
 		t.Fatalf("result of a rescued lease accepted: %v", acc)
 	}
 	sameSnapshot(t, "late result", before, snap(t, pool))
@@ -418,10 +419,10 @@ func TestPersistTwice(t *testing.T) {
 	s, pool := newStore(t)
 	insert(t, s, mkURLs("twice", 3))
 	tasks := claim(t, s, 3, time.Minute)
-	batch := []store.Outcome{
-		outcome(tasks[0], store.StateDone),
-		outcome(tasks[1], store.StateFailed),
-		outcome(tasks[2], store.StatePending),
+	batch := []frontier.Outcome{
+		outcome(tasks[0], frontier.StateDone),
+		outcome(tasks[1], frontier.StateFailed),
+		outcome(tasks[2], frontier.StatePending),
 	}
 	batch[0].Body = []byte("body")
 	acc := persist(t, s, batch...)
@@ -449,10 +450,10 @@ func TestPersistDuplicateInBatch(t *testing.T) {
 	s, pool := newStore(t)
 	insert(t, s, mkURLs("dup", 1))
 	tasks := claim(t, s, 1, time.Minute)
-	o := outcome(tasks[0], store.StateDone)
+	o := outcome(tasks[0], frontier.StateDone)
 	o.Body = []byte("b")
 	acc := persist(t, s, o, o)
-	if want := (store.Accepted{store.StateDone: 1}); !maps.Equal(acc, want) {
+	if want := (store.Accepted{frontier.StateDone: 1}); !maps.Equal(acc, want) {
 		t.Fatalf("accepted %v, want %v", acc, want)
 	}
 	if n := count(t, pool, `SELECT count(*) FROM results`); n != 1 {
@@ -468,11 +469,11 @@ func TestPersistConflictingDuplicates(t *testing.T) {
 	s, pool := newStore(t)
 	insert(t, s, mkURLs("cdup", 3))
 	tasks := claim(t, s, 3, time.Minute)
-	first := outcome(tasks[1], store.StateDone)
+	first := outcome(tasks[1], frontier.StateDone)
 	first.Body = []byte("first")
-	second := outcome(tasks[1], store.StateFailed)
-	acc := persist(t, s, outcome(tasks[0], store.StateDone), first, second, outcome(tasks[2], store.StateDead))
-	if want := (store.Accepted{store.StateDone: 2, store.StateDead: 1}); !maps.Equal(acc, want) {
+	second := outcome(tasks[1], frontier.StateFailed)
+	acc := persist(t, s, outcome(tasks[0], frontier.StateDone), first, second, outcome(tasks[2], frontier.StateDead))
+	if want := (store.Accepted{frontier.StateDone: 2, frontier.StateDead: 1}); !maps.Equal(acc, want) {
 		t.Fatalf("accepted %v, want %v", acc, want)
 	}
 	res := results(t, pool)
@@ -495,20 +496,20 @@ func TestPersistMixedBatch(t *testing.T) {
 	if n, err := s.Release(ctx, []int64{tasks[8].Token}, true); err != nil || n != 1 {
 		t.Fatalf("Release = %d, %v", n, err)
 	}
-	states := []store.State{
-		store.StateDone, store.StateDone, store.StateDone,
-		store.StateFailed, store.StateFailed,
-		store.StateDead,
-		store.StatePending, store.StatePending,
-		store.StateDone, // stale
+	states := []frontier.State{
+		frontier.StateDone, frontier.StateDone, frontier.StateDone,
+		frontier.StateFailed, frontier.StateFailed,
+		frontier.StateDead,
+		frontier.StatePending, frontier.StatePending,
+		frontier.StateDone, // stale
 	}
-	var batch []store.Outcome
+	var batch []frontier.Outcome
 	for i, tk := range tasks {
 		batch = append(batch, outcome(tk, states[i]))
 	}
 	since := dbNow(t, pool)
 	acc := persist(t, s, batch...)
-	want := store.Accepted{store.StateDone: 3, store.StateFailed: 2, store.StateDead: 1, store.StatePending: 2}
+	want := store.Accepted{frontier.StateDone: 3, frontier.StateFailed: 2, frontier.StateDead: 1, frontier.StatePending: 2}
 	if !maps.Equal(acc, want) || acc.Total() != 8 {
 		t.Fatalf("accepted %v (total %d), want %v (8)", acc, acc.Total(), want)
 	}
@@ -529,7 +530,7 @@ func TestPersistMixedBatch(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	wantCounts := map[store.State]int64{store.StateDone: 3, store.StateFailed: 2, store.StateDead: 1, store.StatePending: 3}
+	wantCounts := map[frontier.State]int64{frontier.StateDone: 3, frontier.StateFailed: 2, frontier.StateDead: 1, frontier.StatePending: 3}
 	if !maps.Equal(st.Counts, wantCounts) {
 		t.Errorf("Stats counts %v, want %v", st.Counts, wantCounts)
 	}
@@ -542,13 +543,13 @@ func TestPersistBadBatchChangesNothing(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
 		name string
-		bad  func(*store.Outcome)
+		bad  func(*frontier.Outcome)
 	}{
-		{"unknown state", func(o *store.Outcome) { o.State = "bogus" }},
-		{"empty state", func(o *store.Outcome) { o.State = "" }},
-		{"leased is no outcome", func(o *store.Outcome) { o.State = store.StateLeased }},
-		{"NUL byte in title", func(o *store.Outcome) { o.Title = "a\x00b" }},
-		{"invalid UTF-8 in error", func(o *store.Outcome) { o.State, o.Class, o.Error = store.StateFailed, "other", "\xff\xfe" }},
+		{"unknown state", func(o *frontier.Outcome) { o.State = "bogus" }},
+		{"empty state", func(o *frontier.Outcome) { o.State = "" }},
+		{"leased is no outcome", func(o *frontier.Outcome) { o.State = frontier.StateLeased }},
+		{"NUL byte in title", func(o *frontier.Outcome) { o.Title = "a\x00b" }},
+		{"invalid UTF-8 in error", func(o *frontier.Outcome) { o.State, o.Class, o.Error = frontier.StateFailed, "other", "\xff\xfe" }},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -556,11 +557,11 @@ func TestPersistBadBatchChangesNothing(t *testing.T) {
 			s, pool := newStore(t)
 			insert(t, s, mkURLs("bad", 4))
 			tasks := claim(t, s, 4, time.Minute)
-			batch := []store.Outcome{
-				outcome(tasks[0], store.StateDone),
-				outcome(tasks[1], store.StatePending),
-				outcome(tasks[2], store.StateDone),
-				outcome(tasks[3], store.StateFailed),
+			batch := []frontier.Outcome{
+				outcome(tasks[0], frontier.StateDone),
+				outcome(tasks[1], frontier.StatePending),
+				outcome(tasks[2], frontier.StateDone),
+				outcome(tasks[3], frontier.StateFailed),
 			}
 			batch[0].Body = []byte("body")
 			tc.bad(&batch[2])
@@ -577,7 +578,7 @@ func TestPersistBadBatchChangesNothing(t *testing.T) {
 			// Without the bad outcome the rest goes through.
 			good := append(batch[:2:2], batch[3])
 			acc = persist(t, s, good...)
-			if want := (store.Accepted{store.StateDone: 1, store.StatePending: 1, store.StateFailed: 1}); !maps.Equal(acc, want) {
+			if want := (store.Accepted{frontier.StateDone: 1, frontier.StatePending: 1, frontier.StateFailed: 1}); !maps.Equal(acc, want) {
 				t.Fatalf("accepted %v, want %v", acc, want)
 			}
 			if n := count(t, pool, `SELECT count(*) FROM results`); n != 2 {
@@ -611,7 +612,7 @@ func TestPersistRacesRelease(t *testing.T) {
 			go func() {
 				defer func() { <-sem; wg.Done() }()
 				if side == 0 {
-					acc, err := s.Persist(ctx, []store.Outcome{outcome(tk, store.StateDone)})
+					acc, err := s.Persist(ctx, []frontier.Outcome{outcome(tk, frontier.StateDone)})
 					if err != nil {
 						t.Errorf("Persist: %v", err)
 						return

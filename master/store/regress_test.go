@@ -3,6 +3,7 @@ package store_test
 import (
 	"encoding/json"
 	"fmt"
+	"github.com/crawlmaster/crawlmaster/master/frontier"
 	"strings"
 	"sync"
 	"testing"
@@ -18,7 +19,7 @@ func TestBodiesAreLZ4(t *testing.T) {
 	s, pool := newStore(t)
 	insert(t, s, mkURLs("lz4", 1))
 	tasks := claim(t, s, 1, time.Minute)
-	o := outcome(tasks[0], store.StateDone)
+	o := outcome(tasks[0], frontier.StateDone)
 	o.Body = []byte(strings.Repeat("<p>The quick brown fox jumps over the lazy dog.</p>\n", 400))
 	if acc := persist(t, s, o); acc.Total() != 1 {
 		t.Fatalf("accepted %v", acc)
@@ -48,7 +49,7 @@ func TestConcurrentClaimsNeverLeaseADomainTwice(t *testing.T) {
 	for range 8 {
 		wg.Go(func() {
 			for {
-				tasks, err := s.Claim(t.Context(), store.ClaimParams{Shards: allShards, Limit: 1, Lease: time.Minute})
+				tasks, err := s.Claim(t.Context(), frontier.Claim{Shards: allShards, Limit: 1, Lease: time.Minute})
 				if err != nil {
 					t.Error(err)
 					return
@@ -81,7 +82,7 @@ func TestClaimProbesTheInFlightDomainIndex(t *testing.T) {
 		t.Fatal(err)
 	}
 	claim(t, s, 1500, time.Minute)
-	mask := make([]bool, store.NumShards)
+	mask := make([]bool, frontier.NumShards)
 	for i := range mask {
 		mask[i] = true
 	}

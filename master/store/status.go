@@ -5,30 +5,18 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/crawlmaster/crawlmaster/master/frontier"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 )
-
-// AssistantStatus is the leader's view of one assistant, published in its
-// heartbeat for `master status`.
-type AssistantStatus struct {
-	ID         string `json:"id"`
-	Up         bool   `json:"up"`
-	Draining   bool   `json:"draining"`
-	Slots      int    `json:"slots"`
-	Busy       int    `json:"busy"`
-	InFlight   int    `json:"in_flight"`
-	Dispatched int64  `json:"dispatched_urls"`
-	LastError  string `json:"last_error,omitempty"`
-}
 
 // MasterStatus is the heartbeat row of the leading master.
 type MasterStatus struct {
 	MasterID   string
 	StartedAt  time.Time
 	UpdatedAt  time.Time
-	Assistants []AssistantStatus
+	Assistants []frontier.AssistantStatus
 }
 
 // WriteStatus records the leader's heartbeat.

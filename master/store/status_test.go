@@ -2,6 +2,8 @@ package store_test
 
 import (
 	"errors"
+	"github.com/crawlmaster/crawlmaster/crawl/errclass"
+	"github.com/crawlmaster/crawlmaster/master/frontier"
 	"maps"
 	"reflect"
 	"slices"
@@ -19,15 +21,15 @@ func TestReleaseAll(t *testing.T) {
 	if n, err := s.ReleaseAll(ctx); err != nil || n != 0 {
 		t.Fatalf("ReleaseAll with no leases = %d, %v", n, err)
 	}
-	a, err := s.Claim(ctx, store.ClaimParams{Shards: allShards, Limit: 3, Lease: time.Hour, Assistant: "a"})
+	a, err := s.Claim(ctx, frontier.Claim{Shards: allShards, Limit: 3, Lease: time.Hour, Assistant: "a"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, err := s.Claim(ctx, store.ClaimParams{Shards: allShards, Limit: 4, Lease: -time.Minute, Assistant: "b"})
+	b, err := s.Claim(ctx, frontier.Claim{Shards: allShards, Limit: 4, Lease: -time.Minute, Assistant: "b"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	persist(t, s, outcome(a[0], store.StateDone), outcome(b[0], store.StateFailed))
+	persist(t, s, outcome(a[0], frontier.StateDone), outcome(b[0], frontier.StateFailed))
 
 	n, err := s.ReleaseAll(ctx)
 	if err != nil || n != 5 {
@@ -37,7 +39,7 @@ func TestReleaseAll(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := map[store.State]int64{store.StatePending: 8, store.StateDone: 1, store.StateFailed: 1}
+	want := map[frontier.State]int64{frontier.StatePending: 8, frontier.StateDone: 1, frontier.StateFailed: 1}
 	if !maps.Equal(st.Counts, want) {
 		t.Fatalf("after ReleaseAll: counts %v, want %v", st.Counts, want)
 	}
@@ -49,9 +51,9 @@ func TestReleaseAll(t *testing.T) {
 		t.Errorf("%d rows still have a lease expiry", c)
 	}
 	// Every previous token is stale now.
-	var late []store.Outcome
+	var late []frontier.Outcome
 	for _, tk := range append(a[1:], b[1:]...) {
-		late = append(late, outcome(tk, store.StateDone))
+		late = append(late, outcome(tk, frontier.StateDone))
 	}
 	if acc := persist(t, s, late...); acc.Total() != 0 {
 		t.Errorf("results of released leases accepted: %v", acc)
@@ -74,9 +76,9 @@ func TestStats(t *testing.T) {
 	insert(t, s, mkURLs("st", 12))
 	tasks := claim(t, s, 7, time.Minute)
 	persist(t, s,
-		outcome(tasks[0], store.StateDone), outcome(tasks[1], store.StateDone),
-		outcome(tasks[2], store.StateFailed),
-		outcome(tasks[3], store.StateDead), outcome(tasks[4], store.StateDead), outcome(tasks[5], store.StateDead))
+		outcome(tasks[0], frontier.StateDone), outcome(tasks[1], frontier.StateDone),
+		outcome(tasks[2], frontier.StateFailed),
+		outcome(tasks[3], frontier.StateDead), outcome(tasks[4], frontier.StateDead), outcome(tasks[5], frontier.StateDead))
 	// Left: 1 leased, 5 pending. Give the pending ones known due times,
 	// one in the future, and put a final row's next_fetch_at further back
 	// (it must not count).
@@ -92,7 +94,7 @@ func TestStats(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := map[store.State]int64{store.StatePending: 5, store.StateLeased: 1, store.StateDone: 2, store.StateFailed: 1, store.StateDead: 3}
+	want := map[frontier.State]int64{frontier.StatePending: 5, frontier.StateLeased: 1, frontier.StateDone: 2, frontier.StateFailed: 1, frontier.StateDead: 3}
 	if !maps.Equal(st.Counts, want) {
 		t.Errorf("counts %v, want %v", st.Counts, want)
 	}
@@ -109,8 +111,8 @@ func TestStats(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !st.OldestDue.IsZero() || st.Counts[store.StatePending] != 5 {
-		t.Errorf("with nothing due: OldestDue %v, pending %d; want zero, 5", st.OldestDue, st.Counts[store.StatePending])
+	if !st.OldestDue.IsZero() || st.Counts[frontier.StatePending] != 5 {
+		t.Errorf("with nothing due: OldestDue %v, pending %d; want zero, 5", st.OldestDue, st.Counts[frontier.StatePending])
 	}
 }
 
@@ -125,18 +127,18 @@ func TestOutcomes(t *testing.T) {
 
 	insert(t, s, mkURLs("oc", 12))
 	tasks := claim(t, s, 10, time.Minute)
-	mk := func(i int, st store.State, class string) store.Outcome {
+	mk := func(i int, st frontier.State, class string) frontier.Outcome {
 		o := outcome(tasks[i], st)
-		o.Class = class
+		o.Class = errclass.Class(class)
 		return o
 	}
 	persist(t, s,
-		mk(0, store.StateDone, "ok"), mk(1, store.StateDone, "ok"),
-		mk(2, store.StateFailed, "http_4xx"), mk(3, store.StateFailed, "http_4xx"), mk(4, store.StateFailed, "http_4xx"),
-		mk(5, store.StateFailed, "dns_not_found"),
-		mk(6, store.StateDead, "timeout"),
-		mk(7, store.StateDead, "conn_refused"), mk(8, store.StateDead, "conn_refused"),
-		mk(9, store.StatePending, "http_5xx"), // not final: not counted
+		mk(0, frontier.StateDone, "ok"), mk(1, frontier.StateDone, "ok"),
+		mk(2, frontier.StateFailed, "http_4xx"), mk(3, frontier.StateFailed, "http_4xx"), mk(4, frontier.StateFailed, "http_4xx"),
+		mk(5, frontier.StateFailed, "dns_not_found"),
+		mk(6, frontier.StateDead, "timeout"),
+		mk(7, frontier.StateDead, "conn_refused"), mk(8, frontier.StateDead, "conn_refused"),
+		mk(9, frontier.StatePending, "http_5xx"), // not final: not counted
 	)
 	// A final row without a class (e.g. written by an operator).
 	exec(t, pool, `UPDATE frontier SET state = 'failed', last_class = NULL
@@ -147,10 +149,10 @@ func TestOutcomes(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := []store.OutcomeCount{
-		{store.StateDead, "conn_refused", 2},
-		{store.StateDead, "timeout", 1},
-		{store.StateDone, "ok", 2},
-		{store.StateFailed, "http_4xx", 3},
+		{frontier.StateDead, "conn_refused", 2},
+		{frontier.StateDead, "timeout", 1},
+		{frontier.StateDone, "ok", 2},
+		{frontier.StateFailed, "http_4xx", 3},
 		// dns_not_found and "" both count 1; their order is unspecified.
 	}
 	if len(got) != 6 || !reflect.DeepEqual(got[:4], want) {
@@ -163,7 +165,7 @@ func TestOutcomes(t *testing.T) {
 		}
 		return 1
 	})
-	if !reflect.DeepEqual(tail, []store.OutcomeCount{{store.StateFailed, "", 1}, {store.StateFailed, "dns_not_found", 1}}) {
+	if !reflect.DeepEqual(tail, []store.OutcomeCount{{frontier.StateFailed, "", 1}, {frontier.StateFailed, "dns_not_found", 1}}) {
 		t.Fatalf("Outcomes tail = %+v", tail)
 	}
 }
@@ -182,7 +184,7 @@ func TestStatusRoundTrip(t *testing.T) {
 		MasterID:  "master-1",
 		StartedAt: started,
 		UpdatedAt: time.Date(1999, 1, 1, 0, 0, 0, 0, time.UTC), // ignored: the database's clock is used
-		Assistants: []store.AssistantStatus{
+		Assistants: []frontier.AssistantStatus{
 			{ID: "a1", Up: true, Slots: 16, Busy: 7, InFlight: 120, Dispatched: 1 << 40},
 			{ID: "a2", Draining: true, LastError: "connection refused \"quoted\" ünïcode"},
 		},
@@ -222,7 +224,7 @@ func TestStatusRoundTrip(t *testing.T) {
 	}
 
 	// An empty (non-nil) list round-trips as empty.
-	st2.Assistants = []store.AssistantStatus{}
+	st2.Assistants = []frontier.AssistantStatus{}
 	if err := s.WriteStatus(ctx, st2); err != nil {
 		t.Fatal(err)
 	}

@@ -4,44 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/crawlmaster/crawlmaster/master/frontier"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 )
-
-// State is a frontier row's state.
-type State string
-
-// The frontier states. Pending and Leased are live; the other three are
-// final.
-const (
-	StatePending State = "pending"
-	StateLeased  State = "leased"
-	StateDone    State = "done"
-	StateFailed  State = "failed"
-	StateDead    State = "dead"
-)
-
-// AllStates lists every state in display order.
-var AllStates = []State{StatePending, StateLeased, StateDone, StateFailed, StateDead}
-
-// Final reports whether s is a final state.
-func (s State) Final() bool { return s == StateDone || s == StateFailed || s == StateDead }
-
-// NumShards is the number of affinity shards. A URL's shard is
-// Shard(domain); assistants own shards, never individual domains.
-const NumShards = 1024
-
-// Shard maps a domain to its affinity shard (FNV-1a, 32 bit).
-func Shard(domain string) int16 {
-	h := uint32(2166136261)
-	for i := 0; i < len(domain); i++ {
-		h ^= uint32(domain[i])
-		h *= 16777619
-	}
-	return int16(h % NumShards)
-}
 
 // Store is the master's handle on PostgreSQL. It is safe for concurrent use.
 type Store struct {
@@ -76,27 +44,6 @@ func Open(ctx context.Context, url string, maxConns int32) (*Store, *pgxpool.Poo
 
 // Pool returns the underlying pool.
 func (s *Store) Pool() *pgxpool.Pool { return s.pool }
-
-// Task is one leased URL, as handed to an assistant.
-type Task struct {
-	URLID    int64
-	Token    int64
-	URL      string
-	Domain   string
-	Attempts int // including this one
-}
-
-// ClaimParams selects and leases pending URLs for one assistant.
-type ClaimParams struct {
-	// Shards owned by the assistant; only their URLs are claimed.
-	Shards []int16
-	// Limit is the most URLs to claim.
-	Limit int
-	// Lease is how long the lease lasts before the rescuer may take it back.
-	Lease time.Duration
-	// Assistant is recorded on the rows for operators.
-	Assistant string
-}
 
 // claimSQL leases up to $2 due pending URLs of the given shards, best
 // priority first, skipping rows other transactions hold and domains that
@@ -135,7 +82,7 @@ WHERE f.id = ANY(ARRAY(
     ORDER BY c.priority, c.id
     LIMIT $2
     FOR UPDATE OF c SKIP LOCKED))
-RETURNING f.id, f.lease_token, f.url, f.domain, f.attempts`
+RETURNING f.id, f.lease_token, f.url, f.domain, f.shard, f.attempts`
 
 // claimLockKey serialises claims. The "domain not already leased" check
 // reads the statement's snapshot, so two claims running at once could each
@@ -146,18 +93,18 @@ const claimLockKey int64 = 0x63726177_636c6169
 // Claim leases up to p.Limit pending URLs. It returns fewer (possibly none)
 // when fewer are due. Concurrent claims are serialised in the database, so
 // a domain is never leased twice.
-func (s *Store) Claim(ctx context.Context, p ClaimParams) ([]Task, error) {
+func (s *Store) Claim(ctx context.Context, p frontier.Claim) ([]frontier.Task, error) {
 	if p.Limit <= 0 || len(p.Shards) == 0 {
 		return nil, nil
 	}
-	mask := make([]bool, NumShards)
+	mask := make([]bool, frontier.NumShards)
 	for _, sh := range p.Shards {
-		if sh < 0 || int(sh) >= NumShards {
-			return nil, fmt.Errorf("claim: shard %d out of range [0, %d)", sh, NumShards)
+		if sh < 0 || int(sh) >= frontier.NumShards {
+			return nil, fmt.Errorf("claim: shard %d out of range [0, %d)", sh, frontier.NumShards)
 		}
 		mask[sh] = true
 	}
-	tasks := make([]Task, 0, p.Limit)
+	tasks := make([]frontier.Task, 0, p.Limit)
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, claimLockKey); err != nil {
 			return err
@@ -166,9 +113,9 @@ func (s *Store) Claim(ctx context.Context, p ClaimParams) ([]Task, error) {
 		if err != nil {
 			return err
 		}
-		var t Task
+		var t frontier.Task
 		var attempts int32
-		_, err = pgx.ForEachRow(rows, []any{&t.URLID, &t.Token, &t.URL, &t.Domain, &attempts}, func() error {
+		_, err = pgx.ForEachRow(rows, []any{&t.URLID, &t.Token, &t.URL, &t.Domain, &t.Shard, &attempts}, func() error {
 			t.Attempts = int(attempts)
 			tasks = append(tasks, t)
 			return nil
@@ -253,7 +200,7 @@ func (s *Store) Analyze(ctx context.Context) error {
 
 // Stats summarises the frontier.
 type Stats struct {
-	Counts map[State]int64
+	Counts map[frontier.State]int64
 	// OldestDue is the next_fetch_at of the longest-waiting due pending URL;
 	// zero when none is due.
 	OldestDue time.Time
@@ -270,12 +217,12 @@ func (st Stats) Total() int64 {
 
 // Final is the number of rows in a final state.
 func (st Stats) Final() int64 {
-	return st.Counts[StateDone] + st.Counts[StateFailed] + st.Counts[StateDead]
+	return st.Counts[frontier.StateDone] + st.Counts[frontier.StateFailed] + st.Counts[frontier.StateDead]
 }
 
 // Stats counts frontier rows by state in one scan.
 func (s *Store) Stats(ctx context.Context) (Stats, error) {
-	st := Stats{Counts: map[State]int64{}}
+	st := Stats{Counts: map[frontier.State]int64{}}
 	rows, err := s.pool.Query(ctx, `
 SELECT state, count(*), min(next_fetch_at) FILTER (WHERE state = 'pending' AND next_fetch_at <= now())
 FROM frontier GROUP BY state`)
@@ -286,7 +233,7 @@ FROM frontier GROUP BY state`)
 	var n int64
 	var oldest *time.Time
 	_, err = pgx.ForEachRow(rows, []any{&state, &n, &oldest}, func() error {
-		st.Counts[State(state)] = n
+		st.Counts[frontier.State(state)] = n
 		if oldest != nil {
 			st.OldestDue = *oldest
 		}
@@ -318,7 +265,7 @@ var (
 
 // OutcomeCount is the number of final URLs with one state and class.
 type OutcomeCount struct {
-	State State
+	State frontier.State
 	Class string
 	Count int64
 }
@@ -335,7 +282,7 @@ WHERE state IN ('done', 'failed', 'dead') GROUP BY 1, 2 ORDER BY 1, 3 DESC`)
 	var oc OutcomeCount
 	var st string
 	_, err = pgx.ForEachRow(rows, []any{&st, &oc.Class, &oc.Count}, func() error {
-		oc.State = State(st)
+		oc.State = frontier.State(st)
 		out = append(out, oc)
 		return nil
 	})

@@ -1,4 +1,4 @@
-package crawl
+package urlnorm
 
 import (
 	"errors"
@@ -47,7 +47,7 @@ func (n *normURL) String() string {
 	return b.String()
 }
 
-// NormalizeURL returns the canonical form of an absolute http(s) URL, used
+// Normalize returns the canonical form of an absolute http(s) URL, used
 // by the master to deduplicate URLs:
 //
 //   - scheme and host lowercased; an IDN host converted to punycode
@@ -65,7 +65,7 @@ func (n *normURL) String() string {
 // relative URLs, an empty host, userinfo, a bad port or a host that is not
 // a valid DNS name or IP literal. It is idempotent: normalizing its output
 // returns the output unchanged.
-func NormalizeURL(raw string) (string, error) {
+func Normalize(raw string) (string, error) {
 	n, err := normalize(raw)
 	if err != nil {
 		return "", err
@@ -75,7 +75,7 @@ func NormalizeURL(raw string) (string, error) {
 
 // Host returns the normalized host of URL u as used for per-host politeness
 // and process affinity: lowercase punycode host, with ":port" only for a
-// non-default port (IPv6 in brackets). Errors are NormalizeURL's.
+// non-default port (IPv6 in brackets). Errors are Normalize's.
 func Host(u string) (string, error) {
 	n, err := normalize(u)
 	if err != nil {

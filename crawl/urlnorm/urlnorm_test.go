@@ -1,14 +1,14 @@
-package crawl_test
+package urlnorm_test
 
 import (
 	"net/url"
 	"strings"
 	"testing"
 
-	"github.com/crawlmaster/crawlmaster/crawl"
+	"github.com/crawlmaster/crawlmaster/crawl/urlnorm"
 )
 
-func TestNormalizeURL(t *testing.T) {
+func TestNormalize(t *testing.T) {
 	cases := []struct{ in, want string }{
 		{"http://example.com", "http://example.com/"},
 		{"HTTP://Example.COM/Path", "http://example.com/Path"},
@@ -46,24 +46,24 @@ func TestNormalizeURL(t *testing.T) {
 		{"http://example.com//a//b", "http://example.com//a//b"},
 	}
 	for _, c := range cases {
-		got, err := crawl.NormalizeURL(c.in)
+		got, err := urlnorm.Normalize(c.in)
 		if c.want == "" {
 			if err == nil {
-				t.Errorf("NormalizeURL(%q) = %q, want error", c.in, got)
+				t.Errorf("Normalize(%q) = %q, want error", c.in, got)
 			}
 			continue
 		}
 		if err != nil || got != c.want {
-			t.Errorf("NormalizeURL(%q) = %q, %v; want %q", c.in, got, err, c.want)
+			t.Errorf("Normalize(%q) = %q, %v; want %q", c.in, got, err, c.want)
 			continue
 		}
-		if again, err := crawl.NormalizeURL(got); again != got || err != nil {
+		if again, err := urlnorm.Normalize(got); again != got || err != nil {
 			t.Errorf("not idempotent: %q -> %q, %v", got, again, err)
 		}
 	}
 }
 
-func TestNormalizeURLErrors(t *testing.T) {
+func TestNormalizeErrors(t *testing.T) {
 	cases := map[string]string{
 		"":                           "empty",
 		"example.com/a":              "not absolute",
@@ -83,13 +83,13 @@ func TestNormalizeURLErrors(t *testing.T) {
 		"http://" + strings.Repeat("a", 64) + ".com/": "63",
 	}
 	for in, want := range cases {
-		got, err := crawl.NormalizeURL(in)
+		got, err := urlnorm.Normalize(in)
 		if err == nil {
-			t.Errorf("NormalizeURL(%q) = %q, want error containing %q", in, got, want)
+			t.Errorf("Normalize(%q) = %q, want error containing %q", in, got, want)
 			continue
 		}
 		if !strings.Contains(err.Error(), want) {
-			t.Errorf("NormalizeURL(%q) error %q does not mention %q", in, err, want)
+			t.Errorf("Normalize(%q) error %q does not mention %q", in, err, want)
 		}
 	}
 }
@@ -104,11 +104,11 @@ func TestHostAndDomainKey(t *testing.T) {
 		"https://sub.example.co.uk/path": "sub.example.co.uk",
 	}
 	for in, want := range hosts {
-		if got, err := crawl.Host(in); got != want || err != nil {
+		if got, err := urlnorm.Host(in); got != want || err != nil {
 			t.Errorf("Host(%q) = %q, %v; want %q", in, got, err, want)
 		}
 	}
-	if _, err := crawl.Host("mailto:x@y"); err == nil {
+	if _, err := urlnorm.Host("mailto:x@y"); err == nil {
 		t.Error("Host accepted mailto:")
 	}
 	keys := map[string]string{
@@ -122,13 +122,13 @@ func TestHostAndDomainKey(t *testing.T) {
 		"":                     "",
 	}
 	for in, want := range keys {
-		if got := crawl.DomainKey(in); got != want {
+		if got := urlnorm.DomainKey(in); got != want {
 			t.Errorf("DomainKey(%q) = %q, want %q", in, got, want)
 		}
 	}
 }
 
-func FuzzNormalizeURL(f *testing.F) {
+func FuzzNormalize(f *testing.F) {
 	for _, s := range []string{
 		"http://example.com", "HTTPS://A.B:443/./x/../y?q=%7e#f", "http://Bücher.example/ü?ä=ö",
 		"http://[::1]:80/", "http://1.2.3.4:8080", "http://a/%2e%2e/%2F", "http://a/?%", "http://x.y/a b\\c",
@@ -137,7 +137,7 @@ func FuzzNormalizeURL(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, in string) {
-		out, err := crawl.NormalizeURL(in)
+		out, err := urlnorm.Normalize(in)
 		if err != nil {
 			return
 		}
@@ -148,11 +148,11 @@ func FuzzNormalizeURL(f *testing.F) {
 		if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.Fragment != "" || u.User != nil {
 			t.Fatalf("output %q of %q: bad parts %+v", out, in, u)
 		}
-		again, err := crawl.NormalizeURL(out)
+		again, err := urlnorm.Normalize(out)
 		if err != nil || again != out {
 			t.Fatalf("not idempotent: %q -> %q -> %q (%v)", in, out, again, err)
 		}
-		if h, err := crawl.Host(out); err != nil || !strings.Contains(out, "://"+h+"/") {
+		if h, err := urlnorm.Host(out); err != nil || !strings.Contains(out, "://"+h+"/") {
 			t.Fatalf("Host(%q) = %q, %v", out, h, err)
 		}
 	})

@@ -1,0 +1,89 @@
+package frontier
+
+import (
+	"time"
+
+	"github.com/crawlmaster/crawlmaster/crawl/errclass"
+)
+
+// State is a frontier row's state.
+type State string
+
+// The frontier states. Pending and Leased are live; the other three are
+// final.
+const (
+	StatePending State = "pending"
+	StateLeased  State = "leased"
+	StateDone    State = "done"
+	StateFailed  State = "failed"
+	StateDead    State = "dead"
+)
+
+// AllStates lists every state in display order.
+var AllStates = []State{StatePending, StateLeased, StateDone, StateFailed, StateDead}
+
+// Final reports whether s is a final state.
+func (s State) Final() bool { return s == StateDone || s == StateFailed || s == StateDead }
+
+// Task is one leased URL, as handed to an assistant.
+type Task struct {
+	URLID    int64
+	Token    int64 // the lease's fencing token
+	URL      string
+	Domain   string
+	Shard    int16 // Shard(Domain), as stored on the row
+	Attempts int   // including this one
+}
+
+// Claim asks the store to lease pending URLs for one assistant.
+type Claim struct {
+	// Shards owned by the assistant; only their URLs are claimed.
+	Shards []int16
+	// Limit is the most URLs to claim.
+	Limit int
+	// Lease is how long the lease lasts before the rescuer may take it back.
+	Lease time.Duration
+	// Assistant is recorded on the rows for operators.
+	Assistant string
+}
+
+// Outcome is one result with the master's decision already made: the state
+// the URL moves to and, for a retry, when it is due again. Final outcomes
+// also become a results row.
+type Outcome struct {
+	URLID       int64
+	Token       int64
+	State       State     // pending (retry), done, failed or dead
+	NextFetchAt time.Time // for State == pending
+
+	URL           string
+	FinalURL      string
+	HTTPStatus    int32
+	ContentType   string
+	BodySize      int64
+	BodyTruncated bool
+	FetchDuration time.Duration
+	Title         string
+	ContentHash   []byte
+	Class         errclass.Class
+	Error         string
+	Robots        string
+	Redirects     int32
+	Attempts      int32
+	Assistant     string
+	FetchedAt     time.Time
+	Body          []byte // stored when State == done and non-empty
+}
+
+// AssistantStatus is the leader's view of one assistant, published in its
+// heartbeat for `master status`.
+type AssistantStatus struct {
+	ID         string `json:"id"`
+	Up         bool   `json:"up"`
+	Draining   bool   `json:"draining"`
+	Slots      int    `json:"slots"`
+	Busy       int    `json:"busy"`
+	InFlight   int    `json:"in_flight"`
+	Dispatched int64  `json:"dispatched_urls"`
+	LastError  string `json:"last_error,omitempty"`
+}
