@@ -15,13 +15,15 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/crawlmaster/crawlmaster/crawl"
+	"github.com/crawlmaster/crawlmaster/internal/wire"
 	pb "github.com/crawlmaster/crawlmaster/proto/crawlmaster/v1"
 )
 
 // MaxBatch bounds the URLs in one Crawl request.
 const MaxBatch = 10000
 
-// Errors returned by Crawl, mapped to gRPC codes in one place (grpcCode).
+// Errors returned by Crawl when it refuses a batch before fetching
+// anything, encoded for the wire by one table (refusals).
 var (
 	ErrSlotBusy     = errors.New("assistant: slot is busy")
 	ErrUnknownSlot  = errors.New("assistant: no such slot")
@@ -29,21 +31,33 @@ var (
 	ErrInvalidBatch = errors.New("assistant: invalid batch")
 )
 
-func grpcCode(err error) codes.Code {
-	switch {
-	case errors.Is(err, ErrSlotBusy):
-		return codes.FailedPrecondition
-	case errors.Is(err, ErrUnknownSlot):
-		return codes.NotFound
-	case errors.Is(err, ErrDraining):
-		return codes.Unavailable
-	case errors.Is(err, ErrInvalidBatch):
-		return codes.InvalidArgument
-	}
-	return codes.Internal
+// refusals gives each refusal its gRPC code (for generic clients) and its
+// typed reason (for the master, which reads only the reason; the message
+// is for people). The master's mirror table is in master/dispatch.
+var refusals = []struct {
+	err    error
+	code   codes.Code
+	reason pb.RefusalReason
+}{
+	{ErrSlotBusy, codes.FailedPrecondition, pb.RefusalReason_REFUSAL_REASON_SLOT_BUSY},
+	{ErrUnknownSlot, codes.NotFound, pb.RefusalReason_REFUSAL_REASON_NO_SUCH_SLOT},
+	{ErrDraining, codes.Unavailable, pb.RefusalReason_REFUSAL_REASON_DRAINING},
+	{ErrInvalidBatch, codes.InvalidArgument, pb.RefusalReason_REFUSAL_REASON_BAD_BATCH},
 }
 
-func toStatus(err error) error { return status.Error(grpcCode(err), err.Error()) }
+// refusalStatus turns a refusal into its status with the Refusal detail.
+func refusalStatus(err error) error {
+	for _, r := range refusals {
+		if errors.Is(err, r.err) {
+			st, derr := status.New(r.code, err.Error()).WithDetails(&pb.Refusal{Reason: r.reason})
+			if derr != nil {
+				return status.Error(codes.Internal, derr.Error())
+			}
+			return st.Err()
+		}
+	}
+	return status.Error(codes.Internal, err.Error())
+}
 
 // errDrainTimeout cancels batches still running when the grace period ends.
 var errDrainTimeout = errors.New("assistant: shutdown grace period over")
@@ -61,6 +75,7 @@ type Server struct {
 	mu       sync.Mutex
 	slots    []slot
 	draining bool
+	master   string // the id of the master that polled last
 	running  sync.WaitGroup
 }
 
@@ -84,6 +99,10 @@ func NewServer(id string, n int, f crawl.Fetcher, bodyCap int64, log *slog.Logge
 func (s *Server) ReportIdleWorker(ctx context.Context, req *pb.ReportIdleWorkerRequest) (*pb.ReportIdleWorkerResponse, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if id := req.GetMasterId(); id != s.master {
+		s.log.Info("polled by a new master", "master_id", id, "previous_master_id", s.master)
+		s.master = id
+	}
 	resp := &pb.ReportIdleWorkerResponse{AssistantId: s.id, TotalSlots: uint32(len(s.slots)), Draining: s.draining}
 	for i, sl := range s.slots {
 		switch {
@@ -101,12 +120,12 @@ func (s *Server) ReportIdleWorker(ctx context.Context, req *pb.ReportIdleWorkerR
 // send the next batch at once.
 func (s *Server) Crawl(req *pb.CrawlRequest, stream pb.Assistant_CrawlServer) error {
 	if err := validate(req); err != nil {
-		return toStatus(err)
+		return refusalStatus(err)
 	}
 	ctx, cancel := context.WithCancelCause(stream.Context())
 	defer cancel(nil)
 	if err := s.acquire(req, cancel); err != nil {
-		return toStatus(err)
+		return refusalStatus(err)
 	}
 	defer s.releaseSlot(int(req.GetSlot()))
 	start := time.Now()
@@ -120,7 +139,7 @@ func (s *Server) Crawl(req *pb.CrawlRequest, stream pb.Assistant_CrawlServer) er
 			res = &crawl.Result{URL: t.GetUrl(), Class: errclass.Canceled, Err: context.Cause(ctx).Error(), FetchedAt: time.Now()}
 		}
 		if res.Class == errclass.Canceled {
-			cancelled++
+			cancelled++ // given back unfetched (see toProto)
 		}
 		s.m.Results.WithLabelValues(string(res.Class)).Inc()
 		if err := stream.Send(toProto(t, res, sendCap)); err != nil {
@@ -131,7 +150,7 @@ func (s *Server) Crawl(req *pb.CrawlRequest, stream pb.Assistant_CrawlServer) er
 		sent++
 	}
 	s.m.BatchDuration.Observe(time.Since(start).Seconds())
-	s.log.Info("batch done", "batch", req.GetBatchId(), "slot", req.GetSlot(), "urls", sent,
+	s.log.Info("batch done", "batch", req.GetBatchId(), "slot", req.GetSlot(), "master_id", req.GetMasterId(), "urls", sent,
 		"cancelled", cancelled, "duration", time.Since(start).Round(time.Millisecond))
 	if cause := context.Cause(ctx); errors.Is(cause, errDrainTimeout) {
 		return status.Error(codes.Unavailable, cause.Error())
@@ -229,11 +248,17 @@ func toProto(t *pb.CrawlTask, r *crawl.Result, sendCap int64) *pb.CrawlResult {
 		BodyTruncated: r.Truncated,
 		FetchDuration: durationpb.New(r.Duration),
 		Title:         r.Title,
-		ErrorClass:    string(r.Class),
+		ErrorClass:    wire.ClassToProto(r.Class),
+		Disposition:   pb.Disposition_DISPOSITION_FETCHED,
 		ErrorMessage:  r.Err,
 		Robots:        robotsProto(r.Robots),
 		Redirects:     int32(r.Redirects),
 		FetchedAt:     timestamppb.New(r.FetchedAt),
+	}
+	// A cancelled fetch says nothing about the URL: the task goes back
+	// unfetched, and the master charges it no attempt.
+	if r.Class == errclass.Canceled {
+		out.Disposition = pb.Disposition_DISPOSITION_UNFETCHED
 	}
 	if out.FinalUrl == "" {
 		out.FinalUrl = t.GetUrl()

@@ -5,9 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"github.com/crawlmaster/crawlmaster/crawl/errclass"
+	"github.com/crawlmaster/crawlmaster/internal/wire"
 	"io"
 	"log/slog"
 	"net"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -128,21 +130,23 @@ func TestCrawlRejectsBadRequests(t *testing.T) {
 	g := newGate()
 	e := newEnv(t, 2, g)
 	cases := []struct {
-		req  *pb.CrawlRequest
-		code codes.Code
+		req    *pb.CrawlRequest
+		code   codes.Code
+		reason pb.RefusalReason
 	}{
-		{batch("b1", 7, "http://a.test/"), codes.NotFound},
-		{batch("b2", 0), codes.InvalidArgument},
-		{batch("", 0, "http://a.test/"), codes.InvalidArgument},
-		{batch("b3", 0, ""), codes.InvalidArgument},
+		{batch("b1", 7, "http://a.test/"), codes.NotFound, pb.RefusalReason_REFUSAL_REASON_NO_SUCH_SLOT},
+		{batch("b2", 0), codes.InvalidArgument, pb.RefusalReason_REFUSAL_REASON_BAD_BATCH},
+		{batch("", 0, "http://a.test/"), codes.InvalidArgument, pb.RefusalReason_REFUSAL_REASON_BAD_BATCH},
+		{batch("b3", 0, ""), codes.InvalidArgument, pb.RefusalReason_REFUSAL_REASON_BAD_BATCH},
 	}
 	for _, c := range cases {
 		s, err := e.client.Crawl(context.Background(), c.req)
 		if err == nil {
 			_, err = s.Recv()
 		}
-		if status.Code(err) != c.code {
-			t.Errorf("Crawl(%v): got %v, want code %v", c.req, err, c.code)
+		reason, refused := wire.RefusalOf(err)
+		if status.Code(err) != c.code || !refused || reason != c.reason {
+			t.Errorf("Crawl(%v): got %v (refusal %s, %v), want code %v, reason %s", c.req, err, reason, refused, c.code, c.reason)
 		}
 	}
 	// A busy slot is refused, another slot is not.
@@ -157,8 +161,8 @@ func TestCrawlRejectsBadRequests(t *testing.T) {
 	if err == nil {
 		_, err = s2.Recv()
 	}
-	if status.Code(err) != codes.FailedPrecondition {
-		t.Fatalf("second batch on a busy slot: got %v, want FailedPrecondition", err)
+	if reason, _ := wire.RefusalOf(err); status.Code(err) != codes.FailedPrecondition || reason != pb.RefusalReason_REFUSAL_REASON_SLOT_BUSY {
+		t.Fatalf("second batch on a busy slot: got %v (%s), want FailedPrecondition, SLOT_BUSY", err, reason)
 	}
 	r := e.idle(t)
 	if len(r.GetIdleSlots()) != 1 || r.GetIdleSlots()[0] != 0 || len(r.GetBusy()) != 1 || r.GetBusy()[0].GetBatchId() != "busy" {
@@ -189,7 +193,7 @@ func TestCrawlStreamsEachResult(t *testing.T) {
 			t.Fatal(err)
 		}
 		// Result i arrives while URL i+1 is still blocked in its fetch.
-		if r.GetUrl() != u || r.GetLeaseToken() != int64(100+i) || r.GetErrorClass() != "ok" || r.GetTitle() != "t "+u ||
+		if r.GetUrl() != u || r.GetLeaseToken() != int64(100+i) || r.GetErrorClass() != pb.ErrorClass_ERROR_CLASS_OK || r.GetDisposition() != pb.Disposition_DISPOSITION_FETCHED || r.GetTitle() != "t "+u ||
 			string(r.GetBody()) != "0123" || r.GetRobots() != pb.RobotsDecision_ROBOTS_DECISION_ALLOWED {
 			t.Fatalf("result %d: %v", i, r)
 		}
@@ -276,8 +280,8 @@ func TestDrainLetsRunningBatchFinish(t *testing.T) {
 	if err == nil {
 		_, err = s2.Recv()
 	}
-	if status.Code(err) != codes.Unavailable {
-		t.Fatalf("batch while draining: %v, want Unavailable", err)
+	if reason, _ := wire.RefusalOf(err); status.Code(err) != codes.Unavailable || reason != pb.RefusalReason_REFUSAL_REASON_DRAINING {
+		t.Fatalf("batch while draining: %v (%s), want Unavailable, DRAINING", err, reason)
 	}
 	select {
 	case <-drained:
@@ -285,7 +289,7 @@ func TestDrainLetsRunningBatchFinish(t *testing.T) {
 	default:
 	}
 	g.open("http://a.test/")
-	if r, err := s.Recv(); err != nil || r.GetErrorClass() != "ok" {
+	if r, err := s.Recv(); err != nil || r.GetErrorClass() != pb.ErrorClass_ERROR_CLASS_OK {
 		t.Fatalf("running batch result: %v, %v", r, err)
 	}
 	<-drained
@@ -304,7 +308,7 @@ func TestDrainGraceCancels(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel() // grace already over
 	e.srv.Drain(ctx)
-	var classes []string
+	var dispositions []pb.Disposition
 	for {
 		r, err := s.Recv()
 		if err != nil {
@@ -313,9 +317,10 @@ func TestDrainGraceCancels(t *testing.T) {
 			}
 			break
 		}
-		classes = append(classes, r.GetErrorClass())
+		dispositions = append(dispositions, r.GetDisposition())
 	}
-	if fmt.Sprint(classes) != "[canceled canceled]" {
-		t.Fatalf("results after grace: %v, want both canceled", classes)
+	unfetched := pb.Disposition_DISPOSITION_UNFETCHED
+	if !slices.Equal(dispositions, []pb.Disposition{unfetched, unfetched}) {
+		t.Fatalf("results after grace: %v, want both unfetched", dispositions)
 	}
 }

@@ -4,10 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/crawlmaster/crawlmaster/internal/wire"
 	"github.com/crawlmaster/crawlmaster/master/frontier"
 	"io"
 	"log/slog"
-	"strings"
 	"sync/atomic"
 	"time"
 
@@ -641,14 +641,8 @@ func (a *assistant) runBatch(ctx context.Context, slot int, b *batch, started ti
 // down before fetching anything (see the proto: slot busy or unknown,
 // invalid batch, draining), rather than a failure during the batch.
 func refused(err error) bool {
-	st, _ := status.FromError(err)
-	switch st.Code() {
-	case codes.FailedPrecondition, codes.NotFound, codes.InvalidArgument:
-		return true
-	case codes.Unavailable:
-		return strings.Contains(st.Message(), "draining")
-	}
-	return false
+	_, ok := wire.RefusalOf(err)
+	return ok
 }
 
 func indexOf(tasks []frontier.Task, token int64) int {

@@ -1,7 +1,7 @@
 package dispatch
 
 import (
-	"github.com/crawlmaster/crawlmaster/crawl/errclass"
+	"github.com/crawlmaster/crawlmaster/internal/wire"
 	"github.com/crawlmaster/crawlmaster/master/frontier"
 	"math/rand/v2"
 	"strings"
@@ -14,10 +14,10 @@ import (
 // when the result is not an outcome at all: the assistant gave the URL
 // back unfetched (its fetch was cancelled), and it is released instead.
 func (d *Dispatcher) outcome(assistant string, t frontier.Task, r *pb.CrawlResult) (frontier.Outcome, bool) {
-	class := errclass.Parse(r.GetErrorClass())
-	if class == errclass.Canceled {
+	if r.GetDisposition() == pb.Disposition_DISPOSITION_UNFETCHED {
 		return frontier.Outcome{}, false
 	}
+	class := wire.ClassFromProto(r.GetErrorClass())
 	now := time.Now()
 	dec := d.cfg.Retry.Decide(class, t.Attempts, r.GetRetryAfter().AsDuration(), now, rand.Float64())
 	fetchedAt := now

@@ -85,9 +85,240 @@ func (RobotsDecision) EnumDescriptor() ([]byte, []int) {
 	return file_crawlmaster_v1_assistant_proto_rawDescGZIP(), []int{0}
 }
 
+// ErrorClass is the closed set of fetch outcome classes (crawl/errclass
+// has their meaning and which are transient; internal/wire maps the two in
+// one table). The database stores the lowercase name of the Go side.
+type ErrorClass int32
+
+const (
+	// An assistant that sent no class; the master treats it as OTHER.
+	ErrorClass_ERROR_CLASS_UNSPECIFIED ErrorClass = 0
+	// 2xx, also with a body cut at the body cap.
+	ErrorClass_ERROR_CLASS_OK ErrorClass = 1
+	// 4xx other than 429: permanent.
+	ErrorClass_ERROR_CLASS_HTTP_4XX ErrorClass = 2
+	// 429 Too Many Requests: transient (see retry_after).
+	ErrorClass_ERROR_CLASS_HTTP_429 ErrorClass = 3
+	// 5xx: transient.
+	ErrorClass_ERROR_CLASS_HTTP_5XX ErrorClass = 4
+	// The URL or a redirect hop is disallowed by robots.txt: permanent.
+	ErrorClass_ERROR_CLASS_ROBOTS_DISALLOWED ErrorClass = 5
+	// robots.txt answered 5xx/429, timed out or failed: transient.
+	ErrorClass_ERROR_CLASS_ROBOTS_UNAVAILABLE ErrorClass = 6
+	// The fetch or connect timeout elapsed: transient.
+	ErrorClass_ERROR_CLASS_TIMEOUT ErrorClass = 7
+	// TCP connection refused: transient.
+	ErrorClass_ERROR_CLASS_CONN_REFUSED ErrorClass = 8
+	// Connection reset or unexpected EOF: transient.
+	ErrorClass_ERROR_CLASS_CONN_RESET ErrorClass = 9
+	// Unknown host: permanent.
+	ErrorClass_ERROR_CLASS_DNS_NOT_FOUND ErrorClass = 10
+	// DNS failure other than not-found: transient.
+	ErrorClass_ERROR_CLASS_DNS_TEMPORARY ErrorClass = 11
+	// More redirects than allowed: permanent.
+	ErrorClass_ERROR_CLASS_TOO_MANY_REDIRECTS ErrorClass = 12
+	// Certificate or handshake failure: permanent.
+	ErrorClass_ERROR_CLASS_TLS ErrorClass = 13
+	// Unparsable URL, not http(s), bad redirect target: permanent.
+	ErrorClass_ERROR_CLASS_INVALID_URL ErrorClass = 14
+	// Malformed HTTP response: transient.
+	ErrorClass_ERROR_CLASS_PROTOCOL ErrorClass = 15
+	// The fetch was cancelled; sent with DISPOSITION_UNFETCHED.
+	ErrorClass_ERROR_CLASS_CANCELED ErrorClass = 16
+	// Anything else: transient.
+	ErrorClass_ERROR_CLASS_OTHER ErrorClass = 17
+)
+
+// Enum value maps for ErrorClass.
+var (
+	ErrorClass_name = map[int32]string{
+		0:  "ERROR_CLASS_UNSPECIFIED",
+		1:  "ERROR_CLASS_OK",
+		2:  "ERROR_CLASS_HTTP_4XX",
+		3:  "ERROR_CLASS_HTTP_429",
+		4:  "ERROR_CLASS_HTTP_5XX",
+		5:  "ERROR_CLASS_ROBOTS_DISALLOWED",
+		6:  "ERROR_CLASS_ROBOTS_UNAVAILABLE",
+		7:  "ERROR_CLASS_TIMEOUT",
+		8:  "ERROR_CLASS_CONN_REFUSED",
+		9:  "ERROR_CLASS_CONN_RESET",
+		10: "ERROR_CLASS_DNS_NOT_FOUND",
+		11: "ERROR_CLASS_DNS_TEMPORARY",
+		12: "ERROR_CLASS_TOO_MANY_REDIRECTS",
+		13: "ERROR_CLASS_TLS",
+		14: "ERROR_CLASS_INVALID_URL",
+		15: "ERROR_CLASS_PROTOCOL",
+		16: "ERROR_CLASS_CANCELED",
+		17: "ERROR_CLASS_OTHER",
+	}
+	ErrorClass_value = map[string]int32{
+		"ERROR_CLASS_UNSPECIFIED":        0,
+		"ERROR_CLASS_OK":                 1,
+		"ERROR_CLASS_HTTP_4XX":           2,
+		"ERROR_CLASS_HTTP_429":           3,
+		"ERROR_CLASS_HTTP_5XX":           4,
+		"ERROR_CLASS_ROBOTS_DISALLOWED":  5,
+		"ERROR_CLASS_ROBOTS_UNAVAILABLE": 6,
+		"ERROR_CLASS_TIMEOUT":            7,
+		"ERROR_CLASS_CONN_REFUSED":       8,
+		"ERROR_CLASS_CONN_RESET":         9,
+		"ERROR_CLASS_DNS_NOT_FOUND":      10,
+		"ERROR_CLASS_DNS_TEMPORARY":      11,
+		"ERROR_CLASS_TOO_MANY_REDIRECTS": 12,
+		"ERROR_CLASS_TLS":                13,
+		"ERROR_CLASS_INVALID_URL":        14,
+		"ERROR_CLASS_PROTOCOL":           15,
+		"ERROR_CLASS_CANCELED":           16,
+		"ERROR_CLASS_OTHER":              17,
+	}
+)
+
+func (x ErrorClass) Enum() *ErrorClass {
+	p := new(ErrorClass)
+	*p = x
+	return p
+}
+
+func (x ErrorClass) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (ErrorClass) Descriptor() protoreflect.EnumDescriptor {
+	return file_crawlmaster_v1_assistant_proto_enumTypes[1].Descriptor()
+}
+
+func (ErrorClass) Type() protoreflect.EnumType {
+	return &file_crawlmaster_v1_assistant_proto_enumTypes[1]
+}
+
+func (x ErrorClass) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use ErrorClass.Descriptor instead.
+func (ErrorClass) EnumDescriptor() ([]byte, []int) {
+	return file_crawlmaster_v1_assistant_proto_rawDescGZIP(), []int{1}
+}
+
+// Disposition says whether a task was fetched.
+type Disposition int32
+
+const (
+	// Not set (an older assistant): the master reads it as FETCHED.
+	Disposition_DISPOSITION_UNSPECIFIED Disposition = 0
+	// The result is the outcome of a fetch attempt, success or failure.
+	Disposition_DISPOSITION_FETCHED Disposition = 1
+	// The slot gave the task back without an outcome (its batch was
+	// cancelled, the drain grace ran out): the master returns the URL to
+	// pending without charging an attempt.
+	Disposition_DISPOSITION_UNFETCHED Disposition = 2
+)
+
+// Enum value maps for Disposition.
+var (
+	Disposition_name = map[int32]string{
+		0: "DISPOSITION_UNSPECIFIED",
+		1: "DISPOSITION_FETCHED",
+		2: "DISPOSITION_UNFETCHED",
+	}
+	Disposition_value = map[string]int32{
+		"DISPOSITION_UNSPECIFIED": 0,
+		"DISPOSITION_FETCHED":     1,
+		"DISPOSITION_UNFETCHED":   2,
+	}
+)
+
+func (x Disposition) Enum() *Disposition {
+	p := new(Disposition)
+	*p = x
+	return p
+}
+
+func (x Disposition) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (Disposition) Descriptor() protoreflect.EnumDescriptor {
+	return file_crawlmaster_v1_assistant_proto_enumTypes[2].Descriptor()
+}
+
+func (Disposition) Type() protoreflect.EnumType {
+	return &file_crawlmaster_v1_assistant_proto_enumTypes[2]
+}
+
+func (x Disposition) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use Disposition.Descriptor instead.
+func (Disposition) EnumDescriptor() ([]byte, []int) {
+	return file_crawlmaster_v1_assistant_proto_rawDescGZIP(), []int{2}
+}
+
+// RefusalReason says why the assistant turned a Crawl call down.
+type RefusalReason int32
+
+const (
+	RefusalReason_REFUSAL_REASON_UNSPECIFIED RefusalReason = 0
+	// The assistant is shutting down and takes no new batches.
+	RefusalReason_REFUSAL_REASON_DRAINING RefusalReason = 1
+	// The slot still runs another batch.
+	RefusalReason_REFUSAL_REASON_SLOT_BUSY RefusalReason = 2
+	// The slot id is not below total_slots.
+	RefusalReason_REFUSAL_REASON_NO_SUCH_SLOT RefusalReason = 3
+	// The batch is empty, too large or has a task without a URL.
+	RefusalReason_REFUSAL_REASON_BAD_BATCH RefusalReason = 4
+)
+
+// Enum value maps for RefusalReason.
+var (
+	RefusalReason_name = map[int32]string{
+		0: "REFUSAL_REASON_UNSPECIFIED",
+		1: "REFUSAL_REASON_DRAINING",
+		2: "REFUSAL_REASON_SLOT_BUSY",
+		3: "REFUSAL_REASON_NO_SUCH_SLOT",
+		4: "REFUSAL_REASON_BAD_BATCH",
+	}
+	RefusalReason_value = map[string]int32{
+		"REFUSAL_REASON_UNSPECIFIED":  0,
+		"REFUSAL_REASON_DRAINING":     1,
+		"REFUSAL_REASON_SLOT_BUSY":    2,
+		"REFUSAL_REASON_NO_SUCH_SLOT": 3,
+		"REFUSAL_REASON_BAD_BATCH":    4,
+	}
+)
+
+func (x RefusalReason) Enum() *RefusalReason {
+	p := new(RefusalReason)
+	*p = x
+	return p
+}
+
+func (x RefusalReason) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (RefusalReason) Descriptor() protoreflect.EnumDescriptor {
+	return file_crawlmaster_v1_assistant_proto_enumTypes[3].Descriptor()
+}
+
+func (RefusalReason) Type() protoreflect.EnumType {
+	return &file_crawlmaster_v1_assistant_proto_enumTypes[3]
+}
+
+func (x RefusalReason) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use RefusalReason.Descriptor instead.
+func (RefusalReason) EnumDescriptor() ([]byte, []int) {
+	return file_crawlmaster_v1_assistant_proto_rawDescGZIP(), []int{3}
+}
+
 type ReportIdleWorkerRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// Identity of the calling master (host:pid:start), for the assistant's logs.
+	// Identity of the calling master (host:pid:start). The assistant logs it
+	// when it changes, so its log shows which master drove it when.
 	MasterId      string `protobuf:"bytes,1,opt,name=master_id,json=masterId,proto3" json:"master_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -140,7 +371,9 @@ type ReportIdleWorkerResponse struct {
 	IdleSlots []uint32 `protobuf:"varint,3,rep,packed,name=idle_slots,json=idleSlots,proto3" json:"idle_slots,omitempty"`
 	// True once the assistant is shutting down; idle_slots is then empty.
 	Draining bool `protobuf:"varint,4,opt,name=draining,proto3" json:"draining,omitempty"`
-	// Batches currently held by busy slots, so the master can reconcile.
+	// The batch each busy slot runs. The master treats a slot busy with a
+	// batch it did not send (a previous master's) as unavailable until a poll
+	// reports it idle.
 	Busy          []*SlotBatch `protobuf:"bytes,5,rep,name=busy,proto3" json:"busy,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -269,8 +502,10 @@ type CrawlRequest struct {
 	// Chosen by the master; appears in both sides' logs.
 	BatchId string `protobuf:"bytes,1,opt,name=batch_id,json=batchId,proto3" json:"batch_id,omitempty"`
 	// The idle slot that must run this batch.
-	Slot  uint32       `protobuf:"varint,2,opt,name=slot,proto3" json:"slot,omitempty"`
-	Tasks []*CrawlTask `protobuf:"bytes,3,rep,name=tasks,proto3" json:"tasks,omitempty"`
+	Slot uint32 `protobuf:"varint,2,opt,name=slot,proto3" json:"slot,omitempty"`
+	// Identity of the calling master, as in ReportIdleWorkerRequest.
+	MasterId string       `protobuf:"bytes,5,opt,name=master_id,json=masterId,proto3" json:"master_id,omitempty"`
+	Tasks    []*CrawlTask `protobuf:"bytes,3,rep,name=tasks,proto3" json:"tasks,omitempty"`
 	// Longest body the assistant should send back per result, in bytes; 0
 	// means send none (the master does not store bodies). The assistant caps
 	// it further at its own fetch body cap.
@@ -321,6 +556,13 @@ func (x *CrawlRequest) GetSlot() uint32 {
 		return x.Slot
 	}
 	return 0
+}
+
+func (x *CrawlRequest) GetMasterId() string {
+	if x != nil {
+		return x.MasterId
+	}
+	return ""
 }
 
 func (x *CrawlRequest) GetTasks() []*CrawlTask {
@@ -401,6 +643,53 @@ func (x *CrawlTask) GetUrl() string {
 	return ""
 }
 
+// Refusal is attached to the status of a refused Crawl call (in its
+// details), so the master recognises the reason without reading the
+// human-readable message. A refused batch was not fetched at all.
+type Refusal struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Reason        RefusalReason          `protobuf:"varint,1,opt,name=reason,proto3,enum=crawlmaster.v1.RefusalReason" json:"reason,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Refusal) Reset() {
+	*x = Refusal{}
+	mi := &file_crawlmaster_v1_assistant_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Refusal) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Refusal) ProtoMessage() {}
+
+func (x *Refusal) ProtoReflect() protoreflect.Message {
+	mi := &file_crawlmaster_v1_assistant_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Refusal.ProtoReflect.Descriptor instead.
+func (*Refusal) Descriptor() ([]byte, []int) {
+	return file_crawlmaster_v1_assistant_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *Refusal) GetReason() RefusalReason {
+	if x != nil {
+		return x.Reason
+	}
+	return RefusalReason_REFUSAL_REASON_UNSPECIFIED
+}
+
 // CrawlResult is the outcome of one CrawlTask.
 type CrawlResult struct {
 	state      protoimpl.MessageState `protogen:"open.v1"`
@@ -422,9 +711,7 @@ type CrawlResult struct {
 	Title string `protobuf:"bytes,10,opt,name=title,proto3" json:"title,omitempty"`
 	// SHA-256 of the (capped) body.
 	ContentHash []byte `protobuf:"bytes,11,opt,name=content_hash,json=contentHash,proto3" json:"content_hash,omitempty"`
-	// Stable error class (see crawl.Class): "ok", "http_4xx", "timeout", ...
-	ErrorClass string `protobuf:"bytes,12,opt,name=error_class,json=errorClass,proto3" json:"error_class,omitempty"`
-	// Human-readable error detail; empty when error_class is "ok".
+	// Human-readable error detail; empty when error_class is OK.
 	ErrorMessage string                 `protobuf:"bytes,13,opt,name=error_message,json=errorMessage,proto3" json:"error_message,omitempty"`
 	Robots       RobotsDecision         `protobuf:"varint,14,opt,name=robots,proto3,enum=crawlmaster.v1.RobotsDecision" json:"robots,omitempty"`
 	Redirects    int32                  `protobuf:"varint,15,opt,name=redirects,proto3" json:"redirects,omitempty"`
@@ -432,14 +719,18 @@ type CrawlResult struct {
 	// The body, capped; empty for non-success responses.
 	Body []byte `protobuf:"bytes,17,opt,name=body,proto3" json:"body,omitempty"`
 	// Server-requested delay (Retry-After) for 429/503, zero when absent.
-	RetryAfter    *durationpb.Duration `protobuf:"bytes,18,opt,name=retry_after,json=retryAfter,proto3" json:"retry_after,omitempty"`
+	RetryAfter *durationpb.Duration `protobuf:"bytes,18,opt,name=retry_after,json=retryAfter,proto3" json:"retry_after,omitempty"`
+	// The outcome class of the fetch.
+	ErrorClass ErrorClass `protobuf:"varint,19,opt,name=error_class,json=errorClass,proto3,enum=crawlmaster.v1.ErrorClass" json:"error_class,omitempty"`
+	// Whether the task was fetched at all; UNFETCHED results carry no outcome.
+	Disposition   Disposition `protobuf:"varint,20,opt,name=disposition,proto3,enum=crawlmaster.v1.Disposition" json:"disposition,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *CrawlResult) Reset() {
 	*x = CrawlResult{}
-	mi := &file_crawlmaster_v1_assistant_proto_msgTypes[5]
+	mi := &file_crawlmaster_v1_assistant_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -451,7 +742,7 @@ func (x *CrawlResult) String() string {
 func (*CrawlResult) ProtoMessage() {}
 
 func (x *CrawlResult) ProtoReflect() protoreflect.Message {
-	mi := &file_crawlmaster_v1_assistant_proto_msgTypes[5]
+	mi := &file_crawlmaster_v1_assistant_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -464,7 +755,7 @@ func (x *CrawlResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CrawlResult.ProtoReflect.Descriptor instead.
 func (*CrawlResult) Descriptor() ([]byte, []int) {
-	return file_crawlmaster_v1_assistant_proto_rawDescGZIP(), []int{5}
+	return file_crawlmaster_v1_assistant_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *CrawlResult) GetUrlId() int64 {
@@ -544,13 +835,6 @@ func (x *CrawlResult) GetContentHash() []byte {
 	return nil
 }
 
-func (x *CrawlResult) GetErrorClass() string {
-	if x != nil {
-		return x.ErrorClass
-	}
-	return ""
-}
-
 func (x *CrawlResult) GetErrorMessage() string {
 	if x != nil {
 		return x.ErrorMessage
@@ -593,6 +877,20 @@ func (x *CrawlResult) GetRetryAfter() *durationpb.Duration {
 	return nil
 }
 
+func (x *CrawlResult) GetErrorClass() ErrorClass {
+	if x != nil {
+		return x.ErrorClass
+	}
+	return ErrorClass_ERROR_CLASS_UNSPECIFIED
+}
+
+func (x *CrawlResult) GetDisposition() Disposition {
+	if x != nil {
+		return x.Disposition
+	}
+	return Disposition_DISPOSITION_UNSPECIFIED
+}
+
 var File_crawlmaster_v1_assistant_proto protoreflect.FileDescriptor
 
 const file_crawlmaster_v1_assistant_proto_rawDesc = "" +
@@ -610,17 +908,20 @@ const file_crawlmaster_v1_assistant_proto_rawDesc = "" +
 	"\x04busy\x18\x05 \x03(\v2\x19.crawlmaster.v1.SlotBatchR\x04busy\":\n" +
 	"\tSlotBatch\x12\x12\n" +
 	"\x04slot\x18\x01 \x01(\rR\x04slot\x12\x19\n" +
-	"\bbatch_id\x18\x02 \x01(\tR\abatchId\"\x92\x01\n" +
+	"\bbatch_id\x18\x02 \x01(\tR\abatchId\"\xaf\x01\n" +
 	"\fCrawlRequest\x12\x19\n" +
 	"\bbatch_id\x18\x01 \x01(\tR\abatchId\x12\x12\n" +
-	"\x04slot\x18\x02 \x01(\rR\x04slot\x12/\n" +
+	"\x04slot\x18\x02 \x01(\rR\x04slot\x12\x1b\n" +
+	"\tmaster_id\x18\x05 \x01(\tR\bmasterId\x12/\n" +
 	"\x05tasks\x18\x03 \x03(\v2\x19.crawlmaster.v1.CrawlTaskR\x05tasks\x12\"\n" +
 	"\rsend_body_cap\x18\x04 \x01(\x03R\vsendBodyCap\"U\n" +
 	"\tCrawlTask\x12\x15\n" +
 	"\x06url_id\x18\x01 \x01(\x03R\x05urlId\x12\x1f\n" +
 	"\vlease_token\x18\x02 \x01(\x03R\n" +
 	"leaseToken\x12\x10\n" +
-	"\x03url\x18\x03 \x01(\tR\x03url\"\x9e\x05\n" +
+	"\x03url\x18\x03 \x01(\tR\x03url\"@\n" +
+	"\aRefusal\x125\n" +
+	"\x06reason\x18\x01 \x01(\x0e2\x1d.crawlmaster.v1.RefusalReasonR\x06reason\"\xff\x05\n" +
 	"\vCrawlResult\x12\x15\n" +
 	"\x06url_id\x18\x01 \x01(\x03R\x05urlId\x12\x1f\n" +
 	"\vlease_token\x18\x02 \x01(\x03R\n" +
@@ -635,9 +936,7 @@ const file_crawlmaster_v1_assistant_proto_rawDesc = "" +
 	"\x0efetch_duration\x18\t \x01(\v2\x19.google.protobuf.DurationR\rfetchDuration\x12\x14\n" +
 	"\x05title\x18\n" +
 	" \x01(\tR\x05title\x12!\n" +
-	"\fcontent_hash\x18\v \x01(\fR\vcontentHash\x12\x1f\n" +
-	"\verror_class\x18\f \x01(\tR\n" +
-	"errorClass\x12#\n" +
+	"\fcontent_hash\x18\v \x01(\fR\vcontentHash\x12#\n" +
 	"\rerror_message\x18\r \x01(\tR\ferrorMessage\x126\n" +
 	"\x06robots\x18\x0e \x01(\x0e2\x1e.crawlmaster.v1.RobotsDecisionR\x06robots\x12\x1c\n" +
 	"\tredirects\x18\x0f \x01(\x05R\tredirects\x129\n" +
@@ -645,12 +944,46 @@ const file_crawlmaster_v1_assistant_proto_rawDesc = "" +
 	"fetched_at\x18\x10 \x01(\v2\x1a.google.protobuf.TimestampR\tfetchedAt\x12\x12\n" +
 	"\x04body\x18\x11 \x01(\fR\x04body\x12:\n" +
 	"\vretry_after\x18\x12 \x01(\v2\x19.google.protobuf.DurationR\n" +
-	"retryAfter*\x8f\x01\n" +
+	"retryAfter\x12;\n" +
+	"\verror_class\x18\x13 \x01(\x0e2\x1a.crawlmaster.v1.ErrorClassR\n" +
+	"errorClass\x12=\n" +
+	"\vdisposition\x18\x14 \x01(\x0e2\x1b.crawlmaster.v1.DispositionR\vdispositionJ\x04\b\f\x10\r*\x8f\x01\n" +
 	"\x0eRobotsDecision\x12\x1f\n" +
 	"\x1bROBOTS_DECISION_UNSPECIFIED\x10\x00\x12\x1b\n" +
 	"\x17ROBOTS_DECISION_ALLOWED\x10\x01\x12\x1e\n" +
 	"\x1aROBOTS_DECISION_DISALLOWED\x10\x02\x12\x1f\n" +
-	"\x1bROBOTS_DECISION_UNAVAILABLE\x10\x032\xb8\x01\n" +
+	"\x1bROBOTS_DECISION_UNAVAILABLE\x10\x03*\x84\x04\n" +
+	"\n" +
+	"ErrorClass\x12\x1b\n" +
+	"\x17ERROR_CLASS_UNSPECIFIED\x10\x00\x12\x12\n" +
+	"\x0eERROR_CLASS_OK\x10\x01\x12\x18\n" +
+	"\x14ERROR_CLASS_HTTP_4XX\x10\x02\x12\x18\n" +
+	"\x14ERROR_CLASS_HTTP_429\x10\x03\x12\x18\n" +
+	"\x14ERROR_CLASS_HTTP_5XX\x10\x04\x12!\n" +
+	"\x1dERROR_CLASS_ROBOTS_DISALLOWED\x10\x05\x12\"\n" +
+	"\x1eERROR_CLASS_ROBOTS_UNAVAILABLE\x10\x06\x12\x17\n" +
+	"\x13ERROR_CLASS_TIMEOUT\x10\a\x12\x1c\n" +
+	"\x18ERROR_CLASS_CONN_REFUSED\x10\b\x12\x1a\n" +
+	"\x16ERROR_CLASS_CONN_RESET\x10\t\x12\x1d\n" +
+	"\x19ERROR_CLASS_DNS_NOT_FOUND\x10\n" +
+	"\x12\x1d\n" +
+	"\x19ERROR_CLASS_DNS_TEMPORARY\x10\v\x12\"\n" +
+	"\x1eERROR_CLASS_TOO_MANY_REDIRECTS\x10\f\x12\x13\n" +
+	"\x0fERROR_CLASS_TLS\x10\r\x12\x1b\n" +
+	"\x17ERROR_CLASS_INVALID_URL\x10\x0e\x12\x18\n" +
+	"\x14ERROR_CLASS_PROTOCOL\x10\x0f\x12\x18\n" +
+	"\x14ERROR_CLASS_CANCELED\x10\x10\x12\x15\n" +
+	"\x11ERROR_CLASS_OTHER\x10\x11*^\n" +
+	"\vDisposition\x12\x1b\n" +
+	"\x17DISPOSITION_UNSPECIFIED\x10\x00\x12\x17\n" +
+	"\x13DISPOSITION_FETCHED\x10\x01\x12\x19\n" +
+	"\x15DISPOSITION_UNFETCHED\x10\x02*\xa9\x01\n" +
+	"\rRefusalReason\x12\x1e\n" +
+	"\x1aREFUSAL_REASON_UNSPECIFIED\x10\x00\x12\x1b\n" +
+	"\x17REFUSAL_REASON_DRAINING\x10\x01\x12\x1c\n" +
+	"\x18REFUSAL_REASON_SLOT_BUSY\x10\x02\x12\x1f\n" +
+	"\x1bREFUSAL_REASON_NO_SUCH_SLOT\x10\x03\x12\x1c\n" +
+	"\x18REFUSAL_REASON_BAD_BATCH\x10\x042\xb8\x01\n" +
 	"\tAssistant\x12e\n" +
 	"\x10ReportIdleWorker\x12'.crawlmaster.v1.ReportIdleWorkerRequest\x1a(.crawlmaster.v1.ReportIdleWorkerResponse\x12D\n" +
 	"\x05Crawl\x12\x1c.crawlmaster.v1.CrawlRequest\x1a\x1b.crawlmaster.v1.CrawlResult0\x01BGZEgithub.com/crawlmaster/crawlmaster/proto/crawlmaster/v1;crawlmasterv1b\x06proto3"
@@ -667,35 +1000,42 @@ func file_crawlmaster_v1_assistant_proto_rawDescGZIP() []byte {
 	return file_crawlmaster_v1_assistant_proto_rawDescData
 }
 
-var file_crawlmaster_v1_assistant_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_crawlmaster_v1_assistant_proto_msgTypes = make([]protoimpl.MessageInfo, 6)
+var file_crawlmaster_v1_assistant_proto_enumTypes = make([]protoimpl.EnumInfo, 4)
+var file_crawlmaster_v1_assistant_proto_msgTypes = make([]protoimpl.MessageInfo, 7)
 var file_crawlmaster_v1_assistant_proto_goTypes = []any{
 	(RobotsDecision)(0),              // 0: crawlmaster.v1.RobotsDecision
-	(*ReportIdleWorkerRequest)(nil),  // 1: crawlmaster.v1.ReportIdleWorkerRequest
-	(*ReportIdleWorkerResponse)(nil), // 2: crawlmaster.v1.ReportIdleWorkerResponse
-	(*SlotBatch)(nil),                // 3: crawlmaster.v1.SlotBatch
-	(*CrawlRequest)(nil),             // 4: crawlmaster.v1.CrawlRequest
-	(*CrawlTask)(nil),                // 5: crawlmaster.v1.CrawlTask
-	(*CrawlResult)(nil),              // 6: crawlmaster.v1.CrawlResult
-	(*durationpb.Duration)(nil),      // 7: google.protobuf.Duration
-	(*timestamppb.Timestamp)(nil),    // 8: google.protobuf.Timestamp
+	(ErrorClass)(0),                  // 1: crawlmaster.v1.ErrorClass
+	(Disposition)(0),                 // 2: crawlmaster.v1.Disposition
+	(RefusalReason)(0),               // 3: crawlmaster.v1.RefusalReason
+	(*ReportIdleWorkerRequest)(nil),  // 4: crawlmaster.v1.ReportIdleWorkerRequest
+	(*ReportIdleWorkerResponse)(nil), // 5: crawlmaster.v1.ReportIdleWorkerResponse
+	(*SlotBatch)(nil),                // 6: crawlmaster.v1.SlotBatch
+	(*CrawlRequest)(nil),             // 7: crawlmaster.v1.CrawlRequest
+	(*CrawlTask)(nil),                // 8: crawlmaster.v1.CrawlTask
+	(*Refusal)(nil),                  // 9: crawlmaster.v1.Refusal
+	(*CrawlResult)(nil),              // 10: crawlmaster.v1.CrawlResult
+	(*durationpb.Duration)(nil),      // 11: google.protobuf.Duration
+	(*timestamppb.Timestamp)(nil),    // 12: google.protobuf.Timestamp
 }
 var file_crawlmaster_v1_assistant_proto_depIdxs = []int32{
-	3, // 0: crawlmaster.v1.ReportIdleWorkerResponse.busy:type_name -> crawlmaster.v1.SlotBatch
-	5, // 1: crawlmaster.v1.CrawlRequest.tasks:type_name -> crawlmaster.v1.CrawlTask
-	7, // 2: crawlmaster.v1.CrawlResult.fetch_duration:type_name -> google.protobuf.Duration
-	0, // 3: crawlmaster.v1.CrawlResult.robots:type_name -> crawlmaster.v1.RobotsDecision
-	8, // 4: crawlmaster.v1.CrawlResult.fetched_at:type_name -> google.protobuf.Timestamp
-	7, // 5: crawlmaster.v1.CrawlResult.retry_after:type_name -> google.protobuf.Duration
-	1, // 6: crawlmaster.v1.Assistant.ReportIdleWorker:input_type -> crawlmaster.v1.ReportIdleWorkerRequest
-	4, // 7: crawlmaster.v1.Assistant.Crawl:input_type -> crawlmaster.v1.CrawlRequest
-	2, // 8: crawlmaster.v1.Assistant.ReportIdleWorker:output_type -> crawlmaster.v1.ReportIdleWorkerResponse
-	6, // 9: crawlmaster.v1.Assistant.Crawl:output_type -> crawlmaster.v1.CrawlResult
-	8, // [8:10] is the sub-list for method output_type
-	6, // [6:8] is the sub-list for method input_type
-	6, // [6:6] is the sub-list for extension type_name
-	6, // [6:6] is the sub-list for extension extendee
-	0, // [0:6] is the sub-list for field type_name
+	6,  // 0: crawlmaster.v1.ReportIdleWorkerResponse.busy:type_name -> crawlmaster.v1.SlotBatch
+	8,  // 1: crawlmaster.v1.CrawlRequest.tasks:type_name -> crawlmaster.v1.CrawlTask
+	3,  // 2: crawlmaster.v1.Refusal.reason:type_name -> crawlmaster.v1.RefusalReason
+	11, // 3: crawlmaster.v1.CrawlResult.fetch_duration:type_name -> google.protobuf.Duration
+	0,  // 4: crawlmaster.v1.CrawlResult.robots:type_name -> crawlmaster.v1.RobotsDecision
+	12, // 5: crawlmaster.v1.CrawlResult.fetched_at:type_name -> google.protobuf.Timestamp
+	11, // 6: crawlmaster.v1.CrawlResult.retry_after:type_name -> google.protobuf.Duration
+	1,  // 7: crawlmaster.v1.CrawlResult.error_class:type_name -> crawlmaster.v1.ErrorClass
+	2,  // 8: crawlmaster.v1.CrawlResult.disposition:type_name -> crawlmaster.v1.Disposition
+	4,  // 9: crawlmaster.v1.Assistant.ReportIdleWorker:input_type -> crawlmaster.v1.ReportIdleWorkerRequest
+	7,  // 10: crawlmaster.v1.Assistant.Crawl:input_type -> crawlmaster.v1.CrawlRequest
+	5,  // 11: crawlmaster.v1.Assistant.ReportIdleWorker:output_type -> crawlmaster.v1.ReportIdleWorkerResponse
+	10, // 12: crawlmaster.v1.Assistant.Crawl:output_type -> crawlmaster.v1.CrawlResult
+	11, // [11:13] is the sub-list for method output_type
+	9,  // [9:11] is the sub-list for method input_type
+	9,  // [9:9] is the sub-list for extension type_name
+	9,  // [9:9] is the sub-list for extension extendee
+	0,  // [0:9] is the sub-list for field type_name
 }
 
 func init() { file_crawlmaster_v1_assistant_proto_init() }
@@ -708,8 +1048,8 @@ func file_crawlmaster_v1_assistant_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_crawlmaster_v1_assistant_proto_rawDesc), len(file_crawlmaster_v1_assistant_proto_rawDesc)),
-			NumEnums:      1,
-			NumMessages:   6,
+			NumEnums:      4,
+			NumMessages:   7,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

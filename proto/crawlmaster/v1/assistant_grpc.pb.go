@@ -36,54 +36,71 @@ const (
 // client. Assistants never call the master and never open a database
 // connection: the master owns all crawl state in PostgreSQL.
 //
-// The exchange:
+// The exchange, as the master runs it (one loop per assistant listed in
+// rpc.yaml; master/dispatch):
 //
-//  1. Every poll interval (jittered) the master calls ReportIdleWorker on
-//     each assistant listed in rpc.yaml, with a short deadline. The answer
-//     names the assistant's fixed slot count and which slots are idle. A
-//     slot is idle when it holds no batch: it has no Crawl call in progress
-//     and has finished streaming the results of its last batch. A draining
-//     assistant (shutting down) reports no idle slots and draining=true.
-//     An assistant that fails several polls in a row is marked down by the
-//     master, which releases that assistant's leases for other assistants.
+//  1. Poll. Every poll interval (jittered) the master calls
+//     ReportIdleWorker with a deadline of poll_timeout. The answer gives the
+//     fixed slot count, the idle slots and, for each busy slot, the batch it
+//     runs. The master reconciles this with its own view: a slot busy with
+//     a batch this master did not send (a previous master's, or one it
+//     cancelled that is still winding down) is left alone until a later
+//     poll reports it idle. An assistant that answers no poll for
+//     down_after intervals is marked down: its batches are cancelled, its
+//     leases released and its domains move to the live assistants. A
+//     draining assistant reports draining=true and no idle slots; its
+//     domains move at once and it is sent nothing new.
 //
-//  2. For each slot that is idle both in the report and in the master's own
-//     view, the master leases a batch of URLs in PostgreSQL (each URL gets
-//     a fencing lease token) and calls Crawl with the slot id. All URLs of a
-//     domain go to the same assistant (rendezvous hashing over the live
-//     assistants, each owning a share of the domains proportional to the
-//     total_slots it reports) and a domain is never in flight on two slots
-//     at once, so robots.txt caching and per-host politeness stay on one
-//     machine.
+//  2. Claim. Independently of the polls, the master keeps a small ready
+//     queue per assistant: URLs already leased in PostgreSQL (each with a
+//     fencing lease token) from the affinity shards that assistant owns
+//     (rendezvous hashing over the live assistants, each owning a share
+//     proportional to the total_slots it reports), grouped into batches
+//     that hold all of a domain's leased URLs. A domain is never leased
+//     twice, so it is never in flight on two slots.
 //
-//  3. The assistant's slot fetches the batch's URLs one after another and
-//     streams one CrawlResult per URL as soon as that URL finishes. The
-//     stream ends (status OK) when every URL of the batch has a result. The
-//     slot is idle again the moment the stream ends, and the master refills
-//     it at once without waiting for the next poll; the poll only
-//     reconciles the two views and detects failures.
+//  3. Dispatch. A slot that is idle both in the last report and in the
+//     master's view gets the next ready batch through Crawl. The slot
+//     fetches the batch's URLs one after another (politeness and the
+//     robots.txt cache stay on one machine) and streams one CrawlResult per
+//     URL as soon as it finishes. The stream ends (status OK) once every
+//     task has a result; the slot is idle from that moment, and the master
+//     refills it at once from the ready queue instead of waiting for the
+//     next poll.
 //
-//  4. If the master cancels the Crawl call (shutdown, or the assistant is
-//     considered lost), the assistant cancels the in-flight fetches of that
-//     batch and frees the slot; URLs without a streamed result are returned
-//     to pending by the master. If the stream breaks, the master does the
-//     same. A result is accepted by the master only while its lease token is
-//     still current (fencing), so a late result from a batch that was
-//     re-issued elsewhere is rejected, never stored twice.
+//  4. Persist. Each result is decided by the master's retry policy and
+//     written in batches, only while its lease token is still current
+//     (fencing): a late result of a batch that was re-issued is dropped,
+//     never stored twice. While a batch runs the master renews the leases
+//     it holds, so a slow batch is not rescued under it.
+//
+//  5. Endings. A task the slot did not fetch (its batch was cancelled, the
+//     drain grace ran out) comes back with disposition UNFETCHED and costs
+//     no attempt. If the stream breaks (the assistant died, the network
+//     failed), only the task that was being fetched, the first one without
+//     a result in batch order, is charged an attempt; the tasks after it
+//     were never started and return to pending uncharged. If the master
+//     cancels the call (shutdown, assistant marked down), the assistant
+//     cancels the batch's fetches and frees the slot. A refused call
+//     (Refusal in the status details) fetched nothing and costs nothing.
+//
+// Connections use HTTP/2 keepalive: the master pings every 20 s without
+// streams too (PermitWithoutStream) and the assistant accepts pings every
+// 10 s or slower; the two settings must agree or the assistant closes the
+// connection with ENHANCE_YOUR_CALM.
 type AssistantClient interface {
 	// ReportIdleWorker is called by the master every poll interval. It is
 	// cheap (no I/O) and safe to call as often as wanted. It reports the
-	// assistant's identity, total slots, the ids of the idle slots and
-	// whether the assistant is draining.
+	// assistant's identity, total slots, the idle slots, the batch of each
+	// busy slot and whether the assistant is draining.
 	ReportIdleWorker(ctx context.Context, in *ReportIdleWorkerRequest, opts ...grpc.CallOption) (*ReportIdleWorkerResponse, error)
-	// Crawl is called by the master to hand one batch to one idle slot. The
-	// assistant answers FAILED_PRECONDITION if the slot is busy, NOT_FOUND if
-	// the slot id does not exist, UNAVAILABLE with a message containing
-	// "draining" if the assistant is draining and INVALID_ARGUMENT for an
-	// empty or malformed batch; such a refused batch was not fetched at all
-	// and costs its URLs no attempt. Otherwise it streams one CrawlResult per
-	// task, in completion order, then ends the stream. Cancelling the call
-	// cancels the batch's in-flight fetches.
+	// Crawl hands one batch to one idle slot. The assistant may refuse it
+	// before fetching anything, with a Refusal in the status details (and a
+	// status code for generic clients): slot busy (FAILED_PRECONDITION), no
+	// such slot (NOT_FOUND), draining (UNAVAILABLE) or a malformed batch
+	// (INVALID_ARGUMENT). Otherwise it streams one CrawlResult per task, in
+	// batch order, then ends the stream. Cancelling the call cancels the
+	// batch's in-flight fetches.
 	Crawl(ctx context.Context, in *CrawlRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[CrawlResult], error)
 }
 
@@ -132,54 +149,71 @@ type Assistant_CrawlClient = grpc.ServerStreamingClient[CrawlResult]
 // client. Assistants never call the master and never open a database
 // connection: the master owns all crawl state in PostgreSQL.
 //
-// The exchange:
+// The exchange, as the master runs it (one loop per assistant listed in
+// rpc.yaml; master/dispatch):
 //
-//  1. Every poll interval (jittered) the master calls ReportIdleWorker on
-//     each assistant listed in rpc.yaml, with a short deadline. The answer
-//     names the assistant's fixed slot count and which slots are idle. A
-//     slot is idle when it holds no batch: it has no Crawl call in progress
-//     and has finished streaming the results of its last batch. A draining
-//     assistant (shutting down) reports no idle slots and draining=true.
-//     An assistant that fails several polls in a row is marked down by the
-//     master, which releases that assistant's leases for other assistants.
+//  1. Poll. Every poll interval (jittered) the master calls
+//     ReportIdleWorker with a deadline of poll_timeout. The answer gives the
+//     fixed slot count, the idle slots and, for each busy slot, the batch it
+//     runs. The master reconciles this with its own view: a slot busy with
+//     a batch this master did not send (a previous master's, or one it
+//     cancelled that is still winding down) is left alone until a later
+//     poll reports it idle. An assistant that answers no poll for
+//     down_after intervals is marked down: its batches are cancelled, its
+//     leases released and its domains move to the live assistants. A
+//     draining assistant reports draining=true and no idle slots; its
+//     domains move at once and it is sent nothing new.
 //
-//  2. For each slot that is idle both in the report and in the master's own
-//     view, the master leases a batch of URLs in PostgreSQL (each URL gets
-//     a fencing lease token) and calls Crawl with the slot id. All URLs of a
-//     domain go to the same assistant (rendezvous hashing over the live
-//     assistants, each owning a share of the domains proportional to the
-//     total_slots it reports) and a domain is never in flight on two slots
-//     at once, so robots.txt caching and per-host politeness stay on one
-//     machine.
+//  2. Claim. Independently of the polls, the master keeps a small ready
+//     queue per assistant: URLs already leased in PostgreSQL (each with a
+//     fencing lease token) from the affinity shards that assistant owns
+//     (rendezvous hashing over the live assistants, each owning a share
+//     proportional to the total_slots it reports), grouped into batches
+//     that hold all of a domain's leased URLs. A domain is never leased
+//     twice, so it is never in flight on two slots.
 //
-//  3. The assistant's slot fetches the batch's URLs one after another and
-//     streams one CrawlResult per URL as soon as that URL finishes. The
-//     stream ends (status OK) when every URL of the batch has a result. The
-//     slot is idle again the moment the stream ends, and the master refills
-//     it at once without waiting for the next poll; the poll only
-//     reconciles the two views and detects failures.
+//  3. Dispatch. A slot that is idle both in the last report and in the
+//     master's view gets the next ready batch through Crawl. The slot
+//     fetches the batch's URLs one after another (politeness and the
+//     robots.txt cache stay on one machine) and streams one CrawlResult per
+//     URL as soon as it finishes. The stream ends (status OK) once every
+//     task has a result; the slot is idle from that moment, and the master
+//     refills it at once from the ready queue instead of waiting for the
+//     next poll.
 //
-//  4. If the master cancels the Crawl call (shutdown, or the assistant is
-//     considered lost), the assistant cancels the in-flight fetches of that
-//     batch and frees the slot; URLs without a streamed result are returned
-//     to pending by the master. If the stream breaks, the master does the
-//     same. A result is accepted by the master only while its lease token is
-//     still current (fencing), so a late result from a batch that was
-//     re-issued elsewhere is rejected, never stored twice.
+//  4. Persist. Each result is decided by the master's retry policy and
+//     written in batches, only while its lease token is still current
+//     (fencing): a late result of a batch that was re-issued is dropped,
+//     never stored twice. While a batch runs the master renews the leases
+//     it holds, so a slow batch is not rescued under it.
+//
+//  5. Endings. A task the slot did not fetch (its batch was cancelled, the
+//     drain grace ran out) comes back with disposition UNFETCHED and costs
+//     no attempt. If the stream breaks (the assistant died, the network
+//     failed), only the task that was being fetched, the first one without
+//     a result in batch order, is charged an attempt; the tasks after it
+//     were never started and return to pending uncharged. If the master
+//     cancels the call (shutdown, assistant marked down), the assistant
+//     cancels the batch's fetches and frees the slot. A refused call
+//     (Refusal in the status details) fetched nothing and costs nothing.
+//
+// Connections use HTTP/2 keepalive: the master pings every 20 s without
+// streams too (PermitWithoutStream) and the assistant accepts pings every
+// 10 s or slower; the two settings must agree or the assistant closes the
+// connection with ENHANCE_YOUR_CALM.
 type AssistantServer interface {
 	// ReportIdleWorker is called by the master every poll interval. It is
 	// cheap (no I/O) and safe to call as often as wanted. It reports the
-	// assistant's identity, total slots, the ids of the idle slots and
-	// whether the assistant is draining.
+	// assistant's identity, total slots, the idle slots, the batch of each
+	// busy slot and whether the assistant is draining.
 	ReportIdleWorker(context.Context, *ReportIdleWorkerRequest) (*ReportIdleWorkerResponse, error)
-	// Crawl is called by the master to hand one batch to one idle slot. The
-	// assistant answers FAILED_PRECONDITION if the slot is busy, NOT_FOUND if
-	// the slot id does not exist, UNAVAILABLE with a message containing
-	// "draining" if the assistant is draining and INVALID_ARGUMENT for an
-	// empty or malformed batch; such a refused batch was not fetched at all
-	// and costs its URLs no attempt. Otherwise it streams one CrawlResult per
-	// task, in completion order, then ends the stream. Cancelling the call
-	// cancels the batch's in-flight fetches.
+	// Crawl hands one batch to one idle slot. The assistant may refuse it
+	// before fetching anything, with a Refusal in the status details (and a
+	// status code for generic clients): slot busy (FAILED_PRECONDITION), no
+	// such slot (NOT_FOUND), draining (UNAVAILABLE) or a malformed batch
+	// (INVALID_ARGUMENT). Otherwise it streams one CrawlResult per task, in
+	// batch order, then ends the stream. Cancelling the call cancels the
+	// batch's in-flight fetches.
 	Crawl(*CrawlRequest, grpc.ServerStreamingServer[CrawlResult]) error
 	mustEmbedUnimplementedAssistantServer()
 }

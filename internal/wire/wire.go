@@ -1,0 +1,72 @@
+package wire
+
+import (
+	"google.golang.org/grpc/status"
+
+	"github.com/crawlmaster/crawlmaster/crawl/errclass"
+	pb "github.com/crawlmaster/crawlmaster/proto/crawlmaster/v1"
+)
+
+// classes pairs every errclass.Class with its enum value.
+var classes = [...]struct {
+	c errclass.Class
+	p pb.ErrorClass
+}{
+	{errclass.OK, pb.ErrorClass_ERROR_CLASS_OK},
+	{errclass.HTTP4xx, pb.ErrorClass_ERROR_CLASS_HTTP_4XX},
+	{errclass.HTTP429, pb.ErrorClass_ERROR_CLASS_HTTP_429},
+	{errclass.HTTP5xx, pb.ErrorClass_ERROR_CLASS_HTTP_5XX},
+	{errclass.RobotsDisallowed, pb.ErrorClass_ERROR_CLASS_ROBOTS_DISALLOWED},
+	{errclass.RobotsUnavailable, pb.ErrorClass_ERROR_CLASS_ROBOTS_UNAVAILABLE},
+	{errclass.Timeout, pb.ErrorClass_ERROR_CLASS_TIMEOUT},
+	{errclass.ConnRefused, pb.ErrorClass_ERROR_CLASS_CONN_REFUSED},
+	{errclass.ConnReset, pb.ErrorClass_ERROR_CLASS_CONN_RESET},
+	{errclass.DNSNotFound, pb.ErrorClass_ERROR_CLASS_DNS_NOT_FOUND},
+	{errclass.DNSTemporary, pb.ErrorClass_ERROR_CLASS_DNS_TEMPORARY},
+	{errclass.TooManyRedirects, pb.ErrorClass_ERROR_CLASS_TOO_MANY_REDIRECTS},
+	{errclass.TLS, pb.ErrorClass_ERROR_CLASS_TLS},
+	{errclass.InvalidURL, pb.ErrorClass_ERROR_CLASS_INVALID_URL},
+	{errclass.Protocol, pb.ErrorClass_ERROR_CLASS_PROTOCOL},
+	{errclass.Canceled, pb.ErrorClass_ERROR_CLASS_CANCELED},
+	{errclass.Other, pb.ErrorClass_ERROR_CLASS_OTHER},
+}
+
+// ClassToProto returns the enum value of c; a class this table does not
+// know (a newer library's) is sent as OTHER.
+func ClassToProto(c errclass.Class) pb.ErrorClass {
+	for _, e := range classes {
+		if e.c == c {
+			return e.p
+		}
+	}
+	return pb.ErrorClass_ERROR_CLASS_OTHER
+}
+
+// ClassFromProto returns the class of an enum value; UNSPECIFIED and
+// values this build does not know (a newer assistant's) are Other, which
+// is transient: the URL is retried rather than dropped.
+func ClassFromProto(p pb.ErrorClass) errclass.Class {
+	for _, e := range classes {
+		if e.p == p {
+			return e.c
+		}
+	}
+	return errclass.Other
+}
+
+// RefusalOf returns the reason of a Crawl call the assistant refused
+// before fetching anything, read from the Refusal in the status details.
+// ok is false for any other error (a broken stream, a deadline, a
+// refusal without its detail).
+func RefusalOf(err error) (reason pb.RefusalReason, ok bool) {
+	st, isStatus := status.FromError(err)
+	if !isStatus || err == nil {
+		return pb.RefusalReason_REFUSAL_REASON_UNSPECIFIED, false
+	}
+	for _, d := range st.Details() {
+		if r, isRefusal := d.(*pb.Refusal); isRefusal && r.GetReason() != pb.RefusalReason_REFUSAL_REASON_UNSPECIFIED {
+			return r.GetReason(), true
+		}
+	}
+	return pb.RefusalReason_REFUSAL_REASON_UNSPECIFIED, false
+}
