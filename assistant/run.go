@@ -38,8 +38,15 @@ type Options struct {
 	ID string
 	// MetricsListen overrides the entry's metrics address ("": from config).
 	MetricsListen string
-	Log           *slog.Logger
-	Registry      *prometheus.Registry
+	// Listener and MetricsListener, if set, are served instead of listening
+	// on Listen and the metrics address: a caller (a test) binds port 0 and
+	// hands the listener over, so no one can take the port in between.
+	// Listen still selects the rpc.yaml entry unless ID does; when both are
+	// empty the listener's address does. Run closes the listeners it is given.
+	Listener        net.Listener
+	MetricsListener net.Listener
+	Log             *slog.Logger
+	Registry        *prometheus.Registry
 	// Started, if set, is called with the bound addresses once serving.
 	Started func(grpcAddr, metricsAddr string)
 }
@@ -69,35 +76,25 @@ func FindEntry(cfg *config.Config, listen string) (config.Assistant, error) {
 	return config.Assistant{}, fmt.Errorf("--listen %s: several rpc.assistant entries use port %d; listen on the exact address", listen, port)
 }
 
-// FetchConfig maps rpc.yaml's fetch section to the crawl library's config.
-func FetchConfig(f config.Fetch) (crawl.Config, error) {
-	c := crawl.DefaultConfig()
-	c.UserAgent = f.UserAgent
-	c.ConnectTimeout = f.ConnectTimeout.Duration()
-	c.Timeout = f.Timeout.Duration()
-	c.RobotsTimeout = f.RobotsTimeout.Duration()
-	c.MaxRedirects = f.MaxRedirects
-	c.BodyCap = f.BodyCap.Bytes()
-	c.RobotsCap = f.RobotsCap.Bytes()
-	c.RobotsTTL = f.RobotsTTL.Duration()
-	c.RobotsErrorTTL = f.RobotsErrorTTL.Duration()
-	c.RobotsCacheSize = f.RobotsCacheSize
-	c.DefaultDelay = f.DefaultDelay.Duration()
-	c.MaxCrawlDelay = f.MaxCrawlDelay.Duration()
-	rules, err := f.ResolveRules()
-	if err != nil {
-		return c, err
-	}
-	c.Resolve = rules
-	return c, c.Validate()
-}
-
 // Run is the assistant daemon: it serves the Assistant service until ctx
 // is cancelled, then drains (reports draining, finishes running batches
 // within fetch.shutdown_grace, cancels the rest) and stops.
 func Run(ctx context.Context, o Options) error {
 	log := o.Log.With("component", "assistant")
-	entry, err := FindEntry(o.Config, o.Listen)
+	ln, mln := o.Listener, o.MetricsListener
+	served := false // the servers own ln and mln once serving
+	defer func() {
+		for _, l := range []net.Listener{ln, mln} {
+			if !served && l != nil {
+				l.Close()
+			}
+		}
+	}()
+	listen := o.Listen
+	if listen == "" && ln != nil {
+		listen = ln.Addr().String()
+	}
+	entry, err := FindEntry(o.Config, listen)
 	if o.ID != "" {
 		var ok bool
 		if entry, _, ok = o.Config.Assistant(o.ID); !ok {
@@ -108,39 +105,39 @@ func Run(ctx context.Context, o Options) error {
 	if err != nil {
 		return err
 	}
-	fc, err := FetchConfig(o.Config.Fetch)
-	if err != nil {
-		return err
-	}
+	fc := o.Config.Fetch.Config
 	// One slot fetches one host at a time, and a host's connection is only
 	// reused between its robots.txt and its pages: more idle connections
 	// than slots only hold memory (two goroutines and buffers each).
-	fc.MaxIdleConns = entry.Workers.Int()
-	gc := gctune.Apply(o.Config.Fetch.MemoryLimit.Bytes())
+	fc.MaxIdleConns = int(entry.Workers)
+	gc := gctune.Apply(int64(o.Config.Fetch.MemoryLimit))
 	log.Info("gc pacing", "gc_percent", gc.Percent, "memory_limit_bytes", gc.MemoryLimit)
-	fetcher, err := crawl.New(fc, o.Log.With("component", "crawl"), crawl.NewMetrics(o.Registry))
+	fetcher, err := crawl.New(fc, crawl.Deps{Log: o.Log.With("component", "crawl"), Metrics: crawl.NewMetrics(o.Registry)})
 	if err != nil {
 		return err
 	}
-	srv := NewServer(entry.ID(), entry.Workers.Int(), fetcher, fc.BodyCap, log, NewMetrics(o.Registry))
-	ln, err := net.Listen("tcp", o.Listen)
-	if err != nil {
-		return fmt.Errorf("listen %s: %w", o.Listen, err)
+	srv := NewServer(entry.ID(), int(entry.Workers), fetcher, int64(fc.BodyCap), log, NewMetrics(o.Registry))
+	if ln == nil {
+		if ln, err = net.Listen("tcp", listen); err != nil {
+			return fmt.Errorf("listen %s: %w", listen, err)
+		}
 	}
 	gs := NewGRPCServer(srv, log)
-	metricsAddr := o.MetricsListen
-	if metricsAddr == "" {
-		metricsAddr = net.JoinHostPort(listenHost(o.Listen), strconv.Itoa(entry.EffectiveMetricsPort()))
+	if mln == nil {
+		metricsAddr := o.MetricsListen
+		if metricsAddr == "" {
+			metricsAddr = net.JoinHostPort(listenHost(listen), strconv.Itoa(entry.EffectiveMetricsPort()))
+		}
+		if mln, err = net.Listen("tcp", metricsAddr); err != nil {
+			return fmt.Errorf("admin server: listen %s: %w", metricsAddr, err)
+		}
 	}
-	adm, err := admin.Start(metricsAddr, o.Registry, o.Config.Metrics.Pprof, nil, o.Log.With("component", "admin"))
-	if err != nil {
-		ln.Close()
-		return err
-	}
+	adm := admin.Serve(mln, o.Registry, o.Config.Metrics.Pprof, nil, o.Log.With("component", "admin"))
 	defer adm.Close()
 	serveErr := make(chan error, 1)
+	served = true
 	go func() { serveErr <- gs.Serve(ln) }()
-	log.Info("assistant serving", "id", entry.ID(), "listen", ln.Addr().String(), "slots", entry.Workers.Int(),
+	log.Info("assistant serving", "id", entry.ID(), "listen", ln.Addr().String(), "slots", int(entry.Workers),
 		"metrics", adm.Addr(), "user_agent", fc.UserAgent)
 	if o.Started != nil {
 		o.Started(ln.Addr().String(), adm.Addr())
@@ -150,7 +147,7 @@ func Run(ctx context.Context, o Options) error {
 		return fmt.Errorf("grpc server: %w", err)
 	case <-ctx.Done():
 	}
-	grace := o.Config.Fetch.ShutdownGrace.Duration()
+	grace := o.Config.Fetch.ShutdownGrace
 	dctx, cancel := context.WithTimeout(context.Background(), grace)
 	srv.Drain(dctx)
 	cancel()
@@ -162,6 +159,12 @@ func Run(ctx context.Context, o Options) error {
 	case <-stopped:
 	case <-time.After(5 * time.Second):
 		gs.Stop()
+	}
+	// Nothing fetches any more: close the fetcher's keep-alive connections,
+	// whose read and write goroutines would otherwise outlive Run (seen by
+	// the leak checks of in-process tests; in a daemon, exit hides it).
+	if c, ok := fetcher.(interface{ CloseIdleConnections() }); ok {
+		c.CloseIdleConnections()
 	}
 	log.Info("assistant stopped")
 	return nil

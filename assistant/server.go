@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/crawlmaster/crawlmaster/crawl/errclass"
 	"log/slog"
 	"sync"
 	"time"
@@ -15,6 +14,7 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/crawlmaster/crawlmaster/crawl"
+	"github.com/crawlmaster/crawlmaster/crawl/errclass"
 	"github.com/crawlmaster/crawlmaster/internal/wire"
 	pb "github.com/crawlmaster/crawlmaster/proto/crawlmaster/v1"
 )
@@ -131,10 +131,21 @@ func (s *Server) Crawl(req *pb.CrawlRequest, stream pb.Assistant_CrawlServer) er
 	start := time.Now()
 	sendCap := min(req.GetSendBodyCap(), s.bodyCap)
 	var sent, cancelled int
+	// The STARTED message of the task being fetched; Fetch sends it from
+	// this goroutine, so the stream is never written concurrently.
+	var cur *pb.CrawlTask
+	announce := func() {
+		// A fresh message each time: gRPC may still hold a sent one. An
+		// error means the stream is gone; the result's Send reports it.
+		_ = stream.Send(&pb.CrawlResult{UrlId: cur.GetUrlId(), LeaseToken: cur.GetLeaseToken(),
+			Disposition: pb.Disposition_DISPOSITION_STARTED})
+	}
+	fetchCtx := crawl.WithRequestStart(ctx, announce)
 	for _, t := range req.GetTasks() {
 		var res *crawl.Result
 		if ctx.Err() == nil {
-			res = s.fetcher.Fetch(ctx, t.GetUrl())
+			cur = t
+			res = s.fetcher.Fetch(fetchCtx, t.GetUrl())
 		} else {
 			res = &crawl.Result{URL: t.GetUrl(), Class: errclass.Canceled, Err: context.Cause(ctx).Error(), FetchedAt: time.Now()}
 		}

@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/crawlmaster/crawlmaster/crawl/errclass"
-	"github.com/crawlmaster/crawlmaster/internal/wire"
 	"io"
 	"log/slog"
 	"net"
@@ -21,6 +19,8 @@ import (
 
 	"github.com/crawlmaster/crawlmaster/assistant"
 	"github.com/crawlmaster/crawlmaster/crawl"
+	"github.com/crawlmaster/crawlmaster/crawl/errclass"
+	"github.com/crawlmaster/crawlmaster/internal/wire"
 	pb "github.com/crawlmaster/crawlmaster/proto/crawlmaster/v1"
 )
 

@@ -3,7 +3,6 @@ package crawl_test
 import (
 	"context"
 	"fmt"
-	"github.com/crawlmaster/crawlmaster/crawl/errclass"
 	"io"
 	"net"
 	"net/http"
@@ -13,8 +12,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/crawlmaster/crawlmaster/crawl"
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/crawlmaster/crawlmaster/crawl"
+	"github.com/crawlmaster/crawlmaster/crawl/errclass"
+	"github.com/crawlmaster/crawlmaster/crawl/fetchconfig"
 )
 
 var benchPage = "<!DOCTYPE html><html><head><meta charset=\"utf-8\"><title>Bench &amp; page</title></head><body>" +
@@ -51,8 +53,8 @@ func reportCPU(b *testing.B, start time.Duration) {
 
 func benchFetcher(b *testing.B, addr string) crawl.Fetcher {
 	cfg := testConfig(addr)
-	cfg.Resolve = []crawl.ResolveRule{{Pattern: "*", Addr: addr}}
-	f, err := crawl.New(cfg, nil, crawl.NewMetrics(prometheus.NewRegistry()))
+	cfg.Resolve = []fetchconfig.ResolveRule{{Pattern: "*", Addr: addr}}
+	f, err := crawl.New(cfg, crawl.Deps{Metrics: crawl.NewMetrics(prometheus.NewRegistry())})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -5,7 +5,6 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
-	"github.com/crawlmaster/crawlmaster/crawl/errclass"
 	"io"
 	"net"
 	"net/textproto"
@@ -13,6 +12,8 @@ import (
 	"os"
 	"strings"
 	"syscall"
+
+	"github.com/crawlmaster/crawlmaster/crawl/errclass"
 )
 
 // classedError carries a class decided by this package (robots verdicts,

@@ -5,7 +5,6 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
-	"github.com/crawlmaster/crawlmaster/crawl/errclass"
 	"io"
 	"net"
 	"net/url"
@@ -14,6 +13,7 @@ import (
 	"testing"
 
 	"github.com/crawlmaster/crawlmaster/crawl"
+	"github.com/crawlmaster/crawlmaster/crawl/errclass"
 )
 
 func TestClassify(t *testing.T) {

@@ -33,8 +33,13 @@
 // requests to one host by max(DefaultDelay, min(Crawl-delay, MaxCrawlDelay)),
 // waiting on a timer that ends early when the caller's context does.
 //
-// Config.Resolve routes host names to fixed addresses (tests, staging); when
-// set, the world is closed and unmatched hosts fail as errclass.DNSNotFound.
+// The settings, their defaults and their rules are package fetchconfig's
+// (a leaf package, so that rpc.yaml can be read without linking the
+// fetcher); New takes a fetchconfig.Config.
+//
+// fetchconfig.Config.Resolve routes host names to fixed addresses (tests,
+// staging); when set, the world is closed and unmatched hosts fail as
+// errclass.DNSNotFound.
 //
 // # Error classes
 //

@@ -3,10 +3,12 @@ package crawl
 import (
 	"context"
 	"fmt"
-	"github.com/crawlmaster/crawlmaster/crawl/errclass"
 	"log/slog"
 	"runtime/debug"
 	"time"
+
+	"github.com/crawlmaster/crawlmaster/crawl/errclass"
+	"github.com/crawlmaster/crawlmaster/crawl/fetchconfig"
 )
 
 // Fetcher fetches one URL. Implementations are safe for concurrent use,
@@ -101,31 +103,45 @@ func ctxClass(ctx context.Context) (errclass.Class, bool) {
 	return "", false
 }
 
+// Deps are the optional collaborators of New.
+type Deps struct {
+	// Log receives the resolver-override warning and recovered panics;
+	// nil discards them.
+	Log *slog.Logger
+	// Metrics records fetches; nil records nothing.
+	Metrics *Metrics
+	// Clock is the time source for robots cache TTLs and politeness waits;
+	// nil means the system clock. Tests inject a fake one. Measurements
+	// (Result.Duration, Result.FetchedAt) always use the system clock.
+	Clock Clock
+}
+
 // New builds the full fetch stack, outermost first:
 //
 //	safe (recover) -> metrics -> robots -> politeness -> HTTP
 //
-// m may be nil (no metrics) and logger may be nil (discard). It returns an
-// error if cfg is invalid. New does no I/O. The returned Fetcher also has a
-// CloseIdleConnections() method for shutdown. When cfg.Resolve is set it logs
-// a warning, because a forgotten override silently closes the world.
-func New(cfg Config, logger *slog.Logger, m *Metrics) (Fetcher, error) {
+// It returns an error if cfg is invalid (see fetchconfig.Config.Validate).
+// New does no I/O. The returned Fetcher also has a CloseIdleConnections()
+// method for shutdown. When cfg.Resolve is set it logs a warning, because a
+// forgotten override silently closes the world.
+func New(cfg fetchconfig.Config, d Deps) (Fetcher, error) {
 	if err := cfg.Validate(); err != nil {
-		return nil, err
+		return nil, fmt.Errorf("crawl: invalid configuration: %w", err)
 	}
+	logger, clock := d.Log, d.Clock
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	if cfg.Clock == nil {
-		cfg.Clock = SystemClock{}
+	if clock == nil {
+		clock = SystemClock{}
 	}
 	h := newHTTPFetcher(cfg, logger)
-	p := newPoliteness(cfg, h)
-	r := newRobots(cfg, logger, m, h, p)
+	p := newPoliteness(cfg, clock, h)
+	r := newRobots(cfg, clock, logger, d.Metrics, h, p)
 	h.checkHop = r.checkHop
 	var f Fetcher = r
-	if m != nil {
-		f = &metricsFetcher{m: m, next: f}
+	if d.Metrics != nil {
+		f = &metricsFetcher{m: d.Metrics, next: f}
 	}
 	return &safeFetcher{next: f, logger: logger, closeIdle: h.closeIdle}, nil
 }

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"github.com/crawlmaster/crawlmaster/crawl/errclass"
 	"io"
 	"log/slog"
 	"net"
@@ -16,6 +15,8 @@ import (
 	"time"
 
 	"github.com/crawlmaster/crawlmaster/crawl"
+	"github.com/crawlmaster/crawlmaster/crawl/errclass"
+	"github.com/crawlmaster/crawlmaster/crawl/fetchconfig"
 )
 
 // site is a real HTTP server on 127.0.0.1 that serves many fake hosts
@@ -103,10 +104,10 @@ func (s *site) connCount() int {
 
 // testConfig routes *.test (and any extra rules) to addr, with no
 // politeness delay and short timeouts so failures are fast.
-func testConfig(addr string) crawl.Config {
-	cfg := crawl.DefaultConfig()
+func testConfig(addr string) fetchconfig.Config {
+	cfg := fetchconfig.Default()
 	cfg.UserAgent = "testbot/1.0 (+https://example.invalid/bot)"
-	cfg.Resolve = []crawl.ResolveRule{{Pattern: "*.test", Addr: addr}}
+	cfg.Resolve = []fetchconfig.ResolveRule{{Pattern: "*.test", Addr: addr}}
 	cfg.DefaultDelay = 0
 	cfg.ConnectTimeout = 2 * time.Second
 	cfg.Timeout = 5 * time.Second
@@ -114,9 +115,15 @@ func testConfig(addr string) crawl.Config {
 	return cfg
 }
 
-func newFetcher(t testing.TB, cfg crawl.Config) crawl.Fetcher {
+func newFetcher(t testing.TB, cfg fetchconfig.Config) crawl.Fetcher {
 	t.Helper()
-	f, err := crawl.New(cfg, nil, nil)
+	return newClockedFetcher(t, cfg, nil)
+}
+
+// newClockedFetcher is newFetcher with a clock (nil: the system's).
+func newClockedFetcher(t testing.TB, cfg fetchconfig.Config, clock crawl.Clock) crawl.Fetcher {
+	t.Helper()
+	f, err := crawl.New(cfg, crawl.Deps{Clock: clock})
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}

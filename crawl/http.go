@@ -5,7 +5,6 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
-	"github.com/crawlmaster/crawlmaster/crawl/errclass"
 	"io"
 	"log/slog"
 	"net"
@@ -15,6 +14,9 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/crawlmaster/crawlmaster/crawl/errclass"
+	"github.com/crawlmaster/crawlmaster/crawl/fetchconfig"
 )
 
 // MaxRetryAfter caps Result.RetryAfter so a bogus header cannot park a URL
@@ -37,7 +39,7 @@ var (
 // body read, hashing and title extraction. It knows nothing of robots or
 // politeness except the checkHop hook called on every redirect.
 type httpFetcher struct {
-	cfg          Config
+	cfg          fetchconfig.Config
 	transport    *http.Transport
 	client       *http.Client // pages: redirect policy + robots hop hook
 	robotsClient *http.Client // robots.txt: plain redirect limit, no hook (no recursion)
@@ -51,7 +53,7 @@ type httpFetcher struct {
 	bufPool sync.Pool // *[]byte read buffers for bodies of unknown length
 }
 
-func newHTTPFetcher(cfg Config, logger *slog.Logger) *httpFetcher {
+func newHTTPFetcher(cfg fetchconfig.Config, logger *slog.Logger) *httpFetcher {
 	d := &dialer{
 		d: net.Dialer{
 			Timeout:   cfg.ConnectTimeout,
@@ -121,6 +123,7 @@ func (f *httpFetcher) Fetch(ctx context.Context, raw string) *Result {
 	req.Header["User-Agent"] = f.uaHeader
 	req.Header["Accept"] = acceptHeader
 
+	RequestStarting(ctx)
 	start := time.Now()
 	res.FetchedAt = start
 	resp, err := f.client.Do(req)
@@ -147,7 +150,7 @@ func (f *httpFetcher) Fetch(ctx context.Context, raw string) *Result {
 	}
 
 	keep := class == errclass.OK
-	body, truncated, rerr := f.readBody(resp.Body, resp.ContentLength, f.cfg.BodyCap, keep)
+	body, truncated, rerr := f.readBody(resp.Body, resp.ContentLength, int64(f.cfg.BodyCap), keep)
 	// Close without draining: if we stopped at the cap the Transport drops
 	// the connection instead of reading an unbounded remainder.
 	resp.Body.Close()

@@ -5,19 +5,21 @@ import (
 	"context"
 	"crypto/sha256"
 	"fmt"
-	"github.com/crawlmaster/crawlmaster/crawl/errclass"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
-	"github.com/crawlmaster/crawlmaster/crawl"
-	"github.com/crawlmaster/crawlmaster/internal/promtest"
 	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/text/encoding/korean"
+
+	"github.com/crawlmaster/crawlmaster/crawl"
+	"github.com/crawlmaster/crawlmaster/crawl/errclass"
+	"github.com/crawlmaster/crawlmaster/crawl/fetchconfig"
+	"github.com/crawlmaster/crawlmaster/internal/promtest"
 )
 
 func TestFetchOK(t *testing.T) {
@@ -218,6 +220,7 @@ func TestTimeout(t *testing.T) {
 	})
 	cfg := testConfig(s.addr())
 	cfg.Timeout = 150 * time.Millisecond
+	cfg.ConnectTimeout = cfg.Timeout // may not exceed it
 	f := newFetcher(t, cfg)
 	for _, p := range []string{"/hang-headers", "/hang-body"} {
 		start := time.Now()
@@ -274,22 +277,36 @@ func TestResolveRulePrecedence(t *testing.T) {
 	s := newSite(t)
 	cfg := testConfig("127.0.0.1:1") // *.test -> a closed port
 	cfg.Resolve = append(cfg.Resolve,
-		crawl.ResolveRule{Pattern: "ok.test", Addr: s.addr()},
-		crawl.ResolveRule{Pattern: "*.sub.test", Addr: s.addr()})
+		fetchconfig.ResolveRule{Pattern: "ok.test", Addr: s.addr()},
+		fetchconfig.ResolveRule{Pattern: "*.sub.test", Addr: s.addr()})
 	f := newFetcher(t, cfg)
 	wantClass(t, fetch(t, f, "http://ok.test/"), errclass.OK)
 	wantClass(t, fetch(t, f, "http://x.sub.test/"), errclass.OK)
 	wantClass(t, fetch(t, f, "http://other.test/"), errclass.ConnRefused)
 }
 
-func TestConnRefused(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+// refusedAddr returns a loopback address that refuses connections: a
+// socket bound to a port but not listening. Unlike a port that was free a
+// moment ago, no one else can listen there while the test holds it.
+func refusedAddr(t *testing.T) string {
+	t.Helper()
+	fd, err := syscall.Socket(syscall.AF_INET, syscall.SOCK_STREAM, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
-	addr := ln.Addr().String()
-	ln.Close()
-	f := newFetcher(t, testConfig(addr))
+	t.Cleanup(func() { syscall.Close(fd) })
+	if err := syscall.Bind(fd, &syscall.SockaddrInet4{Addr: [4]byte{127, 0, 0, 1}}); err != nil {
+		t.Fatal(err)
+	}
+	sa, err := syscall.Getsockname(fd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return fmt.Sprintf("127.0.0.1:%d", sa.(*syscall.SockaddrInet4).Port)
+}
+
+func TestConnRefused(t *testing.T) {
+	f := newFetcher(t, testConfig(refusedAddr(t)))
 	res := fetch(t, f, "http://refused.test/")
 	wantClass(t, res, errclass.ConnRefused)
 	if !res.Class.Transient() {
@@ -438,7 +455,7 @@ func TestMetrics(t *testing.T) {
 	s := newSite(t)
 	s.robots("a.test", "User-agent: *\nDisallow: /no\n")
 	reg := prometheus.NewRegistry()
-	f, err := crawl.New(testConfig(s.addr()), nil, crawl.NewMetrics(reg))
+	f, err := crawl.New(testConfig(s.addr()), crawl.Deps{Metrics: crawl.NewMetrics(reg)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -482,7 +499,7 @@ func TestMetrics(t *testing.T) {
 func TestNilLoggerNilMetricsResolverWarning(t *testing.T) {
 	var logs bytes.Buffer
 	logger := slogToBuffer(&logs)
-	_, err := crawl.New(testConfig("127.0.0.1:1"), logger, nil)
+	_, err := crawl.New(testConfig("127.0.0.1:1"), crawl.Deps{Log: logger})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -492,13 +509,13 @@ func TestNilLoggerNilMetricsResolverWarning(t *testing.T) {
 	logs.Reset()
 	cfg := testConfig("")
 	cfg.Resolve = nil
-	if _, err := crawl.New(cfg, logger, nil); err != nil {
+	if _, err := crawl.New(cfg, crawl.Deps{Log: logger}); err != nil {
 		t.Fatal(err)
 	}
 	if strings.Contains(logs.String(), "resolver override") {
 		t.Errorf("resolver warning without rules: %q", logs.String())
 	}
-	if _, err := crawl.New(crawl.Config{}, nil, nil); err == nil {
+	if _, err := crawl.New(fetchconfig.Config{}, crawl.Deps{}); err == nil {
 		t.Error("New accepted a zero Config")
 	}
 }

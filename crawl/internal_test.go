@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/temoto/robotstxt"
+
+	"github.com/crawlmaster/crawlmaster/crawl/fetchconfig"
 )
 
 func TestParseRobotsSanitizes(t *testing.T) {
@@ -123,9 +125,7 @@ func (c *stepClock) NewTimer(d time.Duration) Timer { return SystemClock{}.NewTi
 
 func TestPolitenessStateBounded(t *testing.T) {
 	clock := &stepClock{now: time.Unix(1000, 0)}
-	cfg := DefaultConfig()
-	cfg.Clock = clock
-	p := newPoliteness(cfg, nil)
+	p := newPoliteness(fetchconfig.Default(), clock, nil)
 	for i := range 3000 {
 		if w := p.reserve(fmt.Sprintf("old%d", i), time.Second); w != 0 {
 			t.Fatalf("first request waited %v", w)
@@ -140,20 +140,5 @@ func TestPolitenessStateBounded(t *testing.T) {
 	}
 	if w := p.reserve("new1", time.Second); w != time.Second {
 		t.Fatalf("live entry lost: wait %v", w)
-	}
-}
-
-func TestProductToken(t *testing.T) {
-	for ua, want := range map[string]string{
-		"crawlmaster/1.0 (+https://x)": "crawlmaster",
-		"TestBot":                      "testbot",
-		"  my-bot_2/3":                 "my-bot_2",
-		"bad.bot/1":                    "",
-		"/1.0":                         "",
-		"":                             "",
-	} {
-		if got := productToken(ua); got != want {
-			t.Errorf("productToken(%q) = %q, want %q", ua, got, want)
-		}
 	}
 }

@@ -3,9 +3,10 @@ package crawl
 import (
 	"context"
 	"errors"
-	"github.com/crawlmaster/crawlmaster/crawl/errclass"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/crawlmaster/crawlmaster/crawl/errclass"
 )
 
 // Metrics holds the package's Prometheus collectors. A nil *Metrics is

@@ -3,9 +3,11 @@ package crawl
 import (
 	"context"
 	"fmt"
-	"github.com/crawlmaster/crawlmaster/crawl/errclass"
 	"sync"
 	"time"
+
+	"github.com/crawlmaster/crawlmaster/crawl/errclass"
+	"github.com/crawlmaster/crawlmaster/crawl/fetchconfig"
 )
 
 // politeness spaces page requests to one host: a request may start at
@@ -17,7 +19,7 @@ import (
 // The host key is hostKey: host[:port] lowercased without a default port;
 // http and https of one host share it (it is one server).
 type politeness struct {
-	cfg   Config
+	cfg   fetchconfig.Config
 	clock Clock
 	next  Fetcher
 
@@ -31,8 +33,8 @@ type politeness struct {
 // request and the map holds at most ~2x the hosts still inside their delay.
 const minSweep = 1024
 
-func newPoliteness(cfg Config, next Fetcher) *politeness {
-	return &politeness{cfg: cfg, clock: cfg.Clock, next: next,
+func newPoliteness(cfg fetchconfig.Config, clock Clock, next Fetcher) *politeness {
+	return &politeness{cfg: cfg, clock: clock, next: next,
 		nextAt: make(map[string]time.Time), sweepAt: minSweep}
 }
 

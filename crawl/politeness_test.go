@@ -2,12 +2,12 @@ package crawl_test
 
 import (
 	"context"
-	"github.com/crawlmaster/crawlmaster/crawl/errclass"
 	"slices"
 	"testing"
 	"time"
 
 	"github.com/crawlmaster/crawlmaster/crawl"
+	"github.com/crawlmaster/crawlmaster/crawl/errclass"
 )
 
 // politeSetup serves a.test with the given robots.txt under a fake clock.
@@ -17,10 +17,9 @@ func politeSetup(t *testing.T, robots string, defaultDelay, maxCrawlDelay time.D
 	s.robots("a.test", robots)
 	clock := newFakeClock()
 	cfg := testConfig(s.addr())
-	cfg.Clock = clock
 	cfg.DefaultDelay = defaultDelay
 	cfg.MaxCrawlDelay = maxCrawlDelay
-	return s, clock, newFetcher(t, cfg)
+	return s, clock, newClockedFetcher(t, cfg, clock)
 }
 
 func goFetch(ctx context.Context, f crawl.Fetcher, url string) <-chan *crawl.Result {

@@ -5,16 +5,18 @@ import (
 	"fmt"
 	"net"
 	"strings"
+
+	"github.com/crawlmaster/crawlmaster/crawl/fetchconfig"
 )
 
 // ruleIndex answers "which address serves this host" for the Resolve rules.
 type ruleIndex struct {
 	exact    map[string]string
-	suffixes []ResolveRule // "*.x" patterns stored as ".x", longest first
-	any      string        // "*" rule's Addr, "" if none
+	suffixes []fetchconfig.ResolveRule // "*.x" patterns stored as ".x", longest first
+	any      string                    // "*" rule's Addr, "" if none
 }
 
-func newRuleIndex(rules []ResolveRule) *ruleIndex {
+func newRuleIndex(rules []fetchconfig.ResolveRule) *ruleIndex {
 	if len(rules) == 0 {
 		return nil
 	}
@@ -26,7 +28,7 @@ func newRuleIndex(rules []ResolveRule) *ruleIndex {
 				ix.any = r.Addr
 			}
 		case strings.HasPrefix(r.Pattern, "*."):
-			ix.suffixes = append(ix.suffixes, ResolveRule{Pattern: r.Pattern[1:], Addr: r.Addr})
+			ix.suffixes = append(ix.suffixes, fetchconfig.ResolveRule{Pattern: r.Pattern[1:], Addr: r.Addr})
 		default:
 			if _, dup := ix.exact[r.Pattern]; !dup {
 				ix.exact[r.Pattern] = r.Addr

@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/crawlmaster/crawlmaster/crawl/errclass"
 	"log/slog"
 	"net/url"
 	"strings"
@@ -13,6 +12,9 @@ import (
 	"time"
 
 	"github.com/temoto/robotstxt"
+
+	"github.com/crawlmaster/crawlmaster/crawl/errclass"
+	"github.com/crawlmaster/crawlmaster/crawl/fetchconfig"
 )
 
 // robotsFetcher is the robots.txt decorator. It consults (and fills) a
@@ -20,7 +22,7 @@ import (
 // next, passes the Crawl-delay down in the context, and vets redirect hops
 // through checkHop, which the HTTP fetcher calls from CheckRedirect.
 type robotsFetcher struct {
-	cfg    Config
+	cfg    fetchconfig.Config
 	logger *slog.Logger
 	m      *Metrics
 	h      *httpFetcher // robots.txt requests share the page transport (keep-alive)
@@ -41,16 +43,16 @@ type robotsFlight struct {
 	e    *robotsEntry
 }
 
-func newRobots(cfg Config, logger *slog.Logger, m *Metrics, h *httpFetcher, next Fetcher) *robotsFetcher {
+func newRobots(cfg fetchconfig.Config, clock Clock, logger *slog.Logger, m *Metrics, h *httpFetcher, next Fetcher) *robotsFetcher {
 	return &robotsFetcher{
 		cfg:     cfg,
 		logger:  logger,
 		m:       m,
 		h:       h,
 		next:    next,
-		agent:   productToken(cfg.UserAgent),
+		agent:   fetchconfig.ProductToken(cfg.UserAgent),
 		cache:   newRobotsCache(cfg.RobotsCacheSize),
-		clock:   cfg.Clock,
+		clock:   clock,
 		flights: make(map[string]*robotsFlight),
 	}
 }
@@ -161,11 +163,10 @@ func (r *robotsFetcher) lookupDetached(ctx context.Context, u *url.URL) (*robots
 //
 // The first caller to miss becomes the flight's leader and runs the fetch
 // inline, in its own goroutine and with its own ctx; later callers wait for
-// the flight's done channel. (This replaced singleflight.DoChan, which
-// started a goroutine per fetch, i.e. per crawled origin: growing that fresh
-// goroutine's stack under the net/http client calls was ~5% of the
-// assistant's CPU in the benchmark profile, plus DoChan's allocations. The
-// leader's stack is already grown.)
+// the flight's done channel. No goroutine is started per fetch (as
+// singleflight.DoChan would, i.e. one per crawled origin): a fresh
+// goroutine grows its stack again under the net/http client calls, while
+// the leader's is already grown (BENCHMARKS.md, item 12).
 //
 // One impatient caller must not fail the fetch for the others: a waiter
 // whose ctx ends just stops waiting, and a leader whose ctx ends during the
@@ -275,7 +276,7 @@ func (r *robotsFetcher) fetch(ctx context.Context, key string) (e *robotsEntry) 
 
 	ctx, cancel := context.WithTimeoutCause(ctx, r.cfg.RobotsTimeout, errRobotsTimeout)
 	defer cancel()
-	status, body, err := r.h.getRobots(ctx, key+"/robots.txt", r.cfg.RobotsCap)
+	status, body, err := r.h.getRobots(ctx, key+"/robots.txt", int64(r.cfg.RobotsCap))
 	defer r.h.release(body)
 	if err != nil {
 		class := Classify(err)

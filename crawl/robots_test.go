@@ -3,7 +3,6 @@ package crawl_test
 import (
 	"context"
 	"fmt"
-	"github.com/crawlmaster/crawlmaster/crawl/errclass"
 	"io"
 	"net/http"
 	"runtime"
@@ -12,9 +11,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/crawlmaster/crawlmaster/crawl"
-	"github.com/crawlmaster/crawlmaster/internal/promtest"
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/crawlmaster/crawlmaster/crawl"
+	"github.com/crawlmaster/crawlmaster/crawl/errclass"
+	"github.com/crawlmaster/crawlmaster/internal/promtest"
 )
 
 const robotsPrivate = "User-agent: *\nDisallow: /private\n\nUser-agent: otherbot\nDisallow: /\n"
@@ -81,9 +82,8 @@ func TestRobotsUnavailable(t *testing.T) {
 			})
 			clock := newFakeClock()
 			cfg := testConfig(s.addr())
-			cfg.Clock = clock
 			cfg.RobotsErrorTTL = time.Minute
-			f := newFetcher(t, cfg)
+			f := newClockedFetcher(t, cfg, clock)
 			res := fetch(t, f, "http://a.test/page")
 			wantClass(t, res, errclass.RobotsUnavailable)
 			if !res.Class.Transient() || res.Robots != crawl.RobotsUnavailable {
@@ -156,7 +156,7 @@ func TestRobotsSingleflight(t *testing.T) {
 		fmt.Fprint(w, "User-agent: *\nDisallow: /private\n")
 	})
 	reg := prometheus.NewRegistry()
-	f, err := crawl.New(testConfig(s.addr()), nil, crawl.NewMetrics(reg))
+	f, err := crawl.New(testConfig(s.addr()), crawl.Deps{Metrics: crawl.NewMetrics(reg)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -279,7 +279,7 @@ func TestRobotsLeaderCanceledWaiterRetries(t *testing.T) {
 		fmt.Fprint(w, "User-agent: *\nDisallow: /private\n")
 	})
 	reg := prometheus.NewRegistry()
-	f, err := crawl.New(testConfig(s.addr()), nil, crawl.NewMetrics(reg))
+	f, err := crawl.New(testConfig(s.addr()), crawl.Deps{Metrics: crawl.NewMetrics(reg)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -391,9 +391,8 @@ func TestRobotsCacheTTL(t *testing.T) {
 	s.robots("a.test", "User-agent: *\nDisallow: /x\n")
 	clock := newFakeClock()
 	cfg := testConfig(s.addr())
-	cfg.Clock = clock
 	cfg.RobotsTTL = time.Hour
-	f := newFetcher(t, cfg)
+	f := newClockedFetcher(t, cfg, clock)
 
 	fetch(t, f, "http://a.test/1")
 	clock.Advance(time.Hour - time.Second)
@@ -498,6 +497,7 @@ func TestRedirectHopRobotsOutlivesPageDeadline(t *testing.T) {
 	})
 	cfg := testConfig(s.addr())
 	cfg.Timeout = 300 * time.Millisecond // the page's deadline
+	cfg.ConnectTimeout = cfg.Timeout     // may not exceed it
 	cfg.RobotsTimeout = time.Minute
 	f := newFetcher(t, cfg)
 	wantClass(t, fetch(t, f, "http://a.test/old"), errclass.Timeout)

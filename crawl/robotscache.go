@@ -1,11 +1,12 @@
 package crawl
 
 import (
-	"github.com/crawlmaster/crawlmaster/crawl/errclass"
 	"sync"
 	"time"
 
 	"github.com/temoto/robotstxt"
+
+	"github.com/crawlmaster/crawlmaster/crawl/errclass"
 )
 
 // robotsEntry is the cached verdict for one origin (scheme://host[:port]).

@@ -3,7 +3,6 @@ package master_test
 import (
 	"bytes"
 	"context"
-	"github.com/crawlmaster/crawlmaster/master/frontier"
 	"log/slog"
 	"net"
 	"testing"
@@ -13,12 +12,14 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/crawlmaster/crawlmaster/assistant"
+	"github.com/crawlmaster/crawlmaster/crawl/fetchconfig"
 	"github.com/crawlmaster/crawlmaster/internal/admin"
 	"github.com/crawlmaster/crawlmaster/internal/config"
 	"github.com/crawlmaster/crawlmaster/internal/pgtest"
 	"github.com/crawlmaster/crawlmaster/internal/promtest"
 	"github.com/crawlmaster/crawlmaster/internal/websim"
 	"github.com/crawlmaster/crawlmaster/master"
+	"github.com/crawlmaster/crawlmaster/master/frontier"
 	"github.com/crawlmaster/crawlmaster/master/store"
 )
 
@@ -36,6 +37,9 @@ type cluster struct {
 	masterErr  chan error
 	registry   *prometheus.Registry // the running master's
 	assistants []*runningAssistant
+	// listeners are the assistants' gRPC listeners, bound on port 0 before
+	// rpc.yaml names their ports, and handed over to assistant.Run.
+	listeners []net.Listener
 }
 
 type runningAssistant struct {
@@ -44,15 +48,21 @@ type runningAssistant struct {
 	done   chan error
 }
 
-// freePort returns a loopback port that was free a moment ago.
-func freePort(t *testing.T) int {
+// unusedManagerPort is rpc.manager's port in these tests: the config needs
+// one, but the masters here serve their admin endpoint on AdminAddr
+// "127.0.0.1:0" and never bind it.
+const unusedManagerPort = 1
+
+// listen binds a loopback port chosen by the kernel; the caller hands the
+// listener over (or closes it), so no other test can take the port
+// between choosing and binding it.
+func listen(t *testing.T) (net.Listener, int) {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
+	return ln, ln.Addr().(*net.TCPAddr).Port
 }
 
 // testLogger sends daemon logs at warn and above to the test log.
@@ -74,6 +84,9 @@ func newCluster(t *testing.T, domains, nAssistants, workers int) *cluster {
 
 func newClusterSim(t *testing.T, simCfg websim.Config, nAssistants, workers int) *cluster {
 	t.Helper()
+	if testing.Short() {
+		t.Skip("end-to-end: skipped in -short mode")
+	}
 	domains := simCfg.Domains
 	sim, err := websim.New(simCfg)
 	if err != nil {
@@ -87,22 +100,25 @@ func newClusterSim(t *testing.T, simCfg websim.Config, nAssistants, workers int)
 	dbURL := pgtest.NewDatabase(t)
 	cfg := config.Default()
 	cfg.Database.URL = dbURL
-	cfg.RPC.Manager.Port = freePort(t)
+	cfg.RPC.Manager.Port = unusedManagerPort
+	var listeners []net.Listener
 	for range nAssistants {
-		cfg.RPC.Assistants = append(cfg.RPC.Assistants, config.Assistant{Address: "127.0.0.1", Port: freePort(t), Workers: config.Workers(workers)})
+		ln, port := listen(t)
+		listeners = append(listeners, ln)
+		cfg.RPC.Assistants = append(cfg.RPC.Assistants, config.Assistant{Address: "127.0.0.1", Port: port, Workers: config.Workers(workers)})
 	}
-	cfg.Dispatch.PollInterval = config.Duration(100 * time.Millisecond)
-	cfg.Dispatch.PollTimeout = config.Duration(80 * time.Millisecond)
-	cfg.Dispatch.ProgressInterval = config.Duration(time.Second)
-	cfg.Dispatch.ShutdownGrace = config.Duration(5 * time.Second)
-	cfg.Retry.BaseDelay = config.Duration(50 * time.Millisecond)
-	cfg.Retry.MaxDelay = config.Duration(200 * time.Millisecond)
-	cfg.Fetch.Timeout = config.Duration(2 * time.Second)
-	cfg.Fetch.ConnectTimeout = config.Duration(time.Second)
-	cfg.Fetch.RobotsTimeout = config.Duration(2 * time.Second)
+	cfg.Dispatch.PollInterval = 100 * time.Millisecond
+	cfg.Dispatch.PollTimeout = 80 * time.Millisecond
+	cfg.Dispatch.ProgressInterval = time.Second
+	cfg.Dispatch.ShutdownGrace = 5 * time.Second
+	cfg.Retry.BaseDelay = 50 * time.Millisecond
+	cfg.Retry.MaxDelay = 200 * time.Millisecond
+	cfg.Fetch.Timeout = 2 * time.Second
+	cfg.Fetch.ConnectTimeout = time.Second
+	cfg.Fetch.RobotsTimeout = 2 * time.Second
 	cfg.Fetch.DefaultDelay = 0
-	cfg.Fetch.Resolve = []string{"*.test=" + sim.Addr()}
-	cfg.Fetch.ShutdownGrace = config.Duration(5 * time.Second)
+	cfg.Fetch.Resolve = []fetchconfig.ResolveRule{{Pattern: "*.test", Addr: sim.Addr()}}
+	cfg.Fetch.ShutdownGrace = 5 * time.Second
 	if err := cfg.Validate(); err != nil {
 		t.Fatal(err)
 	}
@@ -116,7 +132,7 @@ func newClusterSim(t *testing.T, simCfg websim.Config, nAssistants, workers int)
 	if _, err := store.Migrate(context.Background(), pool); err != nil {
 		t.Fatal(err)
 	}
-	c := &cluster{t: t, cfg: cfg, sim: sim, pool: pool, store: st, log: testLogger(t)}
+	c := &cluster{t: t, cfg: cfg, sim: sim, pool: pool, store: st, log: testLogger(t), listeners: listeners}
 
 	var list bytes.Buffer
 	if err := sim.WriteTranco(&list); err != nil {
@@ -141,7 +157,7 @@ func (c *cluster) startAssistant(i int) {
 	ra := &runningAssistant{listen: a.ID(), cancel: cancel, done: make(chan error, 1)}
 	ready := make(chan struct{})
 	go func() {
-		ra.done <- assistant.Run(ctx, assistant.Options{Config: c.cfg, Listen: a.ID(), MetricsListen: "127.0.0.1:0",
+		ra.done <- assistant.Run(ctx, assistant.Options{Config: c.cfg, Listen: a.ID(), Listener: c.listeners[i], MetricsListen: "127.0.0.1:0",
 			Log: c.log, Registry: admin.NewRegistry(), Started: func(string, string) { close(ready) }})
 	}()
 	select {
@@ -223,8 +239,8 @@ func TestCrawlWebsim(t *testing.T) {
 	// other packages' tests a 100 ms poll can miss its 80 ms deadline a few
 	// times in a row: an assistant marked down for nothing would move its
 	// shards and make the shard_moved check below fail.
-	c.cfg.Dispatch.PollInterval = config.Duration(500 * time.Millisecond)
-	c.cfg.Dispatch.PollTimeout = config.Duration(400 * time.Millisecond)
+	c.cfg.Dispatch.PollInterval = 500 * time.Millisecond
+	c.cfg.Dispatch.PollTimeout = 400 * time.Millisecond
 	c.cfg.Dispatch.DownAfter = 6
 	d := c.startMaster()
 	stats := c.waitFinal(3 * time.Minute)
@@ -307,7 +323,11 @@ func TestCrawlWebsim(t *testing.T) {
 func TestCrawlWithUnreachableAssistant(t *testing.T) {
 	const domains = 300
 	c := newCluster(t, domains, 2, 16)
-	ghost := config.Assistant{Address: "127.0.0.1", Port: freePort(t), Workers: 8}
+	// The ghost's port is a listener of ours that never accepts: no other
+	// test can take it, and the master's polls time out as with a dead host.
+	ghostLn, ghostPort := listen(t)
+	defer ghostLn.Close()
+	ghost := config.Assistant{Address: "127.0.0.1", Port: ghostPort, Workers: 8}
 	c.cfg.RPC.Assistants = append(c.cfg.RPC.Assistants, ghost)
 	d := c.startMaster()
 	c.waitFinal(2 * time.Minute)
@@ -338,7 +358,7 @@ func TestCrawlWithUnreachableAssistant(t *testing.T) {
 func TestResultsFlushedWhenNothingInFlight(t *testing.T) {
 	const domains = 60
 	c := newCluster(t, domains, 2, 8)
-	c.cfg.Persist.FlushInterval = config.Duration(time.Hour)
+	c.cfg.Persist.FlushInterval = time.Hour
 	c.cfg.Persist.BatchSize = 1000
 	c.startMaster()
 	c.waitFinal(time.Minute)
@@ -349,7 +369,7 @@ func TestResultsFlushedWhenNothingInFlight(t *testing.T) {
 // URLs to pending without charging an attempt; no lease is left.
 func TestShutdownReturnsUnfinishedUncharged(t *testing.T) {
 	c := newClusterSim(t, websim.Config{Domains: 300, Seed: 1, LatencyMedian: time.Second, LatencyMax: 1500 * time.Millisecond}, 2, 8)
-	c.cfg.Dispatch.ShutdownGrace = config.Duration(100 * time.Millisecond)
+	c.cfg.Dispatch.ShutdownGrace = 100 * time.Millisecond
 	d := c.startMaster()
 	// Wait until batches are in flight, then stop.
 	deadline := time.Now().Add(30 * time.Second)

@@ -3,104 +3,84 @@ package master_test
 import (
 	"context"
 	"fmt"
-	"log/slog"
-	"strings"
+	"net"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/crawlmaster/crawlmaster/internal/admin"
 	"github.com/crawlmaster/crawlmaster/internal/config"
+	"github.com/crawlmaster/crawlmaster/internal/promtest"
 	"github.com/crawlmaster/crawlmaster/master"
 )
 
-// recorder is a slog handler that forwards to the test log and lets a test
-// wait for a message.
-type recorder struct {
-	slog.Handler
-	mu   sync.Mutex
-	msgs []string
-	seen chan struct{}
-}
-
-func newRecorder(t *testing.T) *recorder {
-	return &recorder{Handler: slog.NewTextHandler(tWriter{t}, &slog.HandlerOptions{Level: slog.LevelInfo}), seen: make(chan struct{}, 1)}
-}
-
-func (r *recorder) Handle(ctx context.Context, rec slog.Record) error {
-	r.mu.Lock()
-	r.msgs = append(r.msgs, rec.Message)
-	r.mu.Unlock()
-	select {
-	case r.seen <- struct{}{}:
-	default:
-	}
-	if rec.Level < slog.LevelWarn && rec.Message != "master leading" && !strings.Contains(rec.Message, "lock") && !strings.Contains(rec.Message, "standby") {
-		return nil // keep the test log short
-	}
-	return r.Handler.Handle(ctx, rec)
-}
-
-func (r *recorder) WithAttrs(as []slog.Attr) slog.Handler {
-	return &recAttrs{r, r.Handler.WithAttrs(as)}
-}
-
-type recAttrs struct {
-	r *recorder
-	h slog.Handler
-}
-
-func (a *recAttrs) Enabled(ctx context.Context, l slog.Level) bool { return true }
-func (a *recAttrs) Handle(ctx context.Context, rec slog.Record) error {
-	return a.r.Handle(ctx, rec)
-}
-func (a *recAttrs) WithAttrs(as []slog.Attr) slog.Handler { return a }
-func (a *recAttrs) WithGroup(string) slog.Handler         { return a }
-
-func (r *recorder) count(msg string) int {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	n := 0
-	for _, m := range r.msgs {
-		if m == msg {
-			n++
-		}
-	}
-	return n
-}
-
-// waitMsg waits until msg has been logged n times.
-func (r *recorder) waitMsg(t *testing.T, msg string, n int, timeout time.Duration) {
-	t.Helper()
-	deadline := time.After(timeout)
-	for r.count(msg) < n {
-		select {
-		case <-r.seen:
-		case <-deadline:
-			t.Fatalf("%q not logged %d times within %s", msg, n, timeout)
-		}
-	}
-}
-
+// runningMaster is a master.Run in the background whose leadership a test
+// follows through its hooks and its leader gauge, not its log.
 type runningMaster struct {
-	cancel context.CancelFunc
-	done   chan error
-	rec    *recorder
+	cancel   context.CancelFunc
+	done     chan error
+	registry *prometheus.Registry
+	led      chan struct{} // a value each time it starts leading (Options.Started)
+	standby  chan struct{} // a value each time it starts standing by (Options.Standby)
+
+	stopOnce sync.Once
+	err      error
 }
 
 func (c *cluster) runMaster(t *testing.T) *runningMaster {
 	ctx, cancel := context.WithCancel(context.Background())
-	rm := &runningMaster{cancel: cancel, done: make(chan error, 1), rec: newRecorder(t)}
+	// Buffers far larger than the terms of a test; the hooks never block
+	// the master.
+	rm := &runningMaster{cancel: cancel, done: make(chan error, 1), registry: admin.NewRegistry(),
+		led: make(chan struct{}, 16), standby: make(chan struct{}, 16)}
+	notify := func(ch chan struct{}) {
+		select {
+		case ch <- struct{}{}:
+		default:
+		}
+	}
 	go func() {
-		rm.done <- master.Run(ctx, master.Options{Config: c.cfg, Log: slog.New(rm.rec), Registry: admin.NewRegistry(), AdminAddr: "127.0.0.1:0"})
+		rm.done <- master.Run(ctx, master.Options{Config: c.cfg, Log: testLogger(t), Registry: rm.registry, AdminAddr: "127.0.0.1:0",
+			Started: func(*master.Daemon) { notify(rm.led) }, Standby: func() { notify(rm.standby) }})
 	}()
 	t.Cleanup(func() {
-		cancel()
-		if err := <-rm.done; err != nil {
+		if err := rm.stop(); err != nil {
 			t.Errorf("master.Run: %v", err)
 		}
 	})
 	return rm
+}
+
+// stop cancels the master and returns what Run returned; it may be called
+// more than once.
+func (rm *runningMaster) stop() error {
+	rm.stopOnce.Do(func() {
+		rm.cancel()
+		rm.err = <-rm.done
+	})
+	return rm.err
+}
+
+// wait waits for the next value on ch (one of rm's hook channels).
+func (rm *runningMaster) wait(t *testing.T, ch chan struct{}, what string, timeout time.Duration) {
+	t.Helper()
+	select {
+	case <-ch:
+	case err := <-rm.done:
+		rm.done <- err // for stop
+		t.Fatalf("master.Run returned (%v) before %s", err, what)
+	case <-time.After(timeout):
+		t.Fatalf("%s: not within %s", what, timeout)
+	}
+}
+
+// leaderGauge is the master's crawlmaster_master_leader gauge.
+func (rm *runningMaster) leaderGauge(t *testing.T) float64 {
+	t.Helper()
+	return promtest.Value(t, rm.registry, "crawlmaster_master_leader", nil)
 }
 
 // A standby master takes over within a few seconds of the leader's exit
@@ -108,13 +88,24 @@ func (c *cluster) runMaster(t *testing.T) *runningMaster {
 func TestStandbyTakesOver(t *testing.T) {
 	c := newCluster(t, 400, 2, 8)
 	a := c.runMaster(t)
-	a.rec.waitMsg(t, "master leading", 1, 30*time.Second)
+	a.wait(t, a.led, "master a leading", 30*time.Second)
 	b := c.runMaster(t)
-	b.rec.waitMsg(t, "another master leads; waiting as standby", 1, 30*time.Second)
-	a.cancel()
+	b.wait(t, b.standby, "master b standing by", 30*time.Second)
+	if la, lb := a.leaderGauge(t), b.leaderGauge(t); la != 1 || lb != 0 {
+		t.Fatalf("crawlmaster_master_leader: leader %v, standby %v; want 1 and 0", la, lb)
+	}
 	stopped := time.Now()
-	b.rec.waitMsg(t, "master leading", 1, 10*time.Second)
-	t.Logf("standby led %s after the leader was stopped", time.Since(stopped).Round(time.Millisecond))
+	if err := a.stop(); err != nil {
+		t.Fatalf("leader's master.Run: %v", err)
+	}
+	if la := a.leaderGauge(t); la != 0 {
+		t.Errorf("crawlmaster_master_leader of the stopped leader: %v, want 0", la)
+	}
+	b.wait(t, b.led, "standby leading", 10*time.Second)
+	t.Logf("standby led %s after the leader was told to stop", time.Since(stopped).Round(time.Millisecond))
+	if lb := b.leaderGauge(t); lb != 1 {
+		t.Errorf("crawlmaster_master_leader of the new leader: %v, want 1", lb)
+	}
 	c.waitFinal(2 * time.Minute)
 	var results, urls int
 	if err := c.pool.QueryRow(t.Context(), `SELECT count(*), count(DISTINCT url_id) FROM results`).Scan(&results, &urls); err != nil {
@@ -132,7 +123,7 @@ func TestStandbyTakesOver(t *testing.T) {
 func TestLeaderStepsDownWhenLockTaken(t *testing.T) {
 	c := newCluster(t, 200, 2, 8)
 	a := c.runMaster(t)
-	a.rec.waitMsg(t, "master leading", 1, 30*time.Second)
+	a.wait(t, a.led, "master leading", 30*time.Second)
 
 	// Kill the leader's lock session and take the lock from outside, as a
 	// second master would after a database restart.
@@ -156,11 +147,14 @@ func TestLeaderStepsDownWhenLockTaken(t *testing.T) {
 			t.Fatal("could not take the lock after terminating the leader's session")
 		}
 	}
-	a.rec.waitMsg(t, "another master leads now; back to standby", 1, 15*time.Second)
+	a.wait(t, a.standby, "back to standby", 15*time.Second)
+	if l := a.leaderGauge(t); l != 0 {
+		t.Errorf("crawlmaster_master_leader after stepping down: %v, want 0", l)
+	}
 	if _, err := thief.Exec(ctx, `SELECT pg_advisory_unlock($1)`, int64(0x63726177_6c656164)); err != nil {
 		t.Fatal(err)
 	}
-	a.rec.waitMsg(t, "master leading", 2, 15*time.Second)
+	a.wait(t, a.led, "leading again", 15*time.Second)
 	c.waitFinal(2 * time.Minute)
 	var results, urls int
 	if err := c.pool.QueryRow(ctx, `SELECT count(*), count(DISTINCT url_id) FROM results`).Scan(&results, &urls); err != nil {
@@ -175,21 +169,56 @@ func TestLeaderStepsDownWhenLockTaken(t *testing.T) {
 // of exiting (a standby must survive a database restart), and stops
 // cleanly when asked.
 func TestRunWaitsForTheDatabase(t *testing.T) {
+	// The "database" is a listener of ours that hangs up on every
+	// connection. One attempt of the master opens its connections within
+	// moments (pgx may open two); the next comes after a backoff of at
+	// least 400 ms. So a connection 200 ms or more after the first one
+	// means the master tried again.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var retried atomic.Bool
+	accepting := make(chan struct{})
+	go func() {
+		defer close(accepting)
+		var first time.Time
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			c.Close()
+			if first.IsZero() {
+				first = time.Now()
+			} else if time.Since(first) >= 200*time.Millisecond {
+				retried.Store(true)
+			}
+		}
+	}()
+	t.Cleanup(func() { ln.Close(); <-accepting })
+
 	cfg := config.Default()
-	cfg.Database.URL = fmt.Sprintf("postgres://nobody@127.0.0.1:%d/none?sslmode=disable&connect_timeout=1", freePort(t))
-	cfg.RPC.Manager.Port = freePort(t)
-	cfg.RPC.Assistants = []config.Assistant{{Address: "127.0.0.1", Port: freePort(t), Workers: 1}}
-	rec := newRecorder(t)
+	cfg.Database.URL = fmt.Sprintf("postgres://nobody@%s/none?sslmode=disable&connect_timeout=1", ln.Addr())
+	// Neither port is ever bound or dialed: the admin server gets AdminAddr,
+	// and a master that never leads dials no assistant.
+	cfg.RPC.Manager.Port = unusedManagerPort
+	cfg.RPC.Assistants = []config.Assistant{{Address: "127.0.0.1", Port: 2, Workers: 1}}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() {
-		done <- master.Run(ctx, master.Options{Config: cfg, Log: slog.New(rec), Registry: admin.NewRegistry(), AdminAddr: "127.0.0.1:0"})
+		done <- master.Run(ctx, master.Options{Config: cfg, Log: testLogger(t), Registry: admin.NewRegistry(), AdminAddr: "127.0.0.1:0"})
 	}()
-	rec.waitMsg(t, "database unreachable; retrying", 2, 30*time.Second)
-	select {
-	case err := <-done:
-		t.Fatalf("master.Run returned while the database was unreachable: %v", err)
-	default:
+	deadline := time.Now().Add(30 * time.Second)
+	for !retried.Load() {
+		select {
+		case err := <-done:
+			t.Fatalf("master.Run returned while the database was unreachable: %v", err)
+		case <-time.After(20 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the master did not try the database again within 30s")
+		}
 	}
 	cancel()
 	if err := <-done; err != nil {

@@ -2,21 +2,23 @@ package master
 
 import (
 	"context"
-	"github.com/crawlmaster/crawlmaster/master/frontier"
 	"log/slog"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/crawlmaster/crawlmaster/internal/backoff"
 	"github.com/crawlmaster/crawlmaster/master/dispatch"
+	"github.com/crawlmaster/crawlmaster/master/frontier"
 	"github.com/crawlmaster/crawlmaster/master/persist"
 	"github.com/crawlmaster/crawlmaster/master/store"
 )
 
-// metrics are the master's frontier gauges.
+// metrics are the master's frontier gauges, and whether it leads.
 type metrics struct {
 	frontier     *prometheus.GaugeVec
 	oldestDueAge prometheus.Gauge
+	leader       prometheus.Gauge
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -25,9 +27,11 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Name: "urls", Help: "Frontier URLs by state, counted every progress interval."}, []string{"state"}),
 		oldestDueAge: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: "crawlmaster", Subsystem: "frontier",
 			Name: "oldest_due_age_seconds", Help: "How long the longest-waiting due pending URL has been due (the crawl's lag)."}),
+		leader: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: "crawlmaster", Subsystem: "master",
+			Name: "leader", Help: "1 while this master leads (from taking over until its term ends), 0 while it starts or waits as standby."}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.frontier, m.oldestDueAge)
+		reg.MustRegister(m.frontier, m.oldestDueAge, m.leader)
 	}
 	return m
 }
@@ -60,7 +64,7 @@ func (p *progress) loop(ctx context.Context, every time.Duration) {
 	p.lastAt = time.Now()
 	for {
 		p.tick(ctx)
-		if sleepCtx(ctx, jitterDur(every, 0.1)) != nil {
+		if backoff.Sleep(ctx, backoff.Jitter(every, 0.1)) != nil {
 			return
 		}
 	}

@@ -4,11 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/crawlmaster/crawlmaster/master/frontier"
 	"log/slog"
-	"math/rand/v2"
+	"net"
 	"os"
-	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -16,8 +14,11 @@ import (
 	"google.golang.org/grpc"
 
 	"github.com/crawlmaster/crawlmaster/internal/admin"
+	"github.com/crawlmaster/crawlmaster/internal/backoff"
 	"github.com/crawlmaster/crawlmaster/internal/config"
+	"github.com/crawlmaster/crawlmaster/internal/lifecycle"
 	"github.com/crawlmaster/crawlmaster/master/dispatch"
+	"github.com/crawlmaster/crawlmaster/master/frontier"
 	"github.com/crawlmaster/crawlmaster/master/persist"
 	"github.com/crawlmaster/crawlmaster/master/retry"
 	"github.com/crawlmaster/crawlmaster/master/store"
@@ -35,10 +36,17 @@ type Options struct {
 	// AdminAddr overrides rpc.manager's address for the admin HTTP server
 	// (tests use "127.0.0.1:0"); empty means use the config.
 	AdminAddr string
+	// AdminListener, if set, is served instead of listening on the admin
+	// address: the caller binds port 0 and hands it over, so no one can
+	// take the port in between. Run closes it.
+	AdminListener net.Listener
 	// DialOptions are added to assistant connections (tests).
 	DialOptions []grpc.DialOption
 	// Started, if set, is called once the master leads and dispatches.
 	Started func(*Daemon)
+	// Standby, if set, is called each time the master starts waiting as a
+	// standby because another master holds the leader lock (tests).
+	Standby func()
 }
 
 // Daemon is a running master, handed to Options.Started.
@@ -71,6 +79,9 @@ func Run(ctx context.Context, o Options) error {
 	cfg, log := o.Config, o.Log.With("component", "master")
 	st, pool, err := openAndMigrate(ctx, cfg.Database.URL, int32(cfg.Database.MaxConns), log)
 	if err != nil {
+		if o.AdminListener != nil {
+			o.AdminListener.Close()
+		}
 		if ctx.Err() != nil {
 			return nil // stopped while waiting for the database
 		}
@@ -82,13 +93,15 @@ func Run(ctx context.Context, o Options) error {
 	if adminAddr == "" {
 		adminAddr = cfg.RPC.Manager.Addr()
 	}
-	adm, err := admin.Start(adminAddr, o.Registry, cfg.Metrics.Pprof, nil, o.Log.With("component", "admin"))
-	if err != nil {
+	var adm *admin.Server
+	if o.AdminListener != nil {
+		adm = admin.Serve(o.AdminListener, o.Registry, cfg.Metrics.Pprof, nil, o.Log.With("component", "admin"))
+	} else if adm, err = admin.Start(adminAddr, o.Registry, cfg.Metrics.Pprof, nil, o.Log.With("component", "admin")); err != nil {
 		return err
 	}
 	defer adm.Close()
 	for {
-		lock, err := lead(ctx, pool, log)
+		lock, err := lead(ctx, pool, log, o.Standby)
 		if err != nil {
 			if ctx.Err() != nil {
 				return nil // stopped while standing by
@@ -107,7 +120,7 @@ func Run(ctx context.Context, o Options) error {
 			// The database failed while the term was starting (e.g. it is
 			// restarting): stand by and try again rather than exit.
 			log.Warn("database failed while taking over; back to standby", "err", err)
-			if sleepCtx(ctx, jitterDur(time.Second, 0.5)) != nil {
+			if backoff.Sleep(ctx, backoff.Jitter(time.Second, 0.5)) != nil {
 				return nil
 			}
 			continue
@@ -137,7 +150,7 @@ func term(ctx context.Context, o Options, st *store.Store, lock *leaderLock, adm
 	}
 	writer := persist.New(persist.Config{
 		BatchSize:     cfg.Persist.BatchSize,
-		FlushInterval: cfg.Persist.FlushInterval.Duration(),
+		FlushInterval: cfg.Persist.FlushInterval,
 		Buffer:        cfg.Persist.Buffer,
 	}, st, o.Log.With("component", "persist"), m.persist)
 
@@ -147,22 +160,22 @@ func term(ctx context.Context, o Options, st *store.Store, lock *leaderLock, adm
 	}
 	var sendBody int64
 	if cfg.Persist.StoreBodies {
-		sendBody = cfg.Persist.StoredBodyCap.Bytes()
+		sendBody = int64(cfg.Persist.StoredBodyCap)
 	}
 	d, err := dispatch.New(dispatch.Config{
 		MasterID:        id,
-		PollInterval:    cfg.Dispatch.PollInterval.Duration(),
-		PollTimeout:     cfg.Dispatch.PollTimeout.Duration(),
+		PollInterval:    cfg.Dispatch.PollInterval,
+		PollTimeout:     cfg.Dispatch.PollTimeout,
 		DownAfter:       cfg.Dispatch.DownAfter,
 		BatchSize:       cfg.Dispatch.BatchSize,
-		BatchDuration:   cfg.Dispatch.BatchDuration.Duration(),
+		BatchDuration:   cfg.Dispatch.BatchDuration,
 		PrefetchBatches: cfg.Dispatch.PrefetchBatches,
-		Lease:           cfg.Dispatch.LeaseDuration.Duration(),
+		Lease:           cfg.Dispatch.LeaseDuration,
 		SendBodyCap:     sendBody,
 		Retry: retry.Policy{
 			MaxAttempts: cfg.Retry.MaxAttempts,
-			BaseDelay:   cfg.Retry.BaseDelay.Duration(),
-			MaxDelay:    cfg.Retry.MaxDelay.Duration(),
+			BaseDelay:   cfg.Retry.BaseDelay,
+			MaxDelay:    cfg.Retry.MaxDelay,
 			Jitter:      cfg.Retry.Jitter,
 		},
 		DialOptions: o.DialOptions,
@@ -174,53 +187,43 @@ func term(ctx context.Context, o Options, st *store.Store, lock *leaderLock, adm
 	started := time.Now()
 	log.Info("master leading", "id", id, "assistants", len(targets), "admin", adm.Addr(),
 		"database", cfg.Database.RedactedURL())
+	m.frontier.leader.Set(1)
+	defer m.frontier.leader.Set(0)
 
-	// termCtx ends the term: on shutdown, or when the lock is lost.
-	termCtx, endTerm := context.WithCancelCause(ctx)
-	defer endTerm(nil)
-
-	// The writer outlives the dispatcher: it runs on a context that is
-	// cancelled only if the final flush cannot finish.
-	writerCtx, cancelWriter := context.WithCancel(context.WithoutCancel(ctx))
-	defer cancelWriter()
-	writerDone := make(chan error, 1)
-	go func() { writerDone <- writer.Run(writerCtx) }()
-
-	var bg sync.WaitGroup
-	bgCtx, stopBG := context.WithCancel(termCtx)
-	defer stopBG()
-	bg.Go(func() {
-		if err := lock.watch(bgCtx, log); err != nil {
-			endTerm(err)
-			d.Abort()
-		}
-	})
-	bg.Go(func() { rescueLoop(bgCtx, st, cfg.Dispatch.RescueInterval.Duration(), log) })
-	bg.Go(func() {
-		p := &progress{st: st, d: d, w: writer, m: m.frontier, log: o.Log.With("component", "progress"), id: id, started: started}
-		p.loop(bgCtx, cfg.Dispatch.ProgressInterval.Duration())
-	})
 	if o.Started != nil {
 		o.Started(&Daemon{Store: st, Dispatcher: d, Writer: writer, Admin: adm, ID: id})
 	}
-
-	grace := cfg.Dispatch.ShutdownGrace.Duration()
-	runErr := d.Run(termCtx, grace)
-	lost := errors.Is(context.Cause(termCtx), errLostLeadership)
-	log.Info("dispatch stopped; flushing results", "lost_leadership", lost)
-	stopBG()
-	bg.Wait()
-	writer.Close()
-	select {
-	case err := <-writerDone:
-		if err != nil {
-			log.Error("final flush failed; unflushed results will be crawled again", "err", err)
-		}
-	case <-time.After(30 * time.Second):
-		cancelWriter()
-		log.Error("final flush timed out; unflushed results will be crawled again")
-		<-writerDone
-	}
+	p := &progress{st: st, d: d, w: writer, m: m.frontier, log: o.Log.With("component", "progress"), id: id, started: started}
+	// The term's components, stopped in this order on shutdown or when the
+	// lock is lost: the dispatcher stops claiming and drains its batches
+	// (within the grace, or at once when the lock was lost: its results
+	// would be rejected), then the background loops, then the writer
+	// flushes what the batches brought.
+	err = lifecycle.Run(ctx,
+		lifecycle.Stage{func(ctx context.Context) error {
+			err := d.Run(ctx, cfg.Dispatch.ShutdownGrace)
+			log.Info("dispatch stopped; flushing results")
+			return err
+		}},
+		lifecycle.Stage{
+			func(ctx context.Context) error {
+				if err := lock.watch(ctx, log); err != nil {
+					d.Abort()
+					return err
+				}
+				return nil
+			},
+			func(ctx context.Context) error { rescueLoop(ctx, st, cfg.Dispatch.RescueInterval, log); return nil },
+			func(ctx context.Context) error { p.loop(ctx, cfg.Dispatch.ProgressInterval); return nil },
+		},
+		lifecycle.Stage{func(ctx context.Context) error {
+			if err := writer.Run(ctx); err != nil {
+				log.Error("final flush failed; unflushed results will be crawled again", "err", err)
+			}
+			return nil
+		}},
+	)
+	lost := errors.Is(err, errLostLeadership)
 	// Anything still leased (results that could not be flushed) goes back
 	// now rather than at the next start, unless another master leads: the
 	// leases are then its own.
@@ -236,10 +239,7 @@ func term(ctx context.Context, o Options, st *store.Store, lock *leaderLock, adm
 	log.Info("master stopped leading", "id", id, "uptime", time.Since(started).Round(time.Second),
 		"persisted", writer.Persisted(frontier.StateDone)+writer.Persisted(frontier.StateFailed)+writer.Persisted(frontier.StateDead),
 		"rejected", writer.Rejected())
-	if lost {
-		return errLostLeadership
-	}
-	return runErr
+	return err
 }
 
 // openAndMigrate connects and applies migrations, waiting (with backoff)
@@ -247,7 +247,8 @@ func term(ctx context.Context, o Options, st *store.Store, lock *leaderLock, adm
 // must survive a database that is down or restarting when it starts. A
 // malformed database.url fails at once.
 func openAndMigrate(ctx context.Context, url string, maxConns int32, log *slog.Logger) (*store.Store, *pgxpool.Pool, error) {
-	for backoff := 500 * time.Millisecond; ; backoff = min(2*backoff, 10*time.Second) {
+	retry := backoff.Backoff{Base: 500 * time.Millisecond, Max: 10 * time.Second, Jitter: 0.2}
+	for {
 		st, pool, err := store.Open(ctx, url, maxConns)
 		if err == nil {
 			var applied []int
@@ -262,8 +263,9 @@ func openAndMigrate(ctx context.Context, url string, maxConns int32, log *slog.L
 		if errors.Is(err, store.ErrBadURL) || ctx.Err() != nil {
 			return nil, nil, err
 		}
-		log.Warn("database unreachable; retrying", "retry_in", backoff, "err", err)
-		if err := sleepCtx(ctx, jitterDur(backoff, 0.2)); err != nil {
+		wait := retry.Next()
+		log.Warn("database unreachable; retrying", "retry_in", wait.Round(time.Millisecond), "err", err)
+		if err := backoff.Sleep(ctx, wait); err != nil {
 			return nil, nil, err
 		}
 	}
@@ -295,7 +297,7 @@ func (l *leaderLock) Release() {
 // either.
 func (l *leaderLock) watch(ctx context.Context, log *slog.Logger) error {
 	for {
-		if err := sleepCtx(ctx, jitterDur(time.Second, 0.2)); err != nil {
+		if err := backoff.Sleep(ctx, backoff.Jitter(time.Second, 0.2)); err != nil {
 			return nil
 		}
 		if _, err := l.conn.Exec(ctx, `SELECT 1`); err == nil || ctx.Err() != nil {
@@ -304,7 +306,8 @@ func (l *leaderLock) watch(ctx context.Context, log *slog.Logger) error {
 		log.Warn("leader lock session lost; taking the lock again")
 		l.conn.Release() // broken: the pool discards it
 		l.conn = nil
-		for backoff := 250 * time.Millisecond; ; backoff = min(2*backoff, 5*time.Second) {
+		retry := backoff.Backoff{Base: 250 * time.Millisecond, Max: 5 * time.Second, Jitter: 0.2}
+		for {
 			ok, conn, err := tryLock(ctx, l.pool)
 			switch {
 			case ctx.Err() != nil:
@@ -317,8 +320,9 @@ func (l *leaderLock) watch(ctx context.Context, log *slog.Logger) error {
 				l.conn = conn
 				return errLostLeadership
 			default:
-				log.Warn("leader lock: database unreachable; retrying", "retry_in", backoff, "err", err)
-				if err := sleepCtx(ctx, jitterDur(backoff, 0.2)); err != nil {
+				wait := retry.Next()
+				log.Warn("leader lock: database unreachable; retrying", "retry_in", wait.Round(time.Millisecond), "err", err)
+				if err := backoff.Sleep(ctx, wait); err != nil {
 					return nil
 				}
 				continue
@@ -344,8 +348,8 @@ func tryLock(ctx context.Context, pool *pgxpool.Pool) (bool, *pgxpool.Conn, erro
 }
 
 // lead takes the leader lock, waiting as a standby while another master
-// holds it.
-func lead(ctx context.Context, pool *pgxpool.Pool, log *slog.Logger) (*leaderLock, error) {
+// holds it; standby (if not nil) is called when the waiting starts.
+func lead(ctx context.Context, pool *pgxpool.Pool, log *slog.Logger, standby func()) (*leaderLock, error) {
 	waiting := false
 	for {
 		ok, conn, err := tryLock(ctx, pool)
@@ -361,33 +365,21 @@ func lead(ctx context.Context, pool *pgxpool.Pool, log *slog.Logger) (*leaderLoc
 			if !waiting {
 				log.Info("another master leads; waiting as standby")
 				waiting = true
+				if standby != nil {
+					standby()
+				}
 			}
 		}
-		if err := sleepCtx(ctx, jitterDur(time.Second, 0.5)); err != nil {
+		if err := backoff.Sleep(ctx, backoff.Jitter(time.Second, 0.5)); err != nil {
 			return nil, err
 		}
 	}
 }
 
-// sleepCtx waits for d or until ctx is done (then returns ctx.Err()).
-func sleepCtx(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
-}
-
-// jitterDur spreads d uniformly over ±frac of itself.
-func jitterDur(d time.Duration, frac float64) time.Duration {
-	return time.Duration(float64(d) * (1 + frac*(2*rand.Float64()-1)))
-}
-
+// rescueLoop returns expired leases to pending every interval (jittered)
+// until ctx is done.
 func rescueLoop(ctx context.Context, st *store.Store, every time.Duration, log *slog.Logger) {
-	for sleepCtx(ctx, jitterDur(every, 0.1)) == nil {
+	for backoff.Sleep(ctx, backoff.Jitter(every, 0.1)) == nil {
 		n, err := st.RescueExpired(ctx)
 		switch {
 		case err != nil && !errors.Is(err, context.Canceled):

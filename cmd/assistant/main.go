@@ -9,11 +9,13 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"os/signal"
 	"syscall"
 
 	"github.com/crawlmaster/crawlmaster/assistant"
+	"github.com/crawlmaster/crawlmaster/internal/addrfile"
 	"github.com/crawlmaster/crawlmaster/internal/admin"
 	"github.com/crawlmaster/crawlmaster/internal/config"
 	"github.com/crawlmaster/crawlmaster/internal/logging"
@@ -23,11 +25,13 @@ const usage = `assistant: a crawlmaster assistant (fetches batches the master pu
 
 Usage:
   assistant run [--config rpc.yaml] --listen HOST:PORT [--id ADDRESS:PORT] [--metrics-listen HOST:PORT]
+                [--addr-file FILE]
 
 --listen must match an rpc.assistant entry of rpc.yaml (its address:port, or
 just its port when listening on 0.0.0.0); that entry gives the slot count.
 --id names the entry instead, for an assistant the master reaches through a
-proxy or NAT at another address.
+proxy or NAT at another address (then --listen may use port 0, and
+--addr-file names the port actually bound).
 `
 
 func main() {
@@ -60,6 +64,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 	listen := fs.String("listen", "", "gRPC listen address HOST:PORT (required)")
 	metrics := fs.String("metrics-listen", "", "admin HTTP address for /metrics (default: the entry's metrics_port)")
 	id := fs.String("id", "", "rpc.assistant entry (ADDRESS:PORT) this assistant serves (default: found from --listen)")
+	addrFile := fs.String("addr-file", "", "write the gRPC address actually bound to this file (for port 0)")
 	if err := fs.Parse(args[1:]); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return err
@@ -82,6 +87,20 @@ func run(args []string, stdout, stderr io.Writer) error {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	return assistant.Run(ctx, assistant.Options{Config: cfg, Listen: *listen, ID: *id, MetricsListen: *metrics,
-		Log: log, Registry: admin.NewRegistry()})
+	o := assistant.Options{Config: cfg, Listen: *listen, ID: *id, MetricsListen: *metrics,
+		Log: log, Registry: admin.NewRegistry()}
+	if *addrFile != "" {
+		// Bind here and hand the listener over, so the file names the port
+		// before the assistant serves on it (connections wait meanwhile).
+		ln, err := net.Listen("tcp", *listen)
+		if err != nil {
+			return fmt.Errorf("listen %s: %w", *listen, err)
+		}
+		if err := addrfile.Write(*addrFile, ln.Addr().String()); err != nil {
+			ln.Close()
+			return err
+		}
+		o.Listener = ln
+	}
+	return assistant.Run(ctx, o)
 }

@@ -10,11 +10,13 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"os"
 	"os/signal"
 	"syscall"
 	"time"
 
+	"github.com/crawlmaster/crawlmaster/internal/addrfile"
 	"github.com/crawlmaster/crawlmaster/internal/admin"
 	"github.com/crawlmaster/crawlmaster/internal/config"
 	"github.com/crawlmaster/crawlmaster/internal/logging"
@@ -26,7 +28,8 @@ import (
 const usage = `master: the crawlmaster master (owns PostgreSQL, dispatches to assistants)
 
 Usage:
-  master run            [--config rpc.yaml]            run the daemon
+  master run            [--config rpc.yaml] [--admin-listen HOST:PORT] [--addr-file FILE]
+                                                       run the daemon
   master migrate        [--config rpc.yaml]            apply database migrations
   master import-tranco  [--config rpc.yaml] [--limit N] [--scheme https|http] FILE
                                                        import a Tranco list (.zip or .csv)
@@ -73,6 +76,8 @@ func run(args []string, stdout, stderr io.Writer) error {
 	defer stop()
 	switch cmd {
 	case "run":
+		adminListen := fs.String("admin-listen", "", "admin HTTP address HOST:PORT (default: rpc.manager's); port 0 picks a free port")
+		addrFile := fs.String("addr-file", "", "write the admin address actually bound to this file (for port 0)")
 		if err := parse(fs, args, 0); err != nil {
 			return err
 		}
@@ -80,7 +85,27 @@ func run(args []string, stdout, stderr io.Writer) error {
 		if err != nil {
 			return err
 		}
-		return master.Run(ctx, master.Options{Config: cfg, Log: log, Registry: admin.NewRegistry()})
+		o := master.Options{Config: cfg, Log: log, Registry: admin.NewRegistry()}
+		if *adminListen != "" || *addrFile != "" {
+			// Bind here, so the address file names the port before the
+			// master starts (it serves once the database answers).
+			addr := *adminListen
+			if addr == "" {
+				addr = cfg.RPC.Manager.Addr()
+			}
+			ln, err := net.Listen("tcp", addr)
+			if err != nil {
+				return fmt.Errorf("admin server: listen %s: %w", addr, err)
+			}
+			if *addrFile != "" {
+				if err := addrfile.Write(*addrFile, ln.Addr().String()); err != nil {
+					ln.Close()
+					return err
+				}
+			}
+			o.AdminListener = ln
+		}
+		return master.Run(ctx, o)
 	case "migrate":
 		if err := parse(fs, args, 0); err != nil {
 			return err

@@ -8,7 +8,9 @@
 // DIR/ground-truth.csv (the expected crawl outcome per domain) and, once
 // listening, DIR/addr (the actual listen address, no newline; written last
 // and atomically, so scripts can wait for it). It serves until SIGINT or
-// SIGTERM, then closes cleanly and exits 0. Usage errors exit 2.
+// SIGTERM, then closes cleanly, writes the request count of every
+// requested (host, path) as "host,path,count" CSV to the file given by
+// --requests-out, if any, and exits 0. Usage errors exit 2.
 package main
 
 import (
@@ -55,6 +57,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, ready fun
 	fs.Int64Var(&cfg.Seed, "seed", cfg.Seed, "seed of the deterministic universe")
 	fs.StringVar(&cfg.Addr, "listen", cfg.Addr, "TCP listen address")
 	out := fs.String("out", "", "output directory for tranco.csv, ground-truth.csv and addr (required)")
+	requestsOut := fs.String("requests-out", "", "at shutdown, write every requested host and path with its request count to this CSV file")
 	fs.DurationVar(&cfg.LatencyMedian, "latency-median", 0, "median of the log-normal per-request latency (0: answer at once)")
 	fs.Float64Var(&cfg.LatencySigma, "latency-sigma", cfg.LatencySigma, "sigma of the log-normal latency")
 	fs.DurationVar(&cfg.LatencyMax, "latency-max", cfg.LatencyMax, "cap on any drawn latency")
@@ -131,7 +134,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, ready fun
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
-	if err := serve(ctx, cfg, *out, log, ready); err != nil {
+	if err := serve(ctx, cfg, *out, *requestsOut, log, ready); err != nil {
 		log.Error("failed", "err", err)
 		return 1
 	}
@@ -139,8 +142,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, ready fun
 }
 
 // serve writes the files, listens, publishes the address and serves until
-// ctx ends.
-func serve(ctx context.Context, cfg websim.Config, dir string, log *slog.Logger, ready func(string)) error {
+// ctx ends; then it writes the request counts to requestsOut unless empty.
+func serve(ctx context.Context, cfg websim.Config, dir, requestsOut string, log *slog.Logger, ready func(string)) error {
 	sim, err := websim.New(cfg)
 	if err != nil {
 		return err
@@ -183,6 +186,13 @@ func serve(ctx context.Context, cfg websim.Config, dir string, log *slog.Logger,
 		"misdirected", sim.MisdirectedRequests())
 	if err := sim.Close(); err != nil {
 		return err
+	}
+	// After Close: every handler has returned, so the counts are final.
+	if requestsOut != "" {
+		if err := writeAtomic(requestsOut, sim.WriteRequests); err != nil {
+			return err
+		}
+		log.Info("wrote request counts", "file", requestsOut)
 	}
 	log.Info("stopped")
 	return nil

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"io"
@@ -10,11 +9,14 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"go.uber.org/goleak"
 
 	"github.com/crawlmaster/crawlmaster/internal/websim"
 )
@@ -29,7 +31,9 @@ func TestMain(m *testing.M) {
 		main()
 		return
 	}
-	os.Exit(m.Run())
+	// The in-process tests run websim's server, whose goroutines must all
+	// be gone once run returns.
+	goleak.VerifyTestMain(m)
 }
 
 func TestHelp(t *testing.T) {
@@ -38,7 +42,7 @@ func TestHelp(t *testing.T) {
 		t.Fatalf("exit %d, stderr %s", code, stderr.String())
 	}
 	for _, want := range []string{"Usage: websim", "-domains", "-seed", "-listen", "-out", "-latency-median",
-		"-latency-sigma", "-hang-fraction", "robots_hang"} {
+		"-latency-sigma", "-hang-fraction", "robots_hang", "-requests-out"} {
 		if !strings.Contains(stdout.String(), want) {
 			t.Errorf("usage lacks %q:\n%s", want, stdout.String())
 		}
@@ -113,9 +117,10 @@ func TestRunServes(t *testing.T) {
 	ready := make(chan string, 1)
 	done := make(chan int, 1)
 	stderr := &syncBuffer{}
+	requestsOut := filepath.Join(t.TempDir(), "requests.csv")
 	go func() {
 		done <- run(ctx, []string{"--domains", "300", "--seed", "4", "--listen", "127.0.0.1:0", "--out", dir,
-			"--latency-median", "1ms", "--latency-sigma", "0.5", "--hang-fraction", "0.02"},
+			"--latency-median", "1ms", "--latency-sigma", "0.5", "--hang-fraction", "0.02", "--requests-out", requestsOut},
 			io.Discard, stderr, func(a string) { ready <- a })
 	}()
 	var addr string
@@ -197,6 +202,17 @@ func TestRunServes(t *testing.T) {
 			t.Errorf("logs lack %q:\n%s", want, logs)
 		}
 	}
+	// The one request of the test is the one request counted.
+	rf, err := os.Open(requestsOut)
+	if err != nil {
+		t.Fatal(err)
+	}
+	counts, err := websim.ReadRequests(rf)
+	rf.Close()
+	want := []websim.RequestCount{{Host: strings.TrimSuffix(strings.TrimPrefix(ok.URL, "http://"), "/"), Path: "/", Count: 1}}
+	if err != nil || !slices.Equal(counts, want) {
+		t.Errorf("--requests-out: %v, %v; want %v", counts, err, want)
+	}
 	entries, _ := os.ReadDir(dir)
 	for _, e := range entries {
 		if strings.HasPrefix(e.Name(), ".") {
@@ -207,55 +223,61 @@ func TestRunServes(t *testing.T) {
 
 // TestSignal runs the command as a child process and stops it with SIGTERM.
 func TestSignal(t *testing.T) {
+	if testing.Short() {
+		t.Skip("process: skipped in -short mode")
+	}
 	for _, sig := range []syscall.Signal{syscall.SIGTERM, syscall.SIGINT} {
 		t.Run(sig.String(), func(t *testing.T) {
 			dir := t.TempDir()
 			cmd := exec.Command(os.Args[0])
 			cmd.Env = append(os.Environ(), childEnv+"="+strings.Join([]string{"--domains", "50", "--out", dir}, "\x1f"))
-			stderr, err := cmd.StderrPipe()
-			if err != nil {
-				t.Fatal(err)
-			}
+			log := &syncBuffer{}
+			cmd.Stderr = log
 			if err := cmd.Start(); err != nil {
 				t.Fatal(err)
 			}
-			waited := false
+			exit := make(chan error, 1)
+			go func() { exit <- cmd.Wait() }()
+			exited := false
 			defer func() {
-				if !waited {
+				if !exited {
 					_ = cmd.Process.Kill()
-					_ = cmd.Wait()
+					<-exit
 				}
 			}()
-			// Wait for the "serving" log line.
-			sc := bufio.NewScanner(stderr)
-			var log strings.Builder
-			serving := false
-			for !serving && sc.Scan() {
-				log.WriteString(sc.Text() + "\n")
-				serving = strings.Contains(sc.Text(), "msg=serving")
-			}
-			if !serving {
-				t.Fatalf("child never served:\n%s", log.String())
-			}
-			if b, err := os.ReadFile(filepath.Join(dir, "addr")); err != nil || !strings.HasPrefix(string(b), "127.0.0.1:") {
-				t.Fatalf("addr file: %q %v", b, err)
+			// It serves once it has published its address (the file is
+			// written atomically, after the listener is open).
+			deadline := time.Now().Add(20 * time.Second)
+			for {
+				if b, err := os.ReadFile(filepath.Join(dir, "addr")); err == nil {
+					if !strings.HasPrefix(string(b), "127.0.0.1:") {
+						t.Fatalf("addr file: %q", b)
+					}
+					break
+				}
+				select {
+				case err := <-exit:
+					exited = true
+					t.Fatalf("child exited before serving: %v\n%s", err, log.String())
+				case <-time.After(10 * time.Millisecond):
+				}
+				if time.Now().After(deadline) {
+					t.Fatalf("child did not write its address within 20s:\n%s", log.String())
+				}
 			}
 			if err := cmd.Process.Signal(sig); err != nil {
 				t.Fatal(err)
 			}
-			rest, _ := io.ReadAll(stderr)
-			log.Write(rest)
-			exit := make(chan error, 1)
-			go func() { exit <- cmd.Wait() }()
 			select {
 			case err := <-exit:
-				waited = true
+				exited = true
 				if err != nil {
 					t.Fatalf("child exit: %v\n%s", err, log.String())
 				}
 			case <-time.After(20 * time.Second):
 				t.Fatal("child did not exit after the signal")
 			}
+			// Read after the fact: the clean stop was logged.
 			if !strings.Contains(log.String(), "msg=stopped") {
 				t.Errorf("no clean stop logged:\n%s", log.String())
 			}

@@ -41,6 +41,13 @@ func Start(addr string, reg *prometheus.Registry, pprofOn bool, healthy func() e
 	if err != nil {
 		return nil, fmt.Errorf("admin server: listen %s: %w", addr, err)
 	}
+	return Serve(ln, reg, pprofOn, healthy, log), nil
+}
+
+// Serve is Start on a listener the caller opened (tests bind port 0 and
+// hand the listener over, so no other process can take the port between
+// choosing and binding it). The server owns ln from now on: Close closes it.
+func Serve(ln net.Listener, reg *prometheus.Registry, pprofOn bool, healthy func() error, log *slog.Logger) *Server {
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) {
@@ -66,7 +73,7 @@ func Start(addr string, reg *prometheus.Registry, pprofOn bool, healthy func() e
 		}
 	}()
 	log.Info("admin server listening", "addr", ln.Addr().String(), "pprof", pprofOn)
-	return s, nil
+	return s
 }
 
 // Addr is the address the server listens on.

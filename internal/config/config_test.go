@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/crawlmaster/crawlmaster/crawl/fetchconfig"
 )
 
 const rootFile = "../../rpc.yaml"
@@ -33,7 +35,7 @@ func wants(t *testing.T, data []byte) []string {
 }
 
 func TestTestdata(t *testing.T) {
-	t.Setenv(EnvDatabaseURL, "")
+	t.Setenv("DATABASE_URL", "")
 	good, _ := filepath.Glob("testdata/*.good.yml")
 	bad, _ := filepath.Glob("testdata/*.bad.yml")
 	if len(good) < 5 || len(bad) < 20 {
@@ -119,9 +121,6 @@ func TestSeedLayout(t *testing.T) {
 	if !reflect.DeepEqual(cfg.RPC.Assistants, want) {
 		t.Errorf("assistants = %+v", cfg.RPC.Assistants)
 	}
-	if got := cfg.TotalSlots(); got != 67 {
-		t.Errorf("TotalSlots = %d, want 67", got)
-	}
 	a, i, ok := cfg.Assistant("10.0.0.4:50052")
 	if !ok || i != 1 || a.Workers != 64 {
 		t.Errorf("Assistant(10.0.0.4:50052) = %+v, %d, %v", a, i, ok)
@@ -138,7 +137,7 @@ func TestAnchorsAndMerge(t *testing.T) {
 	cfg := mustParseFile(t, "anchors.good.yml")
 	var got []string
 	for _, a := range cfg.RPC.Assistants {
-		got = append(got, a.ID()+"/"+strconv.Itoa(a.Workers.Int()))
+		got = append(got, a.ID()+"/"+strconv.Itoa(int(a.Workers)))
 	}
 	want := []string{"10.0.0.9:50061/16", "10.0.0.9:50062/16", "10.0.0.9:50063/16"}
 	if !slices.Equal(got, want) {
@@ -148,13 +147,13 @@ func TestAnchorsAndMerge(t *testing.T) {
 
 func TestEmptyValuesAreDefaults(t *testing.T) {
 	cfg := mustParseFile(t, "empty_values.good.yml")
-	if cfg.RPC.Manager.Address != DefaultManagerAddress {
+	if cfg.RPC.Manager.Address != Default().RPC.Manager.Address {
 		t.Errorf("manager address = %q", cfg.RPC.Manager.Address)
 	}
 	if cfg.RPC.Assistants[0].MetricsPort != 51061 {
 		t.Errorf("metrics port = %d", cfg.RPC.Assistants[0].MetricsPort)
 	}
-	if !reflect.DeepEqual(cfg.Dispatch, Default().Dispatch) || cfg.Fetch.Timeout.Duration() != DefaultFetchTimeout || cfg.Fetch.Resolve != nil {
+	if !reflect.DeepEqual(cfg.Dispatch, Default().Dispatch) || cfg.Fetch.Timeout != Default().Fetch.Timeout || cfg.Fetch.Resolve != nil {
 		t.Errorf("defaults not kept: %+v %+v", cfg.Dispatch, cfg.Fetch)
 	}
 }
@@ -166,21 +165,22 @@ func TestFullFile(t *testing.T) {
 		got, exp any
 	}{
 		{"manager", cfg.RPC.Manager.Addr(), "0.0.0.0:9000"},
-		{"a0 metrics", cfg.RPC.Assistants[0].MetricsAddr(), "crawler-1.internal:7100"},
+		{"a0 metrics", cfg.RPC.Assistants[0].MetricsPort, 7100},
 		{"a1 id", cfg.RPC.Assistants[1].ID(), "[::1]:7000"},
 		{"a1 metrics", cfg.RPC.Assistants[1].MetricsPort, 8000},
 		{"db url", cfg.Database.URL, "host=db user=crawl dbname=crawl"},
 		{"max conns", cfg.Database.MaxConns, 32},
-		{"poll", cfg.Dispatch.PollTimeout.Duration(), 1500 * time.Millisecond},
-		{"prefetch", cfg.Dispatch.PrefetchFor(128), 4},
-		{"grace", cfg.Dispatch.ShutdownGrace, Duration(0)},
+		{"poll", cfg.Dispatch.PollTimeout, 1500 * time.Millisecond},
+		{"prefetch", cfg.Dispatch.PrefetchBatches, 4},
+		{"grace", cfg.Dispatch.ShutdownGrace, time.Duration(0)},
 		{"jitter", cfg.Retry.Jitter, 0.0},
 		{"store", cfg.Persist.StoreBodies, false},
-		{"stored cap", cfg.Persist.StoredBodyCap, ByteSize(4096)},
-		{"body cap", cfg.Fetch.BodyCap, 64 * KB},
-		{"robots cap", cfg.Fetch.RobotsCap, ByteSize(1536)},
+		{"stored cap", cfg.Persist.StoredBodyCap, fetchconfig.ByteSize(4096)},
+		{"body cap", cfg.Fetch.BodyCap, fetchconfig.ByteSize(64000)},
+		{"robots cap", cfg.Fetch.RobotsCap, fetchconfig.ByteSize(1536)},
 		{"redirects", cfg.Fetch.MaxRedirects, 0},
-		{"resolve", len(cfg.Fetch.Resolve), 3},
+		{"resolve", cfg.Fetch.Resolve[1], fetchconfig.ResolveRule{Pattern: "example.com", Addr: "[::1]:8443"}},
+		{"memory limit", cfg.Fetch.MemoryLimit, 64 * fetchconfig.MiB},
 		{"log", cfg.Log, Log{Format: "json", Level: "debug"}},
 		{"pprof", cfg.Metrics.Pprof, true},
 	}
@@ -189,14 +189,10 @@ func TestFullFile(t *testing.T) {
 			t.Errorf("%s = %#v, want %#v", c.name, c.got, c.exp)
 		}
 	}
-	rules, err := cfg.Fetch.ResolveRules()
-	if err != nil || len(rules) != 3 || rules[1].Addr != "[::1]:8443" {
-		t.Errorf("ResolveRules = %v, %v", rules, err)
-	}
 }
 
 func TestRootFile(t *testing.T) {
-	t.Setenv(EnvDatabaseURL, "")
+	t.Setenv("DATABASE_URL", "")
 	cfg, err := Load(rootFile)
 	if err != nil {
 		t.Fatalf("Load(%s): %v", rootFile, err)
@@ -211,23 +207,22 @@ func TestRootFile(t *testing.T) {
 		t.Errorf("fetch.resolve = %v, want empty", cfg.Fetch.Resolve)
 	}
 	cfg.Fetch.Resolve = nil
+	// The fetch section documents the crawl library's own defaults.
+	if !reflect.DeepEqual(cfg.Fetch.Config, fetchconfig.Default()) {
+		t.Errorf("rpc.yaml's fetch section differs from fetchconfig.Default():\ngot  %+v\nwant %+v", cfg.Fetch.Config, fetchconfig.Default())
+	}
 	// Apart from the endpoints, the reference file holds exactly the defaults.
 	if !reflect.DeepEqual(cfg, want) {
 		t.Errorf("root rpc.yaml differs from the defaults:\ngot  %+v\nwant %+v", cfg, want)
-	}
-	if cfg.TotalSlots() != 128 {
-		t.Errorf("TotalSlots = %d", cfg.TotalSlots())
 	}
 }
 
 // schemaPaths lists every key path of the schema, list items as "[]".
 func schemaPaths(t reflect.Type, prefix string, out map[string]bool) {
-	fs := structFields(t)
-	for _, name := range fs.names {
-		ft := t.Field(fs.index[name]).Type
-		p := joinPath(prefix, name)
+	for _, f := range fields(t) {
+		p := joinPath(prefix, f.Name)
 		out[p] = true
-		switch {
+		switch ft := f.Type; {
 		case isLeaf(ft):
 		case ft.Kind() == reflect.Struct:
 			schemaPaths(ft, p, out)
@@ -235,6 +230,11 @@ func schemaPaths(t reflect.Type, prefix string, out map[string]bool) {
 			schemaPaths(ft.Elem(), p+"[]", out)
 		}
 	}
+}
+
+// isLeaf reports whether values of t have no keys of their own.
+func isLeaf(t reflect.Type) bool {
+	return reflect.PointerTo(t).Implements(reflect.TypeFor[yaml.Unmarshaler]()) || t.Kind() != reflect.Struct && t.Kind() != reflect.Slice
 }
 
 // TestRootFileDocumented checks that the reference file shows every key of
@@ -307,16 +307,12 @@ func TestRootFileDocumented(t *testing.T) {
 func leafType(p string) reflect.Type {
 	t := reflect.TypeFor[Config]()
 	for _, part := range strings.Split(p, ".") {
-		part = strings.TrimSuffix(part, "[]")
 		if t.Kind() == reflect.Slice {
 			t = t.Elem()
 		}
-		fs := structFields(t)
-		i, ok := fs.index[part]
-		if !ok {
+		if t = testFieldType(t, strings.TrimSuffix(part, "[]")); t == nil {
 			return nil
 		}
-		t = t.Field(i).Type
 	}
 	if isLeaf(t) {
 		return t
@@ -357,7 +353,7 @@ func normalize(c *Config) *Config {
 
 func TestDatabaseURLOverride(t *testing.T) {
 	const env = "postgres://other@db.example:5432/crawl?sslmode=require"
-	t.Setenv(EnvDatabaseURL, env)
+	t.Setenv("DATABASE_URL", env)
 	cfg, err := Load(rootFile)
 	if err != nil {
 		t.Fatal(err)
@@ -374,11 +370,11 @@ func TestDatabaseURLOverride(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if cfg.Database.URL != DefaultDatabaseURL {
+	if cfg.Database.URL != Default().Database.URL {
 		t.Errorf("Parse read the environment: database.url = %q", cfg.Database.URL)
 	}
 
-	t.Setenv(EnvDatabaseURL, "mysql://root:hunter2@h/db")
+	t.Setenv("DATABASE_URL", "mysql://root:hunter2@h/db")
 	_, err = Load(rootFile)
 	if err == nil || !strings.Contains(err.Error(), "database.url: scheme must be postgres:// or postgresql://") ||
 		!strings.Contains(err.Error(), "(value from $DATABASE_URL)") {
@@ -388,9 +384,9 @@ func TestDatabaseURLOverride(t *testing.T) {
 		t.Errorf("error leaks the password: %v", err)
 	}
 
-	t.Setenv(EnvDatabaseURL, "")
+	t.Setenv("DATABASE_URL", "")
 	cfg, err = Load(rootFile)
-	if err != nil || cfg.Database.URL != DefaultDatabaseURL {
+	if err != nil || cfg.Database.URL != Default().Database.URL {
 		t.Errorf("empty DATABASE_URL must not override: %v %q", err, cfg.Database.URL)
 	}
 }
@@ -404,28 +400,62 @@ func TestParseEdgeCases(t *testing.T) {
 		{"rpc: {manager: {port: 1}, assistant: [{address: a, port: 2, workers: 1}]}\n---\n", "more than one YAML document"},
 		{"rpc: [", "invalid YAML"},
 		{"42", "the top level must be a mapping"},
-		{"rpc: {assistant: [~]}", "rpc.assistant[0]: empty list item"},
-		{"fetch: {resolve: [~]}", "fetch.resolve[0]: empty list item"},
-		{"fetch: {resolve: [[1]]}", "fetch.resolve[0]: expected a string, got a list"},
-		{"rpc: {manager: {port: 99999999999999999999999}}", "rpc.manager.port: integer 99999999999999999999999 is out of range"},
+		{"rpc: {assistant: [~]}", "rpc.assistant: item 0 is empty (line 1)"},
+		{"fetch: {resolve: ['*=127.0.0.1:1', ~]}", "fetch.resolve: item 1 is empty (line 1)"},
+		{"fetch: {resolve: [[1]]}", "fetch.resolve[0]: expected a string \"PATTERN=IP:PORT\", got a list"},
+		{"rpc: {manager: {port: 99999999999999999999999}}", "rpc.manager.port: expected an integer, got the number 99999999999999999999999"},
 		{"dispatch: {poll_interval: [1s]}", "dispatch.poll_interval: expected a duration such as \"30s\", got a list"},
 		{"dispatch: {poll_interval: true}", "dispatch.poll_interval: expected a duration such as \"30s\", got the boolean true"},
 		{"fetch: {body_cap: 1.5}", "fetch.body_cap: expected a size such as 1048576 or \"1MiB\", got the number 1.5"},
 		{"fetch: {body_cap: 99999999999999GiB}", "fetch.body_cap: size \"99999999999999GiB\" is too large"},
 		{"fetch: {body_cap: 2GiB}", "fetch.body_cap: must be at most 1GiB, got 2GiB"},
 		{"fetch: {body_cap: 0}", "fetch.body_cap: must be > 0, got 0"},
-		{"rpc: {manager: {<<: [1]}}", "merge key \"<<\" needs a mapping or a list of mappings"},
+		{"rpc: {manager: {<<: [1]}}", "rpc.manager: merge key \"<<\" needs a mapping or a list of mappings, got a list (line 1)"},
+		{"rpc: {manager: {<<: 5}}", "rpc.manager: merge key \"<<\" needs a mapping or a list of mappings, got the number 5 (line 1)"},
 		{"rpc: {manager: {'<<': 1}}", "unknown key \"rpc.manager.<<\""},
-		{"rpc: {manager: {[a]: 1}}", "rpc.manager: keys must be plain names, got a list"},
-		{"rpc: {assistant: &a [*a]}", "rpc.assistant[0]: expected a mapping of keys, got a list"},
-		{"rpc: {manager: &m {<<: *m}}", "nested too deeply"},
-		{"rpc: {assistant: [{address: a, port: 1, workers: &w [*w]}]}", "rpc.assistant[0].workers: old list form: items must be scalars"},
+		{"rpc: {manager: {[a]: 1}}", "cannot unmarshal !!seq into string (line 1)"},
+		{"!!0 :", `unknown key "" (line 1), valid keys here: rpc, database`},
+		{"rpc: {assistant: &a [*a]}", "rpc.assistant: expected a mapping of keys, got a list"},
+		{"rpc: {manager: &m {<<: *m}}", "invalid YAML: anchor 'm' value contains itself"},
 		{"dispatch: {down_after: -1, prefetch_batches: -2}", "dispatch.prefetch_batches: must be >= 0, got -2"},
 	} {
 		_, err := Parse([]byte(tc.in))
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("Parse(%q):\n got  %v\n want %q", tc.in, err, tc.want)
 		}
+	}
+}
+
+// Each of these documents has exactly one problem, reported once.
+func TestOneProblem(t *testing.T) {
+	const rpc = "rpc: {manager: {port: 1}, assistant: [{address: a, port: 2, workers: 1}]}\n"
+	for _, tc := range []struct{ in, want string }{
+		{strings.Replace(rpc, "workers: 1", "workers: 1.5", 1),
+			"rpc.assistant[0].workers: expected a number of worker slots (or a list, old form), got the number 1.5 (line 1)"},
+		{strings.Replace(rpc, "port: 1", "port: 99999999999999999999", 1),
+			"rpc.manager.port: expected an integer, got the number 99999999999999999999 (line 1)"},
+		{rpc + "persist: {store_bodies: 'true'}", `persist.store_bodies: expected true or false, got "true" (line 2)`},
+		{rpc + "persist: {store_bodies: on}", `persist.store_bodies: expected true or false, got "on" (line 2)`},
+		{rpc + "dispatch: {batch_size: 0.5}", "dispatch.batch_size: expected an integer, got the number 0.5 (line 2)"},
+		{rpc + "dispatch: {batch_size: 4, batch_size: 4, down_after: 0}", "dispatch.batch_size: duplicate key (first at line 2) (line 2)"},
+		{rpc + "fetch: {resolve: ['*=127.0.0.1:1', ~]}", "fetch.resolve: item 1 is empty (line 2)"},
+		{rpc + "fetch: {user_agent: 'bad.bot/1'}", `fetch.user_agent: "bad.bot/1" has no robots.txt product token: it must start with letters, digits, '-' or '_' up to the first '/' or space (line 2)`},
+		{"rpc: {manager: {port: 1}, assistant: [{address: localhost, port: 2, workers: 1}, {address: '::ffff:127.0.0.1', port: 2, workers: 1}]}",
+			"rpc.assistant[1]: duplicate endpoint [::ffff:127.0.0.1]:2: same endpoint as rpc.assistant[0] (localhost:2): localhost, 127.0.0.1 and ::1 are the same loopback host (line 1)"},
+	} {
+		if _, err := Parse([]byte(tc.in)); err == nil || err.Error() != tc.want {
+			t.Errorf("Parse(%q):\n got  %v\n want %s", tc.in, err, tc.want)
+		}
+	}
+}
+
+func TestLoadEmptyFile(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "rpc.yaml")
+	if err := os.WriteFile(path, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Load(path); err == nil || err.Error() != path+": empty configuration: expected a mapping with at least an rpc section" {
+		t.Errorf("Load(empty file) = %v", err)
 	}
 }
 
@@ -446,8 +476,8 @@ func TestValidateHandBuilt(t *testing.T) {
 	if err := cfg.Validate(); err != nil {
 		t.Fatalf("Validate: %v", err)
 	}
-	if got := cfg.RPC.Assistants[0].MetricsAddr(); got != "127.0.0.1:51061" {
-		t.Errorf("MetricsAddr with MetricsPort 0 = %q", got)
+	if got := cfg.RPC.Assistants[0].EffectiveMetricsPort(); got != 51061 {
+		t.Errorf("EffectiveMetricsPort with MetricsPort 0 = %d", got)
 	}
 	cfg.RPC.Assistants = append(cfg.RPC.Assistants, Assistant{Address: "127.0.0.1", Port: 50061, Workers: 0})
 	cfg.Dispatch.PollTimeout = cfg.Dispatch.PollInterval
@@ -470,21 +500,75 @@ func TestValidateHandBuilt(t *testing.T) {
 	}
 }
 
-func TestHelpers(t *testing.T) {
-	d := Dispatch{}
-	if d.PrefetchFor(64) != 32 || d.PrefetchFor(1) != 0 {
-		t.Error("PrefetchFor auto")
-	}
-	for lvl, want := range map[string]string{"debug": "DEBUG", "info": "INFO", "warn": "WARN", "error": "ERROR"} {
-		if got := (Log{Level: lvl}).SlogLevel().String(); got != want {
-			t.Errorf("SlogLevel(%s) = %s", lvl, got)
-		}
-	}
+func TestRedactedURL(t *testing.T) {
 	db := Database{URL: "postgres://u:secret@h:5432/db"}
 	if got := db.RedactedURL(); strings.Contains(got, "secret") || !strings.Contains(got, "u:xxxxx@h") {
 		t.Errorf("RedactedURL = %q", got)
 	}
 	if got := (Database{URL: "host=x password=y"}).RedactedURL(); got != "(unparsable)" {
 		t.Errorf("RedactedURL(dsn) = %q", got)
+	}
+}
+
+func TestHint(t *testing.T) {
+	known := fields(reflect.TypeFor[struct {
+		A int `yaml:"poll_interval"`
+		B int `yaml:"poll_timeout"`
+		C int `yaml:"batch_size"`
+		D int `yaml:"url"`
+	}]())
+	for _, tc := range []struct{ key, want string }{
+		{"pol_interval", `, did you mean "d.poll_interval"?`},
+		{"Poll_Timeout", `, did you mean "d.poll_timeout"?`},
+		{"batchsize", `, did you mean "d.batch_size"?`},
+		{"ur", `, did you mean "d.url"?`},
+		{"uri", `, did you mean "d.url"?`},
+		{"zzz", ", valid keys here: poll_interval, poll_timeout, batch_size, url"},
+		{"x", ", valid keys here: poll_interval, poll_timeout, batch_size, url"},
+	} {
+		if got := hint(tc.key, "d", known); got != tc.want {
+			t.Errorf("hint(%q) = %q, want %q", tc.key, got, tc.want)
+		}
+	}
+	if got := hint("x", "", nil); got != "" {
+		t.Errorf("hint without known keys = %q", got)
+	}
+}
+
+func testFieldType(t reflect.Type, name string) reflect.Type {
+	for _, f := range fields(t) {
+		if f.Name == name {
+			return f.Type
+		}
+	}
+	return nil
+}
+
+func TestWorkersYAML(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		want Workers
+		err  string
+	}{
+		{"64", 64, ""},
+		{"0", 0, ""}, // Validate rejects it
+		{"[1000, 2000, 3000]", 3, ""},
+		{"- 1\n- 2\n", 2, ""},
+		{"[a, [b]]", 2, ""}, // the old form's values never mattered
+		{"[]", 0, `line 1: column 1: empty list: give the number of worker slots, e.g. "workers: 64"`},
+		{"'64'", 0, `line 1: column 1: expected a number of worker slots (or a list, old form), got "64"`},
+		{"6.4", 0, "got the number 6.4"},
+		{"{n: 1}", 0, "got a mapping"},
+		{"99999999999999999999", 0, "got the number 99999999999999999999"},
+	} {
+		var w Workers
+		err := yaml.Unmarshal([]byte(tc.in), &w)
+		var te *yaml.TypeError
+		switch {
+		case tc.err == "" && (err != nil || w != tc.want):
+			t.Errorf("%q: got %d, %v; want %d", tc.in, w, err, tc.want)
+		case tc.err != "" && (!errors.As(err, &te) || !strings.Contains(te.Errors[0], tc.err)):
+			t.Errorf("%q: got %d, %v; want a *yaml.TypeError %q", tc.in, w, err, tc.err)
+		}
 	}
 }

@@ -2,504 +2,363 @@ package config
 
 import (
 	"bytes"
+	"cmp"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/crawlmaster/crawlmaster/internal/yamlcheck"
 )
 
-// Load reads and parses the configuration file at path (see [Parse]), then,
-// if the environment variable DATABASE_URL is set and non-empty, uses it as
-// database.url. Every problem found is reported at once, each prefixed with
-// path; see [FieldError].
+// Load parses the file at path (see [Parse]); a non-empty $DATABASE_URL
+// then replaces database.url. Problems are prefixed with path.
 func Load(path string) (*Config, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("config: %w", err)
 	}
-	return parse(data, path, os.Getenv(EnvDatabaseURL))
+	return parse(data, path, os.Getenv("DATABASE_URL"))
 }
 
-// Parse decodes and validates a configuration. Keys absent from data keep
-// their defaults ([Default]); rpc.assistant[].metrics_port defaults to
-// port+1000. Unknown keys, wrong types, an empty document, several documents
-// and every rule of [Config.Validate] are errors naming the key path and
-// line. Parse does not read the environment.
-func Parse(data []byte) (*Config, error) {
-	return parse(data, "", "")
-}
+// Parse decodes and validates a configuration: unknown keys, wrong types,
+// an empty document, several documents and [Config.Validate]'s rules fail.
+func Parse(data []byte) (*Config, error) { return parse(data, "", "") }
 
 func parse(data []byte, file, envURL string) (*Config, error) {
-	cfg, ps := parseProblems(data, envURL)
+	root, err := parseDocument(data)
+	if err != nil {
+		return nil, joinProblems([]*FieldError{err}, file)
+	}
+	ix := &index{byPath: map[string]*entry{}}
+	ix.walk(root, reflect.TypeFor[Config](), "")
+	cfg, ps := Default(), ix.problems
+	failed := map[string]bool{} // paths whose value is not the file's: no validation below
 	for _, p := range ps {
-		p.File = file
+		failed[p.Path] = true
 	}
-	if err := joinProblems(ps); err != nil {
-		return nil, err
+	var te *yaml.TypeError
+	if err := decode(data, cfg); errors.As(err, &te) {
+		for _, m := range te.Errors { // a repeat of a problem above is dropped by joinProblems
+			p, path := ix.typeProblem(m)
+			ps, failed[path] = append(ps, p), path != "" // "": no key found, nothing to skip
+		}
+	} else if err != nil { // yaml.v3 stopped half-way: what it decoded is not worth validating
+		return nil, joinProblems([]*FieldError{ix.fatal(err)}, file)
+	}
+
+	cfg.Database.URL = cmp.Or(envURL, cfg.Database.URL)
+	for i := range cfg.RPC.Assistants {
+		if a := &cfg.RPC.Assistants[i]; a.MetricsPort == 0 && validPort(a.Port) && validPort(a.EffectiveMetricsPort()) {
+			a.MetricsPort = a.EffectiveMetricsPort()
+		}
+	}
+	for _, p := range cfg.validate() {
+		if !slices.ContainsFunc(ancestors(p.Path), func(a string) bool { return failed[a] }) {
+			ps = append(ps, ix.annotate(p, envURL))
+		}
+	}
+	if len(ps) > 0 {
+		return nil, joinProblems(ps, file)
 	}
 	return cfg, nil
 }
 
-func docProblem(line int, format string, args ...any) []*FieldError {
-	return []*FieldError{{Line: line, Msg: fmt.Sprintf(format, args...)}}
-}
-
-func parseProblems(data []byte, envURL string) (*Config, []*FieldError) {
-	root, ps := parseDocument(data)
-	if ps != nil {
-		return nil, ps
-	}
-	cfg, w := decodeRoot(root)
-	if len(w.problems) > 0 {
-		// Problems found while decoding make some values meaningless; the
-		// validation problems about those values would only add noise.
-		return nil, append(w.problems, w.annotate(w.filter(cfg.validate()))...)
-	}
-	// Safety net: yaml.v3's own strict decoding must agree with the walker.
-	if err := strictDecode(data); err != nil {
-		return nil, docProblem(0, "%s", strings.TrimPrefix(err.Error(), "yaml: "))
-	}
-
-	cfg.applyDerived()
-	if envURL != "" {
-		cfg.Database.URL = envURL
-	}
-	vps := cfg.validate()
-	if envURL != "" {
-		for _, p := range vps {
-			if p.Path == "database.url" {
-				p.Msg += " (value from $" + EnvDatabaseURL + ")"
-			}
+// decode decodes data into cfg, strictly; yaml.v3 panics on a merge key "<<" beside a list or mapping key: an error.
+func decode(data []byte, cfg *Config) (err error) {
+	defer func() {
+		if r := recover(); r != nil && strings.Contains(fmt.Sprint(r), "unhashable") { // it hashes the mapping's keys
+			err = errors.New(`yaml: a mapping with a merge key "<<" must not have a list or mapping as a key`)
+		} else if r != nil {
+			panic(r)
 		}
-	}
-	if len(vps) > 0 {
-		return nil, w.annotate(vps)
-	}
-	return cfg, nil
-}
-
-// parseDocument parses data as exactly one YAML document whose top level is
-// a mapping, and returns that mapping.
-func parseDocument(data []byte) (*yaml.Node, []*FieldError) {
-	dec := yaml.NewDecoder(bytes.NewReader(data))
-	var doc yaml.Node
-	if err := dec.Decode(&doc); err != nil {
-		if errors.Is(err, io.EOF) {
-			return nil, docProblem(0, "empty configuration: expected a mapping with at least an rpc section")
-		}
-		return nil, docProblem(0, "invalid YAML: %s", strings.TrimPrefix(err.Error(), "yaml: "))
-	}
-	var extra yaml.Node
-	switch err := dec.Decode(&extra); {
-	case errors.Is(err, io.EOF):
-	case err != nil:
-		return nil, docProblem(0, "invalid YAML in a second document: %s (only one document is allowed)", strings.TrimPrefix(err.Error(), "yaml: "))
-	default:
-		return nil, docProblem(extra.Line, "more than one YAML document (a second one starts here): the configuration must be a single document")
-	}
-	if doc.Kind != yaml.DocumentNode || len(doc.Content) != 1 {
-		return nil, docProblem(0, "empty configuration: expected a mapping with at least an rpc section")
-	}
-	root := resolveAlias(doc.Content[0])
-	switch {
-	case root == nil:
-		return nil, docProblem(0, "invalid YAML document")
-	case root.Kind == yaml.ScalarNode && root.ShortTag() == tagNull:
-		return nil, docProblem(root.Line, "empty configuration: expected a mapping with at least an rpc section")
-	case root.Kind != yaml.MappingNode:
-		return nil, docProblem(root.Line, "the top level must be a mapping with sections such as rpc, got %s", describe(root))
-	}
-	return root, nil
-}
-
-// decodeRoot decodes the top-level mapping over the defaults.
-func decodeRoot(root *yaml.Node) (*Config, *walker) {
-	cfg := Default()
-	w := &walker{lines: map[string]int{}, set: map[string]bool{}, budget: walkBudget}
-	w.decodeStruct(root, reflect.ValueOf(cfg).Elem(), "", 0)
-	return cfg, w
-}
-
-// strictDecode decodes data with yaml.v3's KnownFields(true), the
-// library's own check for unknown keys and types.
-func strictDecode(data []byte) error {
+	}()
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	dec.KnownFields(true)
-	return dec.Decode(new(Config))
+	return dec.Decode(cfg)
 }
 
-// walkBudget bounds the work of one decode (nodes visited, merges followed),
-// so that alias and merge-key tricks cannot make decoding explode.
-const walkBudget = 200000
-
-// maxMergeDepth bounds nested merge keys ("<<"), which may be cyclic.
-const maxMergeDepth = 10
-
-// walker decodes a yaml.Node tree into a struct, key by key, using the
-// structs' yaml tags, so that every problem can name its key path.
-type walker struct {
-	problems []*FieldError
-	lines    map[string]int  // path -> line of its key (or list item)
-	set      map[string]bool // path -> present with a non-empty value
-	failed   []string        // paths whose value could not be decoded
-	budget   int
-	broke    bool // budget exhausted, reported once
-}
-
-func (w *walker) fail(path string, line int, format string, args ...any) {
-	w.problems = append(w.problems, &FieldError{Path: path, Line: line, Msg: fmt.Sprintf(format, args...)})
-	w.failed = append(w.failed, path)
-}
-
-// spend consumes budget; false (after reporting once) when it is exhausted.
-func (w *walker) spend(line int) bool {
-	w.budget--
-	if w.budget >= 0 {
-		return true
-	}
-	if !w.broke {
-		w.broke = true
-		w.fail("", line, "document too complex (too many nodes, aliases or merge keys)")
-	}
-	return false
-}
-
-type keyValue struct {
-	key   *yaml.Node // resolved scalar key
-	value *yaml.Node
-}
-
-// pairs returns the key/value pairs of mapping n with merge keys ("<<")
-// expanded: explicit keys win over merged ones, and among merged mappings
-// the earlier one wins, as in YAML's merge key specification.
-func (w *walker) pairs(n *yaml.Node, path string, depth int) []keyValue {
-	var out []keyValue
-	var merges []*yaml.Node
-	seen := map[string]int{}
-	for i := 0; i+1 < len(n.Content); i += 2 {
-		if !w.spend(n.Line) {
-			return nil
-		}
-		k, v := n.Content[i], n.Content[i+1]
-		if isMergeKey(k) {
-			merges = append(merges, v)
-			continue
-		}
-		rk := resolveAlias(k)
-		if rk == nil || rk.Kind != yaml.ScalarNode {
-			w.fail(path, k.Line, "keys must be plain names, got %s", describe(k))
-			continue
-		}
-		if first, dup := seen[rk.Value]; dup {
-			w.fail(joinPath(path, rk.Value), k.Line, "duplicate key (first at line %d)", first)
-			continue
-		}
-		seen[rk.Value] = k.Line
-		out = append(out, keyValue{rk, v})
-	}
-	for _, m := range merges {
-		rm := resolveAlias(m)
-		var sources []*yaml.Node
-		switch {
-		case rm != nil && rm.Kind == yaml.MappingNode:
-			sources = []*yaml.Node{rm}
-		case rm != nil && rm.Kind == yaml.SequenceNode:
-			for _, s := range rm.Content {
-				rs := resolveAlias(s)
-				if rs == nil || rs.Kind != yaml.MappingNode {
-					w.fail(path, m.Line, "merge key \"<<\" needs a mapping or a list of mappings, got a list holding %s", describe(s))
-					return out
-				}
-				sources = append(sources, rs)
-			}
-		default:
-			w.fail(path, m.Line, "merge key \"<<\" needs a mapping or a list of mappings, got %s", describe(m))
-			return out
-		}
-		if depth >= maxMergeDepth {
-			w.fail(path, m.Line, "merge keys (\"<<\") nested too deeply")
-			return out
-		}
-		for _, src := range sources {
-			for _, kv := range w.pairs(src, path, depth+1) {
-				if _, dup := seen[kv.key.Value]; !dup {
-					seen[kv.key.Value] = kv.key.Line
-					out = append(out, kv)
-				}
-			}
-		}
-	}
-	return out
-}
-
-// isMergeKey matches yaml.v3's notion of a merge key.
-func isMergeKey(n *yaml.Node) bool {
-	return n.Kind == yaml.ScalarNode && n.Value == "<<" && (n.Tag == "" || n.Tag == "!" || n.ShortTag() == "!!merge")
-}
-
-// decodeStruct decodes mapping n into struct v. Keys left out, or given an
-// empty value, keep v's current (default) value.
-func (w *walker) decodeStruct(n *yaml.Node, v reflect.Value, path string, depth int) {
-	fields := structFields(v.Type())
-	for _, kv := range w.pairs(n, path, 0) {
-		name := kv.key.Value
-		fp := joinPath(path, name)
-		idx, ok := fields.index[name]
-		if !ok {
-			fe := &FieldError{Path: fp, Line: kv.key.Line, unknownKey: true, Msg: "unknown key"}
-			if s := suggest(name, fields.names); s != "" {
-				fe.hint = fmt.Sprintf("did you mean %q?", joinPath(path, s))
-			} else {
-				fe.hint = "valid keys here: " + strings.Join(fields.names, ", ")
-			}
-			w.problems = append(w.problems, fe)
-			w.failed = append(w.failed, fp)
-			continue
-		}
-		w.lines[fp] = kv.key.Line
-		val := resolveAlias(kv.value)
-		if val == nil {
-			w.fail(fp, kv.key.Line, "invalid alias")
-			continue
-		}
-		if val.Kind == yaml.ScalarNode && val.ShortTag() == tagNull {
-			continue // an empty value counts as left out
-		}
-		w.set[fp] = true
-		w.decodeValue(val, v.Field(idx), fp, kv.key.Line, depth+1)
-	}
-}
-
-var unmarshalerType = reflect.TypeFor[yaml.Unmarshaler]()
-
-// isLeaf reports whether values of t are decoded by yaml.v3 as a whole.
-func isLeaf(t reflect.Type) bool {
-	if reflect.PointerTo(t).Implements(unmarshalerType) {
-		return true
-	}
-	return t.Kind() != reflect.Struct && t.Kind() != reflect.Slice
-}
-
-// decodeValue decodes the resolved, non-null node n into v.
-func (w *walker) decodeValue(n *yaml.Node, v reflect.Value, path string, line, depth int) {
-	if !w.spend(line) {
-		return
-	}
-	if depth > 20 {
-		w.fail(path, line, "nested too deeply")
-		return
-	}
-	t := v.Type()
+// parseDocument returns the top-level mapping of data's single document.
+func parseDocument(data []byte) (*yaml.Node, *FieldError) {
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	var doc, extra yaml.Node
+	err := dec.Decode(&doc)
 	switch {
-	case isLeaf(t):
-		w.decodeLeaf(n, v, path, line)
-	case t.Kind() == reflect.Struct:
-		if n.Kind != yaml.MappingNode {
-			w.fail(path, line, "expected a mapping of keys, got %s", describe(n))
-			return
+	case errors.Is(err, io.EOF) || err == nil && doc.Content[0].ShortTag() == "!!null":
+		return nil, &FieldError{Msg: "empty configuration: expected a mapping with at least an rpc section"}
+	case err != nil:
+		return nil, &FieldError{Msg: "invalid YAML: " + strings.TrimPrefix(err.Error(), "yaml: ")}
+	case !errors.Is(dec.Decode(&extra), io.EOF):
+		return nil, &FieldError{Line: extra.Line, Msg: "more than one YAML document (a second one starts here): the configuration must be a single document"}
+	case doc.Content[0].Kind != yaml.MappingNode:
+		return nil, &FieldError{Line: doc.Content[0].Line, Msg: "the top level must be a mapping with sections such as rpc, got " + yamlcheck.Describe(doc.Content[0])}
+	}
+	return doc.Content[0], nil
+}
+
+// fatal describes an error that stopped yaml.v3. When that is a merge key
+// ("<<") whose value is no mapping, yaml.v3 does not say which: find it.
+func (ix *index) fatal(err error) *FieldError {
+	p := &FieldError{Msg: "invalid YAML: " + strings.TrimPrefix(err.Error(), "yaml: ")}
+	notMap := func(n *yaml.Node) bool { return yamlcheck.Unalias(n).Kind != yaml.MappingNode }
+	for _, e := range ix.entries {
+		v := yamlcheck.Unalias(e.value)
+		if strings.Contains(p.Msg, "map merge") && strings.HasSuffix(e.path, "<<") && notMap(v) && (v.Kind != yaml.SequenceNode || slices.ContainsFunc(v.Content, notMap)) {
+			p.Path, p.Line, p.Msg = ancestors(e.path)[1], e.line, "merge key \"<<\" needs a mapping or a list of mappings, got "+yamlcheck.Describe(v)
 		}
-		w.decodeStruct(n, v, path, depth)
-	case t.Kind() == reflect.Slice:
-		if n.Kind != yaml.SequenceNode {
-			w.fail(path, line, "expected a list, got %s", describe(n))
-			return
+	}
+	return p
+}
+
+// entry is one key, or list item, of the document.
+type entry struct {
+	path       string
+	line       int          // of the key, or of the list item
+	key, value *yaml.Node   // key is nil for a list item
+	parent     reflect.Type // of the mapping holding the key, nil outside the schema
+}
+
+// index maps the document's lines to key paths and back.
+type index struct {
+	entries  []*entry // in document order
+	byPath   map[string]*entry
+	problems []*FieldError // what yaml.v3 accepts but the schema does not
+}
+
+// walk indexes node n at path, of Go type t (nil outside the schema), noting
+// what yaml.v3 accepts but should not: an empty list item (dropped, shifting
+// the others), a fraction in an integer (truncated), a YAML 1.1 boolean.
+func (ix *index) walk(n *yaml.Node, t reflect.Type, path string) {
+	if t != nil && reflect.PointerTo(t).Implements(reflect.TypeFor[yaml.Unmarshaler]()) {
+		return
+	}
+	if t != nil && t.Kind() == reflect.Slice {
+		t = t.Elem()
+	}
+	for i := 0; n.Kind == yaml.MappingNode && i+1 < len(n.Content); i += 2 {
+		k, v, ft, fs := n.Content[i], n.Content[i+1], reflect.Type(nil), fields(t)
+		if j := slices.IndexFunc(fs, func(f reflect.StructField) bool { return f.Name == k.Value }); j >= 0 {
+			ft = fs[j].Type
 		}
-		s := reflect.MakeSlice(t, len(n.Content), len(n.Content))
-		for i, item := range n.Content {
-			ip := path + "[" + strconv.Itoa(i) + "]"
-			w.lines[ip] = item.Line
-			ri := resolveAlias(item)
-			switch {
-			case ri == nil:
-				w.fail(ip, item.Line, "invalid alias")
-			case ri.Kind == yaml.ScalarNode && ri.ShortTag() == tagNull:
-				w.fail(ip, item.Line, "empty list item")
-			default:
-				w.set[ip] = true
-				w.decodeValue(ri, s.Index(i), ip, item.Line, depth+1)
+		e := &entry{path: joinPath(path, k.Value), line: k.Line, key: k, value: v, parent: t}
+		// Only for plain int and bool: time.Duration and Workers are ints too.
+		if s, tag := yamlcheck.Unalias(v), yamlcheck.Unalias(v).ShortTag(); ft != nil && ft.PkgPath() == "" && s.Kind == yaml.ScalarNode &&
+			(ft.Kind() == reflect.Int && tag == "!!float" || ft.Kind() == reflect.Bool && tag != "!!bool" && tag != "!!null") {
+			ix.problems = append(ix.problems, &FieldError{Path: e.path, Line: e.line, Msg: expected(ft.Kind().String(), s)})
+		}
+		ix.add(e, ft)
+	}
+	for i := 0; n.Kind == yaml.SequenceNode && i < len(n.Content); i++ {
+		item, p := n.Content[i], path+"["+strconv.Itoa(i)+"]"
+		if yamlcheck.Unalias(item).ShortTag() == "!!null" {
+			ix.problems = append(ix.problems, &FieldError{Path: path, Line: item.Line, Msg: "item " + strconv.Itoa(i) + " is empty"})
+		}
+		ix.add(&entry{path: p, line: item.Line, value: item}, t)
+	}
+}
+
+func (ix *index) add(e *entry, t reflect.Type) {
+	ix.entries = append(ix.entries, e)
+	if ix.byPath[e.path] == nil {
+		ix.byPath[e.path] = e
+	}
+	ix.walk(e.value, t, e.path)
+}
+
+// typeProblem names the key of a yaml.v3 "line N: ..." message; it returns
+// the problem and the path of the value that failed.
+func (ix *index) typeProblem(msg string) (*FieldError, string) {
+	line, col, rest := yamlcheck.Position(msg) // col > 0: from an UnmarshalYAML, names the value; line 0 matches no entry
+	p := &FieldError{Line: line, Msg: rest}
+	for _, e := range ix.entries {
+		k, v := e.key, e.value
+		switch {
+		case col > 0:
+			if v.Line == line && v.Column == col {
+				p.Path, p.Line = e.path, e.line
+				return p, e.path
 			}
+		case k != nil && k.Line == line && strings.HasPrefix(rest, "field "+k.Value+" not found in type "):
+			p.Path, p.Msg, p.hint = e.path, "unknown key", hint(k.Value, ancestors(e.path)[1], fields(e.parent))
+			return p, e.path
+		case k != nil && k.Line == line && strings.HasPrefix(rest, "mapping key "+strconv.Quote(k.Value)+" already defined at line "):
+			p.Path, p.Msg = e.path, "duplicate key (first at line "+rest[strings.LastIndexByte(rest, ' ')+1:]+")"
+			return p, ancestors(e.path)[1] // yaml.v3 skips the whole mapping
+		case v.Line == line && strings.HasPrefix(rest, "cannot unmarshal "+yamlValue(v)+" into "):
+			p.Path, p.Line, p.Msg = e.path, e.line, expected(rest[len("cannot unmarshal "+yamlValue(v)+" into "):], v)
+			return p, e.path
 		}
-		v.Set(s)
+	}
+	return p, ""
+}
+
+// yamlValue is how yaml.v3's type errors show a node: "!!str `abc`".
+func yamlValue(n *yaml.Node) string {
+	if v := n.Value; n.Kind != yaml.ScalarNode {
+		return n.ShortTag()
+	} else if len(v) > 10 {
+		return n.ShortTag() + " `" + v[:7] + "...`"
+	}
+	return n.ShortTag() + " `" + n.Value + "`"
+}
+
+// expected says what a value of Go type into should look like.
+func expected(into string, n *yaml.Node) string {
+	want, ok := map[string]string{"int": "an integer", "float64": "a number", "bool": "true or false", "string": "a string"}[into]
+	v, tag := strings.TrimSpace(n.Value), n.ShortTag()
+	_, notNumber := strconv.ParseFloat(v, 64)
+	switch {
+	case ok:
+	case strings.HasPrefix(into, "[]"):
+		want = "a list"
+	case into != "time.Duration":
+		want = "a mapping of keys"
+	case tag == "!!int" || tag == "!!float" || tag == "!!str" && notNumber == nil:
+		return fmt.Sprintf("duration %s has no unit: add one, e.g. \"%ss\" or \"%sms\"", v, v, v)
+	case tag == "!!str":
+		return fmt.Sprintf("invalid duration %q: use Go duration syntax such as \"500ms\", \"30s\", \"5m\" or \"1h\"", n.Value)
 	default:
-		w.fail(path, line, "unsupported field type %s", t) // not reached with this package's types
+		want = "a duration such as \"30s\""
 	}
+	return "expected " + want + ", got " + yamlcheck.Describe(n)
 }
 
-// decodeLeaf decodes a value that has no sub-keys: a scalar, or a type with
-// its own UnmarshalYAML. Builtin kinds are checked more strictly than
-// yaml.v3 does (it would silently truncate 1.5 into an int field).
-func (w *walker) decodeLeaf(n *yaml.Node, v reflect.Value, path string, line int) {
-	t := v.Type()
-	custom := reflect.PointerTo(t).Implements(unmarshalerType)
-	if !custom {
-		want := ""
-		switch t.Kind() {
-		case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
-			reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
-			if n.Kind == yaml.ScalarNode && n.ShortTag() == tagFloat && looksInteger(n.Value) {
-				w.fail(path, line, "integer %s is out of range", n.Value)
-				return
-			}
-			if n.Kind != yaml.ScalarNode || n.ShortTag() != tagInt {
-				want = "an integer"
-			}
-		case reflect.Float32, reflect.Float64:
-			if n.Kind != yaml.ScalarNode || (n.ShortTag() != tagInt && n.ShortTag() != tagFloat) {
-				want = "a number"
-			}
-		case reflect.Bool:
-			if n.Kind != yaml.ScalarNode || n.ShortTag() != tagBool {
-				want = "true or false"
-			}
-		case reflect.String:
-			if n.Kind != yaml.ScalarNode {
-				want = "a string"
-			}
-		}
-		if want != "" {
-			w.fail(path, line, "expected %s, got %s", want, describe(n))
-			return
+// annotate gives a validation problem the line of its key or the nearest
+// enclosing one, and calls workers left out "required".
+func (ix *index) annotate(p *FieldError, envURL string) *FieldError {
+	if e := ix.byPath[p.Path]; strings.HasSuffix(p.Path, "].workers") && (e == nil || yamlcheck.Unalias(e.value).ShortTag() == "!!null") {
+		p.Msg = "required"
+	}
+	if envURL != "" && p.Path == "database.url" {
+		p.Msg += " (value from $DATABASE_URL)"
+	}
+	for _, a := range ancestors(p.Path) {
+		if e := ix.byPath[a]; e != nil && p.Line == 0 {
+			p.Line = e.line
 		}
 	}
-	if err := n.Decode(v.Addr().Interface()); err != nil {
-		var te *yaml.TypeError
-		if errors.As(err, &te) {
-			w.fail(path, line, "invalid value %s", describe(n))
-			return
-		}
-		w.fail(path, line, "%s", strings.TrimPrefix(err.Error(), "yaml: "))
-	}
+	return p
 }
 
-// filter drops the validation problems about values that failed to decode
-// (or lie below one), keeping the report to the real mistakes.
-func (w *walker) filter(ps []*FieldError) []*FieldError {
-	var out []*FieldError
-outer:
-	for _, p := range ps {
-		for _, f := range w.failed {
-			if f != "" && (p.Path == f || strings.HasPrefix(p.Path, f+".") || strings.HasPrefix(p.Path, f+"[")) {
-				continue outer
-			}
-		}
-		out = append(out, p)
+// ancestors returns path and the paths above it: "a.b[1]", "a.b", "a", "".
+func ancestors(path string) []string {
+	out := []string{path}
+	for len(out) == 1 || path != "" { // at least one parent, "" for a key at the top
+		path = path[:max(0, strings.LastIndexAny(path, ".["))]
+		out = append(out, path)
 	}
 	return out
 }
 
-// annotate sets the line of each validation problem (that of the key, or of
-// its nearest ancestor present in the file) and turns a problem about a
-// required key left out of the file into "required".
-func (w *walker) annotate(ps []*FieldError) []*FieldError {
-	for _, p := range ps {
-		if isRequiredKey(p.Path) && !w.set[p.Path] {
-			p.Msg = "required"
-		}
-		for path := p.Path; path != ""; path = parentPath(path) {
-			if line, ok := w.lines[path]; ok {
-				p.Line = line
-				break
-			}
-		}
-	}
-	return ps
-}
+func joinPath(path, key string) string { return strings.TrimPrefix(path+"."+key, ".") }
 
-// isRequiredKey reports whether path is a key without a default.
-func isRequiredKey(path string) bool {
-	if path == "rpc.manager.port" {
-		return true
-	}
-	if !strings.HasPrefix(path, "rpc.assistant[") {
-		return false
-	}
-	_, leaf, ok := strings.Cut(path, "].")
-	return ok && (leaf == "address" || leaf == "port" || leaf == "workers")
-}
-
-// parentPath returns the path one level up: "a.b[1].c" -> "a.b[1]" ->
-// "a.b" -> "a" -> "".
-func parentPath(p string) string {
-	i := strings.LastIndexAny(p, ".[")
-	if i < 0 {
-		return ""
-	}
-	return p[:i]
-}
-
-func joinPath(path, key string) string {
-	if path == "" {
-		return key
-	}
-	return path + "." + key
-}
-
-type fieldSet struct {
-	index map[string]int // yaml name -> field index
-	names []string       // yaml names in declaration order
-}
-
-// structFields lists the yaml keys of struct type t.
-func structFields(t reflect.Type) fieldSet {
-	fs := fieldSet{index: map[string]int{}}
-	for i := range t.NumField() {
+// fields lists the YAML keys (as Name) of struct type t, inline ones in place.
+func fields(t reflect.Type) []reflect.StructField {
+	var out []reflect.StructField
+	for i := 0; t != nil && t.Kind() == reflect.Struct && i < t.NumField(); i++ {
 		f := t.Field(i)
-		if !f.IsExported() {
-			continue
+		name, opts, _ := strings.Cut(f.Tag.Get("yaml"), ",")
+		if opts == "inline" {
+			out = append(out, fields(f.Type)...)
+		} else if f.IsExported() && name != "-" {
+			f.Name = name
+			out = append(out, f)
 		}
-		name, _, _ := strings.Cut(f.Tag.Get("yaml"), ",")
-		if name == "-" {
-			continue
-		}
-		if name == "" {
-			name = strings.ToLower(f.Name)
-		}
-		fs.index[name] = i
-		fs.names = append(fs.names, name)
 	}
-	return fs
+	return out
 }
 
-// suggest returns the name closest to key if it is a plausible typo.
-func suggest(key string, names []string) string {
-	best, bestD := "", 3
-	lk := strings.ToLower(key)
-	for _, n := range names {
-		if d := editDistance(lk, n); d < bestD {
-			best, bestD = n, d
+// hint names the known key that key plausibly misspells, the closest within
+// Levenshtein distance 2 and half its length, or else lists them all.
+func hint(key, parent string, known []reflect.StructField) string {
+	best, bestD, a, names := "", 3, strings.ToLower(key), []string{}
+	for _, f := range known {
+		b := f.Name
+		names = append(names, b)
+		prev := make([]int, len(b)+1)
+		for j := range prev {
+			prev[j] = j
 		}
-	}
-	if best == "" || bestD > len(best)/2 {
-		return ""
-	}
-	return best
-}
-
-// editDistance is the Levenshtein distance (bytes), capped for long input.
-func editDistance(a, b string) int {
-	if len(a) > 64 || len(b) > 64 {
-		return 64
-	}
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			c := prev[j-1]
-			if a[i-1] != b[j-1] {
-				c++
+		for i := 0; i < len(a) && len(a) < 64; i++ {
+			cur := []int{i + 1}
+			for j := range b {
+				cur = append(cur, min(prev[j]+1, prev[j+1]+1, cur[j]+1))
+				if a[i] == b[j] {
+					cur[j+1] = min(cur[j+1], prev[j])
+				}
 			}
-			cur[j] = min(c, prev[j]+1, cur[j-1]+1)
+			prev = cur
 		}
-		prev, cur = cur, prev
+		if d := prev[len(b)]; d < bestD && d <= len(b)/2 {
+			best, bestD = b, d
+		}
 	}
-	return prev[len(b)]
+	if best != "" {
+		return fmt.Sprintf(", did you mean %q?", joinPath(parent, best))
+	} else if len(names) > 0 {
+		return ", valid keys here: " + strings.Join(names, ", ")
+	}
+	return ""
+}
+
+// FieldError is one problem found in a configuration. The errors of [Load],
+// [Parse] and [Config.Validate] join one per problem; [Problems] lists them.
+type FieldError struct {
+	File string // given to Load; empty for Parse and Validate
+	Path string // key path, e.g. "rpc.assistant[1].port"; empty for the whole document
+	Line int    // 1-based, 0 when unknown (always for Validate)
+	Msg  string // what is wrong, e.g. "required"
+
+	hint string // for an unknown key, e.g. `, did you mean "x"?`
+}
+
+// Error formats the problem as "FILE: PATH: MSG (line N)", or for an unknown
+// key as `FILE: unknown key "PATH" (line N), HINT`, leaving out empty parts.
+func (e *FieldError) Error() string {
+	s := strings.TrimPrefix(e.Path+": "+e.Msg, ": ")
+	if e.Msg == "unknown key" {
+		s = fmt.Sprintf("unknown key %q", e.Path)
+	}
+	if e.Line > 0 {
+		s += fmt.Sprintf(" (line %d)", e.Line)
+	}
+	return strings.TrimPrefix(e.File+": ", ": ") + s + e.hint
+}
+
+// Problems returns the FieldErrors joined in err, in order, or nil.
+func Problems(err error) []*FieldError { return unjoin[*FieldError](err) }
+
+// unjoin returns the errors of type T joined in err (errors.Join), in order.
+func unjoin[T error](err error) (out []T) {
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		for _, e := range j.Unwrap() {
+			if t, ok := errors.AsType[T](e); ok {
+				out = append(out, t)
+			}
+		}
+	}
+	return out
+}
+
+// joinProblems sets the problems' file, sorts them by line (unknown last),
+// drops repeated ones and joins them.
+func joinProblems(ps []*FieldError, file string) error {
+	slices.SortStableFunc(ps, func(a, b *FieldError) int {
+		return cmp.Compare(uint(a.Line-1), uint(b.Line-1)) // line 0 wraps around: last
+	})
+	var errs []error
+	seen := map[string]bool{}
+	for _, p := range ps {
+		if p.File = file; !seen[p.Error()] {
+			seen[p.Error()] = true
+			errs = append(errs, p)
+		}
+	}
+	return errors.Join(errs...)
 }

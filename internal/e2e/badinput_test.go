@@ -50,6 +50,7 @@ func frontierURLs(t *testing.T, dbURL string) []string {
 // ones with their line numbers, and leaves what was stored intact; a
 // re-import adds nothing.
 func TestImportTrancoJunkLines(t *testing.T) {
+	skipInShort(t, "process")
 	dir := t.TempDir()
 	dbURL := pgtest.NewDatabase(t)
 	env := []string{"DATABASE_URL=" + dbURL}
@@ -98,6 +99,7 @@ func TestImportTrancoJunkLines(t *testing.T) {
 
 // enqueue stores valid URLs and reports invalid ones by line number.
 func TestEnqueueInvalidURLs(t *testing.T) {
+	skipInShort(t, "process")
 	dir := t.TempDir()
 	dbURL := pgtest.NewDatabase(t)
 	env := []string{"DATABASE_URL=" + dbURL}
@@ -121,6 +123,7 @@ func TestEnqueueInvalidURLs(t *testing.T) {
 // A malformed rpc.yaml stops every command with a message naming the key,
 // before anything touches the database.
 func TestBadConfig(t *testing.T) {
+	skipInShort(t, "process")
 	dir := t.TempDir()
 	cases := map[string]struct{ body, want string }{
 		"unknown key":  {minimalConfig + "dispatch:\n  pol_interval: 1s\n", `"dispatch.pol_interval"`},

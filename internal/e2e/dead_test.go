@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/crawlmaster/crawlmaster/crawl/errclass"
-	"github.com/crawlmaster/crawlmaster/master/frontier"
 	"os/exec"
 	"regexp"
 	"strings"
@@ -14,7 +12,9 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/crawlmaster/crawlmaster/crawl/errclass"
 	"github.com/crawlmaster/crawlmaster/internal/pgtest"
+	"github.com/crawlmaster/crawlmaster/master/frontier"
 	"github.com/crawlmaster/crawlmaster/master/store"
 )
 
@@ -163,6 +163,7 @@ func deadCheckOrder(t *testing.T, out string, needles ...string) {
 // a frontier with dead URLs of two classes, checking the output and the
 // database after each.
 func TestDeadCommands(t *testing.T) {
+	skipInShort(t, "process")
 	t.Parallel()
 	ctx := t.Context()
 	dir := t.TempDir()
@@ -317,6 +318,7 @@ func TestDeadCommands(t *testing.T) {
 // TestDeadUsage checks command-line mistakes exit 2 naming the problem,
 // before any database is touched.
 func TestDeadUsage(t *testing.T) {
+	skipInShort(t, "process")
 	t.Parallel()
 	env := []string{"DATABASE_URL=postgres://nobody@127.0.0.1:1/none"}
 	cfg := writeFile(t, t.TempDir(), "rpc.yaml", minimalConfig)

@@ -2,52 +2,73 @@ package e2e
 
 import (
 	"context"
+	"errors"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"go.uber.org/goleak"
 
+	"github.com/crawlmaster/crawlmaster/internal/faultproxy"
 	"github.com/crawlmaster/crawlmaster/internal/pgtest"
 )
 
-// binaries builds master, assistant and websim once per test binary.
-var binDir string
+var (
+	buildOnce sync.Once
+	binDir    string // the built commands, once bin has been called
+	buildErr  error
+)
 
 func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "crawlmaster-e2e-bin")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	cmd := exec.Command("go", "build", "-o", dir+"/", "../../cmd/master", "../../cmd/assistant", "../../cmd/websim")
-	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
-	if err := cmd.Run(); err != nil {
-		fmt.Fprintln(os.Stderr, "build binaries:", err)
-		os.Exit(1)
-	}
-	binDir = dir
-	code := m.Run()
-	os.RemoveAll(dir)
-	os.Exit(code)
+	// Every goroutine a test starts (process waiters, proxies, samplers)
+	// must be gone at the end; then the built commands are removed.
+	goleak.VerifyTestMain(m, goleak.Cleanup(func(code int) {
+		if binDir != "" {
+			os.RemoveAll(binDir)
+		}
+		os.Exit(code)
+	}))
 }
 
-func freePort(t *testing.T) int {
+// bin returns the path of command name (master, assistant or websim),
+// building the three once per test binary on first use: -short skips
+// every test that runs them, and then builds nothing.
+func bin(t *testing.T, name string) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	buildOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "crawlmaster-e2e-bin")
+		if err != nil {
+			buildErr = err
+			return
+		}
+		binDir = dir
+		out, err := exec.Command("go", "build", "-o", dir+"/", "../../cmd/master", "../../cmd/assistant", "../../cmd/websim").CombinedOutput()
+		if err != nil {
+			buildErr = fmt.Errorf("build binaries: %v\n%s", err, out)
+		}
+	})
+	if buildErr != nil {
+		t.Fatal(buildErr)
 	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
+	return filepath.Join(binDir, name)
+}
+
+// skipInShort skips a test that runs the commands as processes: -short
+// is the quick tier, these are the slow one.
+func skipInShort(t *testing.T, kind string) {
+	t.Helper()
+	if testing.Short() {
+		t.Skipf("%s: skipped in -short mode", kind)
+	}
 }
 
 // proc is a daemon started as a process.
@@ -65,7 +86,7 @@ func (p *proc) output() string { return p.out.String() }
 
 func start(t *testing.T, name string, env []string, args ...string) *proc {
 	t.Helper()
-	cmd := exec.Command(filepath.Join(binDir, name), args...)
+	cmd := exec.Command(bin(t, name), args...)
 	cmd.Env = append(os.Environ(), env...)
 	w := &lockedWriter{}
 	cmd.Stdout, cmd.Stderr = w, w
@@ -111,7 +132,7 @@ func run(t *testing.T, env []string, name string, args ...string) (string, error
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, filepath.Join(binDir, name), args...)
+	cmd := exec.CommandContext(ctx, bin(t, name), args...)
 	cmd.Env = append(os.Environ(), env...)
 	out, err := cmd.CombinedOutput()
 	return string(out), err
@@ -134,11 +155,55 @@ func waitFile(t *testing.T, path string, p *proc) string {
 	return ""
 }
 
+// newProxy starts a proxy with no target yet on a port of its own: its
+// address goes into rpc.yaml, and it forwards to an assistant once that
+// has bound its own port (startAssistantProc).
+func newProxy(t *testing.T) *faultproxy.Proxy {
+	t.Helper()
+	px, err := faultproxy.New("127.0.0.1:0", "", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { px.Close() })
+	return px
+}
+
+// startAssistantProc starts an assistant for the rpc.yaml entry that is px's
+// address, listening on a port the kernel picks (it writes the port to
+// addrFile), and points px at it. A restarted assistant gets a new port.
+func startAssistantProc(t *testing.T, env []string, cfg string, px *faultproxy.Proxy, addrFile string) *proc {
+	t.Helper()
+	if err := os.Remove(addrFile); err != nil && !errors.Is(err, os.ErrNotExist) {
+		t.Fatal(err) // a stale file would name the previous run's port
+	}
+	p := start(t, "assistant", env, "run", "--config", cfg, "--listen", "127.0.0.1:0", "--id", px.Addr(),
+		"--metrics-listen", "127.0.0.1:0", "--addr-file", addrFile)
+	px.SetTarget(waitFile(t, addrFile, p))
+	return p
+}
+
+// startMasterProc starts `master run` with its admin endpoint on a port the
+// kernel picks, and returns the process and that endpoint's address.
+func startMasterProc(t *testing.T, env []string, cfg, addrFile string) (*proc, string) {
+	t.Helper()
+	if err := os.Remove(addrFile); err != nil && !errors.Is(err, os.ErrNotExist) {
+		t.Fatal(err)
+	}
+	p := start(t, "master", env, "run", "--config", cfg, "--admin-listen", "127.0.0.1:0", "--addr-file", addrFile)
+	return p, waitFile(t, addrFile, p)
+}
+
+// unusedManagerPort is rpc.manager's port in the processes' rpc.yaml: the
+// config needs one, but every master here serves its admin endpoint on
+// --admin-listen 127.0.0.1:0 instead.
+const unusedManagerPort = 1
+
 // TestBinaries runs websim, two assistants and the master as separate
 // processes, imports websim's list with the CLI, waits with `master status
 // --wait`, checks the stored crawl, then stops every daemon with SIGTERM
 // and expects clean exits.
 func TestBinaries(t *testing.T) {
+	skipInShort(t, "end-to-end")
 	const domains = 500
 	dir := t.TempDir()
 	dbURL := pgtest.NewDatabase(t)
@@ -147,13 +212,16 @@ func TestBinaries(t *testing.T) {
 	sim := start(t, "websim", nil, "--domains", fmt.Sprint(domains), "--seed", "7", "--listen", "127.0.0.1:0", "--out", dir)
 	simAddr := waitFile(t, filepath.Join(dir, "addr"), sim)
 
-	a1, a2, mgr := freePort(t), freePort(t), freePort(t)
+	// The master reaches each assistant through a proxy: the proxies' ports
+	// are known before rpc.yaml is written, the assistants' only once they
+	// have bound port 0.
+	px1, px2 := newProxy(t), newProxy(t)
 	cfgPath := filepath.Join(dir, "rpc.yaml")
 	cfg := fmt.Sprintf(`rpc:
   manager: {address: 127.0.0.1, port: %d}
   assistant:
-    - {address: 127.0.0.1, port: %d, workers: 16}
-    - {address: 127.0.0.1, port: %d, workers: [1, 2, 3, 4, 5, 6, 7, 8]}
+    - {address: 127.0.0.1, port: %s, workers: 16}
+    - {address: 127.0.0.1, port: %s, workers: [1, 2, 3, 4, 5, 6, 7, 8]}
 dispatch:
   poll_interval: 200ms
   poll_timeout: 150ms
@@ -167,7 +235,7 @@ fetch:
   shutdown_grace: 5s
   resolve: ["*.test=%s"]
 log: {format: json}
-`, mgr, a1, a2, simAddr)
+`, unusedManagerPort, portOf(px1.Addr()), portOf(px2.Addr()), simAddr)
 	if err := os.WriteFile(cfgPath, []byte(cfg), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -180,10 +248,10 @@ log: {format: json}
 		t.Fatalf("import-tranco output does not report %d new URLs:\n%s", domains, out)
 	}
 
-	ma1 := fmt.Sprintf("127.0.0.1:%d", a1)
-	asst1 := start(t, "assistant", env, "run", "--config", cfgPath, "--listen", ma1, "--metrics-listen", "127.0.0.1:0")
-	asst2 := start(t, "assistant", env, "run", "--config", cfgPath, "--listen", fmt.Sprintf("127.0.0.1:%d", a2), "--metrics-listen", "127.0.0.1:0")
-	mst := start(t, "master", env, "run", "--config", cfgPath)
+	ma1 := px1.Addr() // what rpc.yaml lists, so what status shows
+	asst1 := startAssistantProc(t, env, cfgPath, px1, filepath.Join(dir, "assistant-1.addr"))
+	asst2 := startAssistantProc(t, env, cfgPath, px2, filepath.Join(dir, "assistant-2.addr"))
+	mst, adminAddr := startMasterProc(t, env, cfgPath, filepath.Join(dir, "master.addr"))
 
 	out, err = run(t, env, "master", "status", "--config", cfgPath, "--wait", "--interval", "300ms", "--classes")
 	if err != nil {
@@ -199,11 +267,12 @@ log: {format: json}
 	}
 
 	// The master's admin endpoint serves Prometheus metrics.
-	metrics, err := httpGet(fmt.Sprintf("http://127.0.0.1:%d/metrics", mgr))
+	metrics, err := httpGet("http://" + adminAddr + "/metrics")
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, name := range []string{"crawlmaster_dispatch_urls_dispatched_total", "crawlmaster_persist_results_total", "crawlmaster_frontier_urls"} {
+	for _, name := range []string{"crawlmaster_dispatch_urls_dispatched_total", "crawlmaster_persist_results_total", "crawlmaster_frontier_urls",
+		"crawlmaster_master_leader 1"} {
 		if !strings.Contains(metrics, name) {
 			t.Errorf("master /metrics lacks %s", name)
 		}

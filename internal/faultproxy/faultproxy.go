@@ -20,7 +20,6 @@ var bufPool = sync.Pool{New: func() any { b := make([]byte, bufSize); return &b 
 // and reset. It is safe for concurrent use.
 type Proxy struct {
 	ln     net.Listener
-	target string
 	log    *slog.Logger
 	dialer net.Dialer
 	ctx    context.Context // cancelled by Close; aborts pending dials
@@ -29,6 +28,7 @@ type Proxy struct {
 
 	mu          sync.Mutex
 	cond        *sync.Cond // on mu; broadcast when partitioned falls or a conn closes
+	target      string     // where new connections go; "" refuses them
 	partitioned bool
 	closed      bool
 	conns       map[*pconn]struct{}
@@ -47,8 +47,9 @@ type pconn struct {
 }
 
 // New listens on listen (e.g. "127.0.0.1:0") and forwards every accepted
-// connection to target. A nil log discards log output. The proxy runs until
-// Close is called.
+// connection to target. An empty target (not known yet: see SetTarget)
+// closes accepted connections at once, as a target that is down would. A
+// nil log discards log output. The proxy runs until Close is called.
 func New(listen, target string, log *slog.Logger) (*Proxy, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -61,7 +62,7 @@ func New(listen, target string, log *slog.Logger) (*Proxy, error) {
 	p := &Proxy{
 		ln:     ln,
 		target: target,
-		log:    log.With("proxy", ln.Addr().String(), "target", target),
+		log:    log.With("proxy", ln.Addr().String()),
 		ctx:    ctx,
 		cancel: cancel,
 		conns:  make(map[*pconn]struct{}),
@@ -75,6 +76,17 @@ func New(listen, target string, log *slog.Logger) (*Proxy, error) {
 // Addr returns the address the proxy actually listens on, e.g.
 // "127.0.0.1:41234".
 func (p *Proxy) Addr() string { return p.ln.Addr().String() }
+
+// SetTarget makes connections accepted from now on go to target; those
+// already forwarded keep their old target. A test starts the proxy first
+// (its address goes into the configuration) and points it at the server
+// once that has bound port 0, and again when a restart moved the server.
+func (p *Proxy) SetTarget(target string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.target = target
+	p.log.Info("faultproxy: target", "target", target)
+}
 
 // Partition simulates a dropped network: from now on no bytes flow in either
 // direction on existing connections (they stay open, as after a cable pull:
@@ -193,9 +205,12 @@ func (p *Proxy) acceptLoop() {
 // handle dials the target and runs the two copy directions for c.
 func (p *Proxy) handle(c *pconn) {
 	defer p.wg.Done()
-	server, err := p.dialer.DialContext(p.ctx, "tcp", p.target)
+	p.mu.Lock()
+	target := p.target
+	p.mu.Unlock()
+	server, err := p.dialer.DialContext(p.ctx, "tcp", target)
 	if err != nil {
-		p.log.Debug("faultproxy: dial target", "conn", c.id, "err", err)
+		p.log.Debug("faultproxy: dial target", "conn", c.id, "target", target, "err", err)
 		p.mu.Lock()
 		p.closeLocked(c, true)
 		p.mu.Unlock()

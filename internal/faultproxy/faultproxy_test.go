@@ -312,28 +312,90 @@ func TestReset(t *testing.T) {
 	expectClosed(t, c5)
 }
 
+// A proxy whose target is down, or not known yet, closes what it accepts.
 func TestTargetDown(t *testing.T) {
+	cases := []struct{ name, target string }{
+		// Nothing can listen on port 0, so connecting to it is refused
+		// (Linux), unlike a port that was free a moment ago.
+		{"refused", "127.0.0.1:0"},
+		{"not set yet", ""},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			p := newProxy(t, tc.target)
+			for range 5 {
+				c, err := net.DialTimeout("tcp", p.Addr(), longWait)
+				if err != nil {
+					// The proxy can reset the connection before the client's
+					// connect has finished; that is a closed connection too.
+					if !errors.Is(err, syscall.ECONNRESET) {
+						t.Fatalf("dial: %v", err)
+					}
+					continue
+				}
+				expectClosed(t, c)
+				_ = c.Close()
+			}
+			waitConns(t, p, 0)
+		})
+	}
+}
+
+// startGreeter runs a TCP server that writes name to every connection and
+// closes it, so a test can tell which server a proxy reached.
+func startGreeter(t *testing.T, name string) string {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	target := ln.Addr().String()
-	_ = ln.Close() // nothing listens there now
-	p := newProxy(t, target)
-	for range 5 {
-		c, err := net.DialTimeout("tcp", p.Addr(), longWait)
-		if err != nil {
-			// The proxy can reset the connection before the client's
-			// connect has finished; that is a closed connection too.
-			if !errors.Is(err, syscall.ECONNRESET) {
-				t.Fatalf("dial: %v", err)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
 			}
-			continue
+			_, _ = io.WriteString(c, name)
+			_ = c.Close()
 		}
-		expectClosed(t, c)
-		_ = c.Close()
+	}()
+	t.Cleanup(func() { _ = ln.Close(); <-done })
+	return ln.Addr().String()
+}
+
+// greeting reads what the server behind addr says before closing.
+func greeting(t *testing.T, addr string) string {
+	t.Helper()
+	c := dial(t, addr)
+	if err := c.SetReadDeadline(time.Now().Add(longWait)); err != nil {
+		t.Fatal(err)
 	}
-	waitConns(t, p, 0)
+	b, err := io.ReadAll(c)
+	if err != nil {
+		t.Fatalf("read greeting: %v", err)
+	}
+	return string(b)
+}
+
+// SetTarget redirects new connections only: a test points the proxy at an
+// assistant once it has bound port 0, and again after a restart moved it.
+func TestSetTarget(t *testing.T) {
+	p := newProxy(t, "")
+	echo := startEcho(t)
+	p.SetTarget(echo)
+	before := dial(t, p.Addr())
+	roundTrip(t, before, "to the echo server")
+
+	for _, name := range []string{"a", "b"} {
+		p.SetTarget(startGreeter(t, name))
+		if got := greeting(t, p.Addr()); got != name {
+			t.Fatalf("after SetTarget(%s): new connection reached %q", name, got)
+		}
+	}
+	// The connection made before the switches still reaches the echo server.
+	roundTrip(t, before, "still the echo server")
 }
 
 // proxyGoroutines counts goroutines running code of this package's proxy

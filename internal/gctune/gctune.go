@@ -8,9 +8,9 @@ import (
 // DefaultPercent is the assistant's GC percent. Go's default (100) starts a
 // collection whenever the heap has doubled over the live data; a crawler's
 // live heap is small (tens of MiB) and its garbage is mostly per-page
-// buffers, so at 100 the assistants spent ~15% of their CPU collecting.
-// At 200 they collect half as often, for ~1.3x the heap, which the soft
-// memory limit still caps (BENCHMARKS.md).
+// buffers, so at 100 the assistants spend a large share of their CPU
+// collecting. At 200 they collect half as often, for a somewhat larger
+// heap, which the soft memory limit still caps (BENCHMARKS.md, item 7).
 const DefaultPercent = 200
 
 // Settings are what Apply left in force.

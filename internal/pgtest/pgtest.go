@@ -240,16 +240,10 @@ const (
 	strategyWALLog   = "WAL_LOG"   // PG15+ server default: copy block by block through WAL
 )
 
-// defaultStrategy was picked by measurement on the 2-core dev box
-// (PostgreSQL 15, fsync on, wal_compression=lz4 as scripts/pg.sh sets it,
-// 40 interleaved create+drop pairs per run, 3 runs, machine otherwise busy):
-//
-//	WAL_LOG:   create median 104-111 ms (min 28 ms), drop median 15-18 ms
-//	FILE_COPY: create median 138-180 ms (min 50 ms), drop median 37-64 ms
-//
-// FILE_COPY forces a checkpoint before and after every CREATE DATABASE, so it
-// gets slower (p90 up to 1 s) the more other tests dirty buffers meanwhile;
-// WAL_LOG only writes template0's ~7.5 MB through WAL. Re-measure with
+// defaultStrategy is WAL_LOG: FILE_COPY forces a checkpoint before and
+// after every CREATE DATABASE, so it gets slower the more other tests dirty
+// buffers meanwhile, while WAL_LOG only writes template0's few megabytes
+// through WAL (measured: BENCHMARKS.md, "Test databases"). Re-measure with
 // "go test -run '^$' -bench CreateDatabase ./internal/pgtest".
 const defaultStrategy = strategyWALLog
 

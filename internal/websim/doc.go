@@ -99,7 +99,8 @@
 // excluded) to a path the host's robots.txt disallows; an unavailable
 // robots.txt (5xx or hang) disallows everything (RFC 9309). A correct
 // crawler leaves DisallowedHits empty. Counters exist only for requested
-// host/path pairs.
+// host/path pairs; [Sim.RequestCounts] lists them all and
+// [Sim.WriteRequests] writes them as CSV (cmd/websim --requests-out).
 //
 // # Files
 //

@@ -4,9 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/crawlmaster/crawlmaster/master/frontier"
 	"log/slog"
-	"math/rand/v2"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -15,13 +14,14 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/keepalive"
 
+	"github.com/crawlmaster/crawlmaster/master/frontier"
 	"github.com/crawlmaster/crawlmaster/master/retry"
 	pb "github.com/crawlmaster/crawlmaster/proto/crawlmaster/v1"
 )
 
 // Store is the part of the master's store the dispatcher uses.
 type Store interface {
-	Claim(ctx context.Context, p frontier.Claim) ([]frontier.Task, error)
+	Claim(ctx context.Context, c frontier.Claim) ([]frontier.Task, error)
 	Release(ctx context.Context, tokens []int64, charge bool) (int64, error)
 	Renew(ctx context.Context, tokens []int64, lease time.Duration) (int64, error)
 }
@@ -57,36 +57,25 @@ type Config struct {
 	DialOptions []grpc.DialOption
 }
 
-// Errors that say why batches were cancelled.
-var (
-	errShutdown      = errors.New("dispatch: master shutting down")
-	errAssistantDown = errors.New("dispatch: assistant marked down")
-)
-
-// Dispatcher pushes leased URLs to idle assistant slots. Create it with New
-// and call Run once.
+// Dispatcher pushes leased URLs to idle assistant slots: one feeder per
+// assistant, the shard owner table they share, and the set of leases the
+// master holds. Create it with New and call Run once.
 type Dispatcher struct {
-	cfg        Config
-	store      Store
-	sink       Sink
-	log        *slog.Logger
-	m          *Metrics
-	assistants []*assistant
+	cfg     Config
+	store   Store
+	sink    Sink
+	log     *slog.Logger
+	m       *Metrics
+	conns   []*grpc.ClientConn
+	feeders []*feeder
+	owners  owners
+	held    heldSet
 
-	// owners maps each shard to the id of the live assistant that owns it.
-	owners atomic.Pointer[[frontier.NumShards]string]
-	liveMu sync.Mutex
-	live   map[string]int // live assistant id -> its slots
-
-	// inflight counts URLs in flight on every assistant; when it drops to
+	// inflightN counts URLs in flight on every assistant; when it drops to
 	// zero the sink is told to flush.
-	inflight atomic.Int64
-	// firstPolls counts assistants whose first poll has not ended yet.
-	// Nothing is claimed before every first poll has ended (answered or
-	// failed, within PollTimeout): claiming with a partial live set would
-	// lease the others' shards only to release them a moment later.
+	inflightN atomic.Int64
+	// firstPolls counts feeders whose first poll has not ended yet.
 	firstPolls atomic.Int32
-	held       heldSet
 	abort      chan struct{}
 	abortOnce  sync.Once
 	batchSeq   atomic.Uint64
@@ -108,12 +97,11 @@ func New(cfg Config, targets []Target, st Store, sink Sink, log *slog.Logger, m 
 	}
 	d := &Dispatcher{
 		cfg: cfg, store: st, sink: sink, log: log, m: m,
-		live:     map[string]int{},
 		abort:    make(chan struct{}),
-		held:     heldSet{m: map[int64]struct{}{}},
 		batchPfx: fmt.Sprintf("%x", time.Now().UnixMilli()%(1<<32)),
 	}
-	d.owners.Store(&[frontier.NumShards]string{})
+	d.owners.init()
+	d.held.init()
 	d.firstPolls.Store(int32(len(targets)))
 	opts := append([]grpc.DialOption{
 		grpc.WithTransportCredentials(insecure.NewCredentials()),
@@ -127,22 +115,15 @@ func New(cfg Config, targets []Target, st Store, sink Sink, log *slog.Logger, m 
 			d.close()
 			return nil, fmt.Errorf("dispatch: assistant %s: %w", t.ID, err)
 		}
-		a := &assistant{
-			d: d, id: t.ID, conn: conn, client: pb.NewAssistantClient(conn),
-			events:  make(chan event, 256),
-			ownerCh: make(chan struct{}, 1),
-			log:     log.With("assistant", t.ID),
-		}
-		a.status.Store(&frontier.AssistantStatus{ID: t.ID})
-		m.AssistantUp.WithLabelValues(t.ID).Set(0)
-		d.assistants = append(d.assistants, a)
+		d.conns = append(d.conns, conn)
+		d.feeders = append(d.feeders, newFeeder(t.ID, pb.NewAssistantClient(conn), d, &d.cfg, m, log.With("assistant", t.ID)))
 	}
 	return d, nil
 }
 
 func (d *Dispatcher) close() {
-	for _, a := range d.assistants {
-		_ = a.conn.Close()
+	for _, c := range d.conns {
+		_ = c.Close()
 	}
 }
 
@@ -157,8 +138,8 @@ func (d *Dispatcher) Run(ctx context.Context, grace time.Duration) error {
 	var wg sync.WaitGroup
 	wg.Go(func() { d.renewLoop(renewCtx) })
 	var loops sync.WaitGroup
-	for _, a := range d.assistants {
-		loops.Go(func() { a.loop(ctx, grace) })
+	for _, f := range d.feeders {
+		loops.Go(func() { f.run(ctx, grace, d.abort) })
 	}
 	loops.Wait()
 	stopRenew()
@@ -182,62 +163,21 @@ func (d *Dispatcher) Abort() { d.abortOnce.Do(func() { close(d.abort) }) }
 
 // Status returns a snapshot of every assistant's state.
 func (d *Dispatcher) Status() []frontier.AssistantStatus {
-	out := make([]frontier.AssistantStatus, 0, len(d.assistants))
-	for _, a := range d.assistants {
-		out = append(out, *a.status.Load())
+	out := make([]frontier.AssistantStatus, 0, len(d.feeders))
+	for _, f := range d.feeders {
+		out = append(out, *f.status.Load())
 	}
 	return out
 }
 
-// setLive records an assistant's liveness and slot count and, when either
-// changed, reassigns shards and tells every loop to drop ready URLs it no
-// longer owns.
-func (d *Dispatcher) setLive(id string, up bool, slots int) {
-	d.liveMu.Lock()
-	if have, ok := d.live[id]; ok == up && (!up || have == slots) {
-		d.liveMu.Unlock()
-		return
-	}
-	if up {
-		d.live[id] = slots
-	} else {
-		delete(d.live, id)
-	}
-	live := make([]member, 0, len(d.live))
-	for id, n := range d.live {
-		live = append(live, member{id: id, slots: n})
-	}
-	d.owners.Store(ownerTable(live))
-	d.liveMu.Unlock()
-	d.log.Info("shard owners changed", "live_assistants", len(live))
-	d.notifyOwners()
-}
+// The env interface: the master as the feeders see it.
 
-// notifyOwners wakes every assistant loop to drop ready URLs it no longer
-// owns and to fill its slots.
-func (d *Dispatcher) notifyOwners() {
-	for _, a := range d.assistants {
-		select {
-		case a.ownerCh <- struct{}{}:
-		default:
-		}
+func (d *Dispatcher) claim(ctx context.Context, owner string, n int) ([]frontier.Task, error) {
+	tasks, err := d.store.Claim(ctx, frontier.Claim{Shards: d.owners.shardsOf(owner), Limit: n, Lease: d.cfg.Lease, Assistant: owner})
+	if err == nil {
+		d.held.add(tasks)
 	}
-}
-
-// shardsOf lists the shards id owns now.
-func (d *Dispatcher) shardsOf(id string) []int16 {
-	owners := d.owners.Load()
-	var out []int16
-	for s, o := range owners {
-		if o == id {
-			out = append(out, int16(s))
-		}
-	}
-	return out
-}
-
-func (d *Dispatcher) owns(id, domain string) bool {
-	return d.owners.Load()[frontier.Shard(domain)] == id
+	return tasks, err
 }
 
 // release gives leased URLs back to pending with a context that survives
@@ -254,70 +194,51 @@ func (d *Dispatcher) release(tokens []int64, charge bool, reason string) {
 		return
 	}
 	d.held.remove(tokens...)
-	d.m.Released.WithLabelValues(reason).Add(float64(len(tokens)))
+	d.m.Released.WithLabelValues(reason, strconv.FormatBool(charge)).Add(float64(len(tokens)))
 }
 
-// renewLoop extends every held lease well before it expires, so slow
-// batches are not rescued from under the master.
-func (d *Dispatcher) renewLoop(ctx context.Context) {
-	interval := d.cfg.Lease / 3
-	for {
-		t := time.NewTimer(jitter(interval, 0.1))
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return
-		case <-t.C:
-		}
-		tokens := d.held.snapshot()
-		for len(tokens) > 0 {
-			n := min(len(tokens), 5000)
-			if _, err := d.store.Renew(ctx, tokens[:n], d.cfg.Lease); err != nil && ctx.Err() == nil {
-				d.log.Warn("renew leases", "urls", n, "err", err)
-			}
-			tokens = tokens[n:]
-		}
+func (d *Dispatcher) submit(ctx context.Context, o frontier.Outcome) error {
+	if err := d.sink.Submit(ctx, o); err != nil {
+		return err
+	}
+	d.held.remove(o.Token)
+	return nil
+}
+
+func (d *Dispatcher) owns(owner string, shard int16) bool { return d.owners.owner(shard) == owner }
+
+func (d *Dispatcher) setLive(owner string, live bool, slots int) {
+	if n, changed := d.owners.set(owner, live, slots); changed {
+		d.log.Info("shard owners changed", "live_assistants", n)
+		d.notifyAll()
 	}
 }
 
-func (d *Dispatcher) nextBatchID() string {
+func (d *Dispatcher) firstPollEnded(string) {
+	if d.firstPolls.Add(-1) == 0 {
+		d.notifyAll()
+	}
+}
+
+func (d *Dispatcher) canClaim() bool { return d.firstPolls.Load() <= 0 }
+
+func (d *Dispatcher) inflight(delta int) {
+	// When nothing is in flight any more the crawl is winding down or
+	// idle: nothing will join the writer's batch soon, so waiting out its
+	// flush interval would only delay these results.
+	if d.inflightN.Add(int64(delta)) == 0 && delta < 0 {
+		d.sink.FlushNow()
+	}
+}
+
+func (d *Dispatcher) batchID() string {
 	return fmt.Sprintf("%s-%d", d.batchPfx, d.batchSeq.Add(1))
 }
 
-// heldSet is the set of lease tokens the master holds (ready or in flight)
-// and has not yet resolved; the renewer keeps them alive.
-type heldSet struct {
-	mu sync.Mutex
-	m  map[int64]struct{}
-}
-
-func (h *heldSet) add(tasks []frontier.Task) {
-	h.mu.Lock()
-	for _, t := range tasks {
-		h.m[t.Token] = struct{}{}
+// notifyAll wakes every feeder to drop ready URLs it no longer owns and
+// to fill its slots.
+func (d *Dispatcher) notifyAll() {
+	for _, f := range d.feeders {
+		f.notify()
 	}
-	h.mu.Unlock()
-}
-
-func (h *heldSet) remove(tokens ...int64) {
-	h.mu.Lock()
-	for _, t := range tokens {
-		delete(h.m, t)
-	}
-	h.mu.Unlock()
-}
-
-func (h *heldSet) snapshot() []int64 {
-	h.mu.Lock()
-	out := make([]int64, 0, len(h.m))
-	for t := range h.m {
-		out = append(out, t)
-	}
-	h.mu.Unlock()
-	return out
-}
-
-// jitter spreads d uniformly over ±frac of itself.
-func jitter(d time.Duration, frac float64) time.Duration {
-	return time.Duration(float64(d) * (1 + frac*(2*rand.Float64()-1)))
 }

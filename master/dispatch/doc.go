@@ -3,23 +3,56 @@
 // idle slots, and turns the results streamed back into outcomes for the
 // persist writer.
 //
-// The path of a URL through this package:
+// # The path of a URL through this package
 //
-//  1. An assistant's loop keeps a small ready queue of leased URLs, claimed
-//     from the frontier only for the affinity shards that assistant owns
-//     (rendezvous hashing within slot-proportional quotas, see owners.go).
-//  2. A slot is given a batch when it is idle both in the assistant's last
-//     ReportIdleWorker answer and in the master's own view. When a batch's
-//     Crawl stream ends, the slot is known idle at once and refilled from
-//     the ready queue without waiting for the next poll.
-//  3. Each streamed result is checked against the batch (lease token),
-//     decided by the retry policy and submitted to the writer, which blocks
-//     when the database falls behind: gRPC flow control then pushes back on
-//     the assistant instead of memory growing here.
-//  4. URLs of a batch that got no result (stream broke, assistant down,
-//     shutdown) are released to pending at once.
+//  1. Claimed. Each assistant has a feeder (feeder.go) that keeps a small
+//     ready queue (ready.go) of leased URLs, claimed only from the affinity
+//     shards that assistant owns (rendezvous hashing within
+//     quotas proportional to slots, owners.go) and grouped into batches holding all
+//     of a domain's leased URLs. Batches are sized to take about
+//     batch_duration at the assistant's recent time per URL (sizer.go).
+//  2. Dispatched. A slot gets a batch when it is idle both in the
+//     assistant's last ReportIdleWorker answer and in the master's own
+//     view (slots.go). When a batch's Crawl stream ends, the slot is known
+//     idle at once and refilled from the ready queue without waiting for
+//     the next poll; polls reconcile the two views and detect failures
+//     (liveness.go).
+//  3. Streamed back. Each result is checked against its batch (lease
+//     token), decided by the retry policy (outcome.go) and submitted to the
+//     writer, which blocks when the database falls behind: gRPC flow
+//     control then pushes back on the assistant instead of memory growing
+//     here.
+//  4. Released. When a stream ends, planRelease (plan.go) decides what
+//     becomes of the tasks without a stored result (next section).
 //
-// Each assistant's state is owned by one goroutine (its loop); batch
-// goroutines and pollers talk to it only through its event channel, so
-// there are no locks on the hot path.
+// # What the end of a batch costs
+//
+// An attempt is charged only for a page that was requested. The task in
+// flight is the first one without a result in batch order (a slot fetches
+// its batch one URL after another); it is charged only if its STARTED
+// message arrived, i.e. its page request was about to be sent.
+//
+//	how the stream ended             task in flight (STARTED)     every other task
+//	completed, results missing       charged, missing_result      uncharged
+//	broke (assistant died, network)  charged, stream_error        uncharged
+//	we gave the assistant up         charged, assistant_down      uncharged
+//	we are shutting down             uncharged, shutdown          uncharged
+//	refused before fetching          -                            uncharged, refused
+//	task given back UNFETCHED        -                            uncharged, unfetched
+//
+// The reasons are the labels of crawlmaster_dispatch_released_urls_total.
+//
+// # Concurrency
+//
+// A feeder's state is a handful of small value types without I/O or
+// clocks (liveness, slotTable, readyQueue, batchSizer), each table-tested,
+// owned by the feeder's one loop goroutine. The goroutines it starts (at
+// most one poll and one claim at a time, one per running batch) report
+// back through its event channel. The loop reaches the rest of the master
+// only through env (env.go), which the Dispatcher implements and the loop
+// tests fake (in a testing/synctest bubble, with virtual time). Shared
+// across feeders: the shard owner table (an atomic pointer, rebuilt under
+// a lock when the live set changes), the set of held leases the renewer
+// extends (a mutex taken per claim, per stored result and per release), and a
+// count of URLs in flight.
 package dispatch

@@ -1,25 +1,21 @@
 package dispatch
 
 import (
-	"github.com/crawlmaster/crawlmaster/internal/wire"
-	"github.com/crawlmaster/crawlmaster/master/frontier"
-	"math/rand/v2"
 	"strings"
 	"time"
 
+	"github.com/crawlmaster/crawlmaster/internal/wire"
+	"github.com/crawlmaster/crawlmaster/master/frontier"
 	pb "github.com/crawlmaster/crawlmaster/proto/crawlmaster/v1"
 )
 
-// outcome turns one streamed result into a decided outcome. ok is false
-// when the result is not an outcome at all: the assistant gave the URL
-// back unfetched (its fetch was cancelled), and it is released instead.
-func (d *Dispatcher) outcome(assistant string, t frontier.Task, r *pb.CrawlResult) (frontier.Outcome, bool) {
-	if r.GetDisposition() == pb.Disposition_DISPOSITION_UNFETCHED {
-		return frontier.Outcome{}, false
-	}
+// decide turns one streamed result of task t into a decided outcome: the
+// retry policy picks the URL's next state; assistant-supplied text is made
+// safe to store; the body is kept only for a success and only up to the
+// send cap. now and u (uniform in [0,1)) are the policy's clock and dice.
+func decide(cfg *Config, assistant string, t frontier.Task, r *pb.CrawlResult, now time.Time, u float64) frontier.Outcome {
 	class := wire.ClassFromProto(r.GetErrorClass())
-	now := time.Now()
-	dec := d.cfg.Retry.Decide(class, t.Attempts, r.GetRetryAfter().AsDuration(), now, rand.Float64())
+	dec := cfg.Retry.Decide(class, t.Attempts, r.GetRetryAfter().AsDuration(), now, u)
 	fetchedAt := now
 	if ts := r.GetFetchedAt(); ts != nil {
 		fetchedAt = ts.AsTime()
@@ -46,14 +42,14 @@ func (d *Dispatcher) outcome(assistant string, t frontier.Task, r *pb.CrawlResul
 		Assistant:     assistant,
 		FetchedAt:     fetchedAt,
 	}
-	if dec.State == frontier.StateDone && d.cfg.SendBodyCap > 0 {
+	if dec.State == frontier.StateDone && cfg.SendBodyCap > 0 {
 		body := r.GetBody()
-		if int64(len(body)) > d.cfg.SendBodyCap {
-			body = body[:d.cfg.SendBodyCap]
+		if int64(len(body)) > cfg.SendBodyCap {
+			body = body[:cfg.SendBodyCap]
 		}
 		o.Body = body
 	}
-	return o, true
+	return o
 }
 
 // clean makes assistant-supplied text safe to store: valid UTF-8, no NUL

@@ -2,9 +2,62 @@ package dispatch
 
 import (
 	"cmp"
-	"github.com/crawlmaster/crawlmaster/master/frontier"
 	"slices"
+	"sync"
+	"sync/atomic"
+
+	"github.com/crawlmaster/crawlmaster/master/frontier"
 )
+
+// owners is the shard owner table the feeders share: which live assistant
+// owns each shard. Lookups are lock-free (an atomic pointer to an
+// immutable table); changes, rare, take a lock.
+type owners struct {
+	table atomic.Pointer[[frontier.NumShards]string]
+	mu    sync.Mutex
+	slots map[string]int // live assistant id -> its slots
+}
+
+func (o *owners) init() {
+	o.table.Store(&[frontier.NumShards]string{})
+	o.slots = map[string]int{}
+}
+
+// owner returns the id of the assistant that owns shard ("" for none).
+func (o *owners) owner(shard int16) string { return o.table.Load()[shard] }
+
+// shardsOf lists the shards id owns now.
+func (o *owners) shardsOf(id string) []int16 {
+	var out []int16
+	for s, owner := range o.table.Load() {
+		if owner == id {
+			out = append(out, int16(s))
+		}
+	}
+	return out
+}
+
+// set records whether id is live and with how many slots, and recomputes
+// the table when that changed. It returns the number of live assistants
+// and whether anything changed.
+func (o *owners) set(id string, live bool, slots int) (int, bool) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if have, ok := o.slots[id]; ok == live && (!live || have == slots) {
+		return len(o.slots), false
+	}
+	if live {
+		o.slots[id] = slots
+	} else {
+		delete(o.slots, id)
+	}
+	members := make([]member, 0, len(o.slots))
+	for id, n := range o.slots {
+		members = append(members, member{id: id, slots: n})
+	}
+	o.table.Store(ownerTable(members))
+	return len(o.slots), true
+}
 
 // member is a live assistant as the owner table sees it: its id and its
 // weight, the number of worker slots it reported.
@@ -17,11 +70,10 @@ type member struct {
 // all shards when none is live).
 //
 // Plain rendezvous hashing (each shard to its highest-scoring assistant)
-// moves only a leaver's shards, but its split is binomial: with two
-// assistants one got up to 53% of the URLs in the benchmarks and, in the
-// latency-bound one, finished its domains 2-3 s after the other, whose
-// slots then idled; and it ignores that assistants have different numbers
-// of slots. So each
+// moves only a leaver's shards, but its split is binomial, so one
+// assistant gets noticeably more domains, finishes later and leaves the
+// other's slots idle at the end of a crawl (BENCHMARKS.md, item 13); and
+// it ignores that assistants have different numbers of slots. So each
 // assistant gets a quota of shards proportional to its slots, and shards
 // are handed out by rendezvous preference within the quotas: all
 // (shard, assistant) pairs are taken in decreasing score order, and a pair

@@ -2,9 +2,10 @@ package dispatch
 
 import (
 	"fmt"
-	"github.com/crawlmaster/crawlmaster/master/frontier"
 	"slices"
 	"testing"
+
+	"github.com/crawlmaster/crawlmaster/master/frontier"
 )
 
 func members(slots int, ids ...string) []member {

@@ -27,12 +27,15 @@ func (s State) Final() bool { return s == StateDone || s == StateFailed || s == 
 
 // Task is one leased URL, as handed to an assistant.
 type Task struct {
-	URLID    int64
-	Token    int64 // the lease's fencing token
-	URL      string
-	Domain   string
-	Shard    int16 // Shard(Domain), as stored on the row
-	Attempts int   // including this one
+	URLID  int64
+	Token  int64 // the lease's fencing token
+	URL    string
+	Domain string
+	Shard  int16 // Shard(Domain), as stored on the row
+	// Attempts counts the URL's attempts including this one: the attempts
+	// already counted on its row (results written, and pages requested by
+	// batches that broke) plus one.
+	Attempts int
 }
 
 // Claim asks the store to lease pending URLs for one assistant.

@@ -3,15 +3,15 @@ package persist
 import (
 	"context"
 	"errors"
-	"github.com/crawlmaster/crawlmaster/master/frontier"
 	"log/slog"
-	"math/rand/v2"
 	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/sync/semaphore"
 
+	"github.com/crawlmaster/crawlmaster/internal/backoff"
+	"github.com/crawlmaster/crawlmaster/master/frontier"
 	"github.com/crawlmaster/crawlmaster/master/store"
 )
 
@@ -24,16 +24,18 @@ type Persister interface {
 type Config struct {
 	BatchSize     int
 	FlushInterval time.Duration
-	Buffer        int   // outcomes held before Submit blocks
-	BufferBytes   int64 // body bytes held before Submit blocks
+	Buffer        int           // outcomes held before Submit blocks
+	BufferBytes   int64         // body bytes held before Submit blocks
+	FinalFlush    time.Duration // time the last write gets once Run is stopped; default 30s
 }
 
-// ErrClosed is returned by Submit after Close.
-var ErrClosed = errors.New("persist: writer closed")
+// ErrClosed is returned by Submit once the writer has stopped.
+var ErrClosed = errors.New("persist: writer stopped")
 
 // Writer batches outcomes into the store. Create with New, run Run in a
-// goroutine, Submit from any goroutine, Close when no Submit can happen
-// any more; Run then flushes what is left and returns.
+// goroutine, Submit from any goroutine; cancel Run's context once no
+// Submit can happen any more (the dispatcher has stopped), and Run writes
+// what is left and returns.
 type Writer struct {
 	cfg   Config
 	p     Persister
@@ -62,6 +64,9 @@ func New(cfg Config, p Persister, log *slog.Logger, m *Metrics) *Writer {
 	if cfg.FlushInterval <= 0 {
 		cfg.FlushInterval = 200 * time.Millisecond
 	}
+	if cfg.FinalFlush <= 0 {
+		cfg.FinalFlush = 30 * time.Second
+	}
 	if m == nil {
 		m = NewMetrics(nil)
 	}
@@ -74,6 +79,11 @@ func New(cfg Config, p Persister, log *slog.Logger, m *Metrics) *Writer {
 // when ctx is done or the writer is closed; the outcome is then not stored
 // and its lease stays with the caller.
 func (w *Writer) Submit(ctx context.Context, o frontier.Outcome) error {
+	select {
+	case <-w.done:
+		return ErrClosed // a stopped writer never takes an outcome it would not write
+	default:
+	}
 	n := min(int64(len(o.Body)), w.cfg.BufferBytes)
 	if n > 0 {
 		if err := w.bytes.Acquire(ctx, n); err != nil {
@@ -103,21 +113,34 @@ func (w *Writer) FlushNow() {
 	}
 }
 
-// Close tells Run to flush what was submitted and return. Call it once,
-// after every Submit has returned.
-func (w *Writer) Close() { close(w.done) }
-
 // Persisted returns how many outcomes were stored in state s.
 func (w *Writer) Persisted(s frontier.State) int64 { return w.persisted[stateIndex(s)].Load() }
 
 // Rejected returns how many outcomes were dropped for a stale lease token.
 func (w *Writer) Rejected() int64 { return w.rejected.Load() }
 
-// Run writes batches until Close, then flushes and returns nil. If ctx is
-// cancelled first (hard stop) it returns ctx.Err(); unflushed outcomes are
-// then lost to this process but their leases stay in the database, so they
-// are crawled again after the leases are released or expire.
+// Run writes batches until ctx is done. It then stops taking outcomes
+// (Submit returns ErrClosed), writes what was submitted, giving that last
+// write up to Config.FinalFlush of its own, and returns nil, or the error
+// that stopped it: outcomes it could not write are lost to this process,
+// but their leases stay in the database, so they are crawled again after
+// the leases are released or expire.
 func (w *Writer) Run(ctx context.Context) error {
+	// Writes use a context of their own: the last one must outlive ctx.
+	wctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancel()
+	var final *time.Timer
+	stop := context.AfterFunc(ctx, func() {
+		final = time.AfterFunc(w.cfg.FinalFlush, cancel)
+		close(w.done)
+	})
+	defer func() {
+		if !stop() && final != nil {
+			<-w.done // AfterFunc ran: final is set
+			final.Stop()
+		}
+	}()
+	ctx = wctx
 	batch := make([]frontier.Outcome, 0, w.cfg.BatchSize)
 	timer := time.NewTimer(time.Hour)
 	timer.Stop()
@@ -172,10 +195,8 @@ func (w *Writer) Run(ctx context.Context) error {
 				return err
 			}
 		case <-w.done:
-			// Everything submitted before Close is in the channel.
+			// Everything submitted before the stop is in the channel.
 			return drain()
-		case <-ctx.Done():
-			return ctx.Err()
 		}
 	}
 }
@@ -187,7 +208,7 @@ func (w *Writer) flush(ctx context.Context, batch []frontier.Outcome) error {
 	if len(batch) == 0 {
 		return nil
 	}
-	backoff := 100 * time.Millisecond
+	retry := backoff.Backoff{Base: 100 * time.Millisecond, Max: 2 * time.Second, Jitter: 0.2}
 	for attempt := 1; ; attempt++ {
 		start := time.Now()
 		accepted, err := w.p.Persist(ctx, batch)
@@ -201,15 +222,11 @@ func (w *Writer) flush(ctx context.Context, batch []frontier.Outcome) error {
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
-		w.log.Error("persist results failed; retrying", "results", len(batch), "attempt", attempt, "retry_in", backoff, "err", err)
-		t := time.NewTimer(time.Duration(float64(backoff) * (0.8 + 0.4*rand.Float64())))
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return ctx.Err()
-		case <-t.C:
+		wait := retry.Next()
+		w.log.Error("persist results failed; retrying", "results", len(batch), "attempt", attempt, "retry_in", wait.Round(time.Millisecond), "err", err)
+		if err := backoff.Sleep(ctx, wait); err != nil {
+			return err
 		}
-		backoff = min(backoff*2, 2*time.Second)
 	}
 }
 

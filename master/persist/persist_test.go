@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/crawlmaster/crawlmaster/master/frontier"
 	"io"
 	"log/slog"
 	"sync/atomic"
@@ -14,6 +13,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/crawlmaster/crawlmaster/internal/pgtest"
+	"github.com/crawlmaster/crawlmaster/master/frontier"
 	"github.com/crawlmaster/crawlmaster/master/persist"
 	"github.com/crawlmaster/crawlmaster/master/store"
 )
@@ -74,13 +74,22 @@ func leased(t *testing.T, n int) (*store.Store, []frontier.Outcome) {
 	return st, outs
 }
 
-func start(t *testing.T, cfg persist.Config, p persist.Persister) (*persist.Writer, *persist.Metrics, chan error) {
+// started is a running writer: stop cancels its Run, whose result
+// arrives on done.
+type started struct {
+	*persist.Writer
+	stop context.CancelFunc
+}
+
+func start(t *testing.T, cfg persist.Config, p persist.Persister) (started, *persist.Metrics, chan error) {
 	t.Helper()
 	m := persist.NewMetrics(nil)
 	w := persist.New(cfg, p, slog.New(slog.NewTextHandler(io.Discard, nil)), m)
+	ctx, stop := context.WithCancel(context.Background())
+	t.Cleanup(stop)
 	done := make(chan error, 1)
-	go func() { done <- w.Run(context.Background()) }()
-	return w, m, done
+	go func() { done <- w.Run(ctx) }()
+	return started{w, stop}, m, done
 }
 
 // waitFor polls cond until it holds or 10 s pass.
@@ -95,7 +104,7 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 	}
 }
 
-func submitAll(t *testing.T, w *persist.Writer, outs []frontier.Outcome) {
+func submitAll(t *testing.T, w started, outs []frontier.Outcome) {
 	t.Helper()
 	for _, o := range outs {
 		if err := w.Submit(t.Context(), o); err != nil {
@@ -105,8 +114,8 @@ func submitAll(t *testing.T, w *persist.Writer, outs []frontier.Outcome) {
 }
 
 // Full batches are written as soon as they fill; the remainder is written
-// at Close.
-func TestFlushBySizeAndAtClose(t *testing.T) {
+// when the writer is stopped.
+func TestFlushBySizeAndAtStop(t *testing.T) {
 	t.Parallel()
 	st, outs := leased(t, 25)
 	f := &faulty{st: st}
@@ -116,7 +125,7 @@ func TestFlushBySizeAndAtClose(t *testing.T) {
 	if got := testutil.ToFloat64(m.Buffered); got != 5 {
 		t.Fatalf("buffered = %v, want the 5 of the unfilled batch", got)
 	}
-	w.Close()
+	w.stop()
 	if err := <-done; err != nil {
 		t.Fatal(err)
 	}
@@ -132,7 +141,7 @@ func TestFlushByTime(t *testing.T) {
 	w, _, done := start(t, persist.Config{BatchSize: 1000, FlushInterval: 20 * time.Millisecond, Buffer: 1000}, &faulty{st: st})
 	submitAll(t, w, outs)
 	waitFor(t, "the time-triggered flush", func() bool { return w.Persisted(frontier.StateDone) == 3 })
-	w.Close()
+	w.stop()
 	if err := <-done; err != nil {
 		t.Fatal(err)
 	}
@@ -155,7 +164,7 @@ func TestFlushNow(t *testing.T) {
 	if c := f.calls.Load(); c != 1 {
 		t.Fatalf("%d Persist calls, want the 7 results in 1", c)
 	}
-	w.Close()
+	w.stop()
 	if err := <-done; err != nil {
 		t.Fatal(err)
 	}
@@ -171,7 +180,7 @@ func TestRetriesUntilTheDatabaseAnswers(t *testing.T) {
 	w, m, done := start(t, persist.Config{BatchSize: 5, FlushInterval: time.Hour, Buffer: 10}, f)
 	submitAll(t, w, outs)
 	waitFor(t, "the batch after two failures", func() bool { return w.Persisted(frontier.StateDone) == 5 })
-	w.Close()
+	w.stop()
 	if err := <-done; err != nil {
 		t.Fatal(err)
 	}
@@ -201,7 +210,7 @@ func TestBackpressure(t *testing.T) {
 	}
 	close(f.gate)
 	submitAll(t, w, outs[4:])
-	w.Close()
+	w.stop()
 	if err := <-done; err != nil {
 		t.Fatal(err)
 	}
@@ -227,7 +236,7 @@ func TestBodyByteBound(t *testing.T) {
 	}
 	close(f.gate)
 	submitAll(t, w, outs[1:])
-	w.Close()
+	w.stop()
 	if err := <-done; err != nil {
 		t.Fatal(err)
 	}
@@ -245,11 +254,33 @@ func TestStaleResultsCounted(t *testing.T) {
 	}
 	w, m, done := start(t, persist.Config{BatchSize: 3, FlushInterval: time.Hour, Buffer: 3}, &faulty{st: st})
 	submitAll(t, w, outs)
-	w.Close()
+	w.stop()
 	if err := <-done; err != nil {
 		t.Fatal(err)
 	}
 	if w.Rejected() != 1 || w.Persisted(frontier.StateDone) != 2 || testutil.ToFloat64(m.Rejected) != 1 {
 		t.Fatalf("rejected %d, persisted %d; want 1 and 2", w.Rejected(), w.Persisted(frontier.StateDone))
+	}
+}
+
+// Once stopped, the writer takes no more outcomes, and its last write gets
+// FinalFlush to finish: a stalled database does not hold the master's
+// shutdown forever.
+func TestStopBoundsTheLastWrite(t *testing.T) {
+	t.Parallel()
+	st, outs := leased(t, 2)
+	f := &faulty{st: st, gate: make(chan struct{})} // Persist blocks until its context ends
+	w, _, done := start(t, persist.Config{BatchSize: 10, FlushInterval: time.Hour, Buffer: 10, FinalFlush: 100 * time.Millisecond}, f)
+	submitAll(t, w, outs[:1])
+	stopped := time.Now()
+	w.stop()
+	if err := <-done; !errors.Is(err, context.Canceled) {
+		t.Fatalf("Run after a stalled last write = %v, want context.Canceled", err)
+	}
+	if took := time.Since(stopped); took < 100*time.Millisecond || took > 5*time.Second {
+		t.Errorf("Run returned %v after the stop, want about FinalFlush (100ms)", took)
+	}
+	if err := w.Submit(t.Context(), outs[1]); !errors.Is(err, persist.ErrClosed) {
+		t.Errorf("Submit after the stop = %v, want ErrClosed", err)
 	}
 }

@@ -1,10 +1,11 @@
 package retry
 
 import (
-	"github.com/crawlmaster/crawlmaster/crawl/errclass"
-	"github.com/crawlmaster/crawlmaster/master/frontier"
 	"math"
 	"time"
+
+	"github.com/crawlmaster/crawlmaster/crawl/errclass"
+	"github.com/crawlmaster/crawlmaster/master/frontier"
 )
 
 // Policy is the retry schedule.

@@ -1,13 +1,13 @@
 package retry_test
 
 import (
-	"github.com/crawlmaster/crawlmaster/crawl/errclass"
-	"github.com/crawlmaster/crawlmaster/master/frontier"
 	"math"
 	"slices"
 	"testing"
 	"time"
 
+	"github.com/crawlmaster/crawlmaster/crawl/errclass"
+	"github.com/crawlmaster/crawlmaster/master/frontier"
 	"github.com/crawlmaster/crawlmaster/master/retry"
 )
 

@@ -3,13 +3,13 @@ package store_test
 import (
 	"cmp"
 	"fmt"
-	"github.com/crawlmaster/crawlmaster/master/frontier"
 	"math/rand/v2"
 	"slices"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/crawlmaster/crawlmaster/master/frontier"
 	"github.com/crawlmaster/crawlmaster/master/store"
 )
 
@@ -109,9 +109,11 @@ func TestClaimSelection(t *testing.T) {
 			t.Errorf("task %+v vs row %+v", tk, r)
 		}
 		seenTok[tk.Token] = true
-		if r.State != "leased" || r.LeaseToken == nil || *r.LeaseToken != tk.Token || r.Attempts != 1 ||
+		// A claim charges no attempt: the row counts attempts only when
+		// a result is written or a requested page's batch broke.
+		if r.State != "leased" || r.LeaseToken == nil || *r.LeaseToken != tk.Token || r.Attempts != 0 ||
 			r.Assistant == nil || *r.Assistant != "asst-7" || r.LeaseExpiresAt == nil {
-			t.Errorf("claimed row %+v: want leased with token %d, attempts 1, assistant asst-7", r, tk.Token)
+			t.Errorf("claimed row %+v: want leased with token %d, attempts 0, assistant asst-7", r, tk.Token)
 			continue
 		}
 		// Expiry and updated_at come from the same statement's now().
@@ -283,8 +285,8 @@ func TestClaimConcurrent(t *testing.T) {
 		t.Logf("only %d of %d workers got work (no real concurrency this run)", busy, workers)
 	}
 	// The database agrees: every row leased once, to the worker that got it.
-	if n := count(t, pool, `SELECT count(*) FROM frontier WHERE state = 'leased' AND attempts = 1`); n != total {
-		t.Fatalf("%d rows leased with one attempt, want %d", n, total)
+	if n := count(t, pool, `SELECT count(*) FROM frontier WHERE state = 'leased' AND attempts = 0`); n != total {
+		t.Fatalf("%d rows leased with no attempt charged, want %d", n, total)
 	}
 	for _, r := range frontierRows(t, pool) {
 		w, ok := ids[r.ID]

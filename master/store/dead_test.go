@@ -1,8 +1,6 @@
 package store_test
 
 import (
-	"github.com/crawlmaster/crawlmaster/crawl/errclass"
-	"github.com/crawlmaster/crawlmaster/master/frontier"
 	"maps"
 	"slices"
 	"testing"
@@ -10,6 +8,8 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/crawlmaster/crawlmaster/crawl/errclass"
+	"github.com/crawlmaster/crawlmaster/master/frontier"
 	"github.com/crawlmaster/crawlmaster/master/store"
 )
 

@@ -3,7 +3,6 @@ package store_test
 import (
 	"context"
 	"fmt"
-	"github.com/crawlmaster/crawlmaster/master/frontier"
 	"testing"
 	"time"
 
@@ -11,6 +10,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/crawlmaster/crawlmaster/internal/pgtest"
+	"github.com/crawlmaster/crawlmaster/master/frontier"
 	"github.com/crawlmaster/crawlmaster/master/store"
 )
 

@@ -3,9 +3,10 @@ package store
 import (
 	"context"
 	"fmt"
-	"github.com/crawlmaster/crawlmaster/master/frontier"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/crawlmaster/crawlmaster/master/frontier"
 )
 
 // NewURL is a normalised URL ready for the frontier.

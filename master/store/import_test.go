@@ -2,7 +2,6 @@ package store_test
 
 import (
 	"fmt"
-	"github.com/crawlmaster/crawlmaster/master/frontier"
 	"hash/fnv"
 	"strings"
 	"testing"
@@ -10,6 +9,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/crawlmaster/crawlmaster/internal/pgtest"
+	"github.com/crawlmaster/crawlmaster/master/frontier"
 	"github.com/crawlmaster/crawlmaster/master/store"
 )
 

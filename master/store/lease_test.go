@@ -1,9 +1,10 @@
 package store_test
 
 import (
-	"github.com/crawlmaster/crawlmaster/master/frontier"
 	"testing"
 	"time"
+
+	"github.com/crawlmaster/crawlmaster/master/frontier"
 )
 
 func TestRelease(t *testing.T) {
@@ -35,12 +36,12 @@ func TestRelease(t *testing.T) {
 					if r.State != "pending" || r.LeaseExpiresAt != nil || r.Attempts != tc.wantAttempts {
 						t.Errorf("released row %+v: want pending, no expiry, attempts %d", r, tc.wantAttempts)
 					}
-				} else if r.State != "leased" || r.Attempts != 1 || *r.LeaseToken != tk.Token {
+				} else if r.State != "leased" || r.Attempts != 0 || *r.LeaseToken != tk.Token {
 					t.Errorf("unreleased row %+v changed", r)
 				}
 			}
 			// Releasing again does nothing: the tokens are no longer
-			// current, and the attempt is not given back twice.
+			// current, and the attempt is not charged twice.
 			if n, err := s.Release(ctx, toRelease, tc.charge); err != nil || n != 0 {
 				t.Fatalf("second Release = %d, %v; want 0", n, err)
 			}
@@ -91,18 +92,27 @@ func TestReleaseIgnoresFinalAndUnknown(t *testing.T) {
 	}
 }
 
-func TestReleaseNeverNegativeAttempts(t *testing.T) {
+// TestReleaseKeepsCountedAttempts checks a release adds the charge to the
+// attempts already counted on the row (results of earlier fetches) and an
+// uncharged one leaves them as they are.
+func TestReleaseKeepsCountedAttempts(t *testing.T) {
 	t.Parallel()
 	s, pool := newStore(t)
-	insert(t, s, mkURLs("neg", 1))
-	tasks := claim(t, s, 1, time.Minute)
-	// An operator reset attempts under a live lease.
-	exec(t, pool, `UPDATE frontier SET attempts = 0`)
-	if n, err := s.Release(t.Context(), tokens(tasks), false); err != nil || n != 1 {
-		t.Fatalf("Release = %d, %v", n, err)
-	}
-	if r := frontierByID(t, pool, tasks[0].URLID); r.Attempts != 0 {
-		t.Errorf("attempts = %d, want 0", r.Attempts)
+	insert(t, s, mkURLs("keep", 2))
+	tasks := claim(t, s, 2, time.Minute)
+	// Two attempts were counted before this lease (two earlier fetches).
+	exec(t, pool, `UPDATE frontier SET attempts = 2`)
+	for i, charge := range []bool{false, true} {
+		if n, err := s.Release(t.Context(), tokens(tasks[i:i+1]), charge); err != nil || n != 1 {
+			t.Fatalf("Release(charge %v) = %d, %v", charge, n, err)
+		}
+		want := int32(2)
+		if charge {
+			want = 3
+		}
+		if r := frontierByID(t, pool, tasks[i].URLID); r.Attempts != want {
+			t.Errorf("release with charge %v: attempts = %d, want %d", charge, r.Attempts, want)
+		}
 	}
 }
 
@@ -129,7 +139,7 @@ func TestRenew(t *testing.T) {
 			r.LeaseExpiresAt.Before(before.Add(2*time.Hour)) || r.LeaseExpiresAt.After(after.Add(2*time.Hour)) {
 			t.Errorf("renewed row %+v: want expiry 2h from now (%v)", r, before.Add(2*time.Hour))
 		}
-		if r.Attempts != 1 {
+		if r.Attempts != 0 {
 			t.Errorf("renew changed attempts: %+v", r)
 		}
 	}
@@ -183,8 +193,8 @@ func TestRescueExpired(t *testing.T) {
 	}
 	for _, tk := range append(expired, short...) {
 		r := frontierByID(t, pool, tk.URLID)
-		if r.State != "pending" || r.LeaseExpiresAt != nil || r.Attempts != 1 {
-			t.Errorf("rescued row %+v: want pending with its attempt kept", r)
+		if r.State != "pending" || r.LeaseExpiresAt != nil || r.Attempts != 0 {
+			t.Errorf("rescued row %+v: want pending, no attempt charged (nothing says it was fetched)", r)
 		}
 	}
 	for _, tk := range live {
@@ -195,17 +205,13 @@ func TestRescueExpired(t *testing.T) {
 	if n, err := s.RescueExpired(ctx); err != nil || n != 0 {
 		t.Errorf("second RescueExpired = %d, %v; want 0", n, err)
 	}
-	// Rescued rows are claimable again, with the attempt counted.
+	// Rescued rows are claimable again, as their first attempt still.
 	again := claim(t, s, 10, time.Hour)
 	if len(again) != 4 { // 3 rescued + 1 never claimed
 		t.Fatalf("claim after rescue got %d, want 4", len(again))
 	}
 	for _, tk := range again {
-		wantAttempts := 2
-		if tk.URL == urls[5].URL { // worst priority: never claimed before
-			wantAttempts = 1
-		}
-		if tk.Attempts != wantAttempts {
+		if wantAttempts := 1; tk.Attempts != wantAttempts {
 			t.Errorf("task %+v: attempts %d, want %d", tk, tk.Attempts, wantAttempts)
 		}
 	}

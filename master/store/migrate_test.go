@@ -1,6 +1,7 @@
 package store_test
 
 import (
+	"maps"
 	"slices"
 	"sync"
 	"testing"
@@ -172,3 +173,40 @@ func TestMigrateConcurrentSamePool(t *testing.T) {
 // cluster is shared with other tests).
 const advisoryLocksSQL = `SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'
 	AND database = (SELECT oid FROM pg_database WHERE datname = current_database())`
+
+// TestMigrate0004GivesBackPrechargedAttempts upgrades a database written
+// under the old rule (a claim charged its attempt up front) and checks the
+// rows leased at that moment get the attempt back, and no other row moves.
+func TestMigrate0004GivesBackPrechargedAttempts(t *testing.T) {
+	t.Parallel()
+	pool, _ := pgtest.NewPool(t)
+	ctx := t.Context()
+	migs, err := store.Migrations()
+	if err != nil {
+		t.Fatal(err)
+	}
+	exec(t, pool, `CREATE TABLE schema_migrations (version integer PRIMARY KEY, name text NOT NULL,
+		applied_at timestamptz NOT NULL DEFAULT now())`)
+	for _, m := range migs {
+		if m.Version >= 4 {
+			break
+		}
+		exec(t, pool, m.SQL)
+		exec(t, pool, `INSERT INTO schema_migrations (version, name) VALUES ($1, $2)`, m.Version, m.Name)
+	}
+	exec(t, pool, `INSERT INTO frontier (url, host, domain, shard, priority, state, attempts, lease_token, lease_expires_at)
+		VALUES ('http://a.test/', 'a.test', 'a.test', 1, 1, 'leased', 2, 7, now() + interval '1 hour'),
+		       ('http://b.test/', 'b.test', 'b.test', 2, 2, 'pending', 2, NULL, NULL),
+		       ('http://c.test/', 'c.test', 'c.test', 3, 3, 'dead', 3, NULL, NULL)`)
+	applied, err := store.Migrate(ctx, pool)
+	if err != nil || !slices.Contains(applied, 4) {
+		t.Fatalf("Migrate = %v, %v; want 0004 applied", applied, err)
+	}
+	got := map[string]int32{}
+	for _, r := range frontierRows(t, pool) {
+		got[r.Domain] = r.Attempts
+	}
+	if want := map[string]int32{"a.test": 1, "b.test": 2, "c.test": 3}; !maps.Equal(got, want) {
+		t.Errorf("attempts after 0004: %v, want %v (only the leased row gives its pre-charged attempt back)", got, want)
+	}
+}

@@ -3,9 +3,10 @@ package store
 import (
 	"context"
 	"fmt"
-	"github.com/crawlmaster/crawlmaster/master/frontier"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/crawlmaster/crawlmaster/master/frontier"
 )
 
 var stagingColumns = []string{
@@ -33,11 +34,11 @@ CREATE TEMP TABLE IF NOT EXISTS persist_staging (
 // fencing rule. Everything else in the staging table is a stale result and
 // is dropped. The statement's row count is the number accepted.
 //
-// The inserts need no ON CONFLICT (its speculative insertion added ~40% to
-// their cost): a token has a results row only once its frontier row left
-// 'leased' in this same statement, FOR UPDATE makes a concurrent write of
-// the same token re-check that and drop it, and Persist stages each token
-// once.
+// The inserts need no ON CONFLICT, whose speculative insertion is costly
+// (BENCHMARKS.md, item 4): a token has a results row only once its
+// frontier row left 'leased' in this same statement, FOR UPDATE makes a
+// concurrent write of the same token re-check that and drop it, and
+// Persist stages each token once.
 const applySQL = `
 WITH acc AS (
     SELECT s.* FROM persist_staging s
@@ -54,8 +55,8 @@ WITH acc AS (
 ), bod AS (
     -- Every accepted final outcome gets its results row in this statement.
     -- No join with ins: with the planner's one-row CTE estimates that join
-    -- was a nested loop comparing every pair (quadratic, 230 ms for 1,000
-    -- rows).
+    -- is a nested loop comparing every pair (quadratic; BENCHMARKS.md,
+    -- item 3).
     INSERT INTO bodies (lease_token, body)
     SELECT lease_token, body FROM acc
     WHERE state = 'done' AND body IS NOT NULL AND length(body) > 0
@@ -66,6 +67,7 @@ SET state = a.state,
     next_fetch_at = CASE WHEN a.state = 'pending' THEN a.next_fetch_at ELSE f.next_fetch_at END,
     last_class = a.error_class,
     last_error = nullif(a.error_message, ''),
+    attempts = a.attempts,
     updated_at = now()
 FROM acc a
 WHERE f.id = a.url_id

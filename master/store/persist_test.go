@@ -2,7 +2,6 @@ package store_test
 
 import (
 	"bytes"
-	"github.com/crawlmaster/crawlmaster/master/frontier"
 	"maps"
 	"reflect"
 	"strings"
@@ -12,6 +11,7 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/crawlmaster/crawlmaster/master/frontier"
 	"github.com/crawlmaster/crawlmaster/master/store"
 )
 

@@ -3,12 +3,12 @@ package store_test
 import (
 	"encoding/json"
 	"fmt"
-	"github.com/crawlmaster/crawlmaster/master/frontier"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/crawlmaster/crawlmaster/master/frontier"
 	"github.com/crawlmaster/crawlmaster/master/store"
 )
 

@@ -5,10 +5,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/crawlmaster/crawlmaster/master/frontier"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/crawlmaster/crawlmaster/master/frontier"
 )
 
 // MasterStatus is the heartbeat row of the leading master.

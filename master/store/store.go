@@ -4,11 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/crawlmaster/crawlmaster/master/frontier"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/crawlmaster/crawlmaster/master/frontier"
 )
 
 // Store is the master's handle on PostgreSQL. It is safe for concurrent use.
@@ -51,10 +52,11 @@ func (s *Store) Pool() *pgxpool.Pool { return s.pool }
 // lease token and expiry are written in the same statement: a claimed row is
 // never seen without its lease.
 //
-// Two shapes matter for speed (see BENCHMARKS.md): OFFSET 0 keeps the
-// planner from flattening the NOT EXISTS into an anti-join that compared
-// every candidate with every leased row (quadratic: ~1 s per claim with a
-// few thousand leases), so it stays an index probe per candidate; the
+// Its shapes matter for speed (BENCHMARKS.md, "What profiling showed",
+// items 1, 5 and 11): OFFSET 0 keeps the planner from flattening the NOT
+// EXISTS into an anti-join that compares every candidate with every
+// leased row (quadratic in the leases), so it stays an index probe per
+// candidate; the
 // probe tests lease_expires_at IS NOT NULL rather than state = 'leased'
 // (the same rows, by the table's CHECK) so that only
 // frontier_inflight_domain_idx can serve it: with state = 'leased' the
@@ -64,14 +66,13 @@ func (s *Store) Pool() *pgxpool.Pool { return s.pool }
 // of hash-joining a scan of the whole frontier. The owned shards come as a
 // NumShards-long boolean mask indexed by shard, not as "shard = ANY(list)":
 // the planner estimated the selectivity of every list element against the
-// column's statistics on each claim (~10% of PostgreSQL's CPU in a crawl).
+// column's statistics on each claim, a cost paid per claim for nothing.
 const claimSQL = `
 UPDATE frontier f
 SET state = 'leased',
     lease_token = nextval('lease_token_seq'),
     lease_expires_at = now() + $3::interval,
     assistant = $4,
-    attempts = f.attempts + 1,
     updated_at = now()
 WHERE f.id = ANY(ARRAY(
     SELECT c.id FROM frontier c
@@ -82,7 +83,7 @@ WHERE f.id = ANY(ARRAY(
     ORDER BY c.priority, c.id
     LIMIT $2
     FOR UPDATE OF c SKIP LOCKED))
-RETURNING f.id, f.lease_token, f.url, f.domain, f.shard, f.attempts`
+RETURNING f.id, f.lease_token, f.url, f.domain, f.shard, f.attempts + 1`
 
 // claimLockKey serialises claims. The "domain not already leased" check
 // reads the statement's snapshot, so two claims running at once could each
@@ -129,9 +130,11 @@ func (s *Store) Claim(ctx context.Context, p frontier.Claim) ([]frontier.Task, e
 }
 
 // Release returns leased URLs to pending at once, e.g. when their batch's
-// stream broke or the master is shutting down. With charge false the claim's
-// attempt is given back (the URL was never really tried). Tokens that are no
-// longer current are ignored. It returns how many rows it released.
+// stream broke or the master is shutting down. With charge true the release
+// counts an attempt (the URL's page was requested and its result is lost:
+// a page that kills assistants must not loop forever); otherwise attempts
+// are left as they are. Tokens that are no longer current are ignored. It
+// returns how many rows it released.
 func (s *Store) Release(ctx context.Context, tokens []int64, charge bool) (int64, error) {
 	if len(tokens) == 0 {
 		return 0, nil
@@ -139,7 +142,7 @@ func (s *Store) Release(ctx context.Context, tokens []int64, charge bool) (int64
 	tag, err := s.pool.Exec(ctx, `
 UPDATE frontier
 SET state = 'pending', lease_expires_at = NULL, updated_at = now(),
-    attempts = CASE WHEN $2 THEN attempts ELSE greatest(attempts - 1, 0) END
+    attempts = CASE WHEN $2 THEN attempts + 1 ELSE attempts END
 WHERE lease_token = ANY($1::bigint[]) AND state = 'leased'`, tokens, charge)
 	if err != nil {
 		return 0, fmt.Errorf("release %d leases: %w", len(tokens), err)
@@ -162,8 +165,9 @@ WHERE lease_token = ANY($1::bigint[]) AND state = 'leased'`, tokens, lease)
 	return tag.RowsAffected(), nil
 }
 
-// RescueExpired returns every lease past its expiry to pending (keeping the
-// attempt it cost). It returns how many it rescued.
+// RescueExpired returns every lease past its expiry to pending, charging
+// no attempt: nothing says the URL was requested. It returns how many it
+// rescued.
 func (s *Store) RescueExpired(ctx context.Context) (int64, error) {
 	tag, err := s.pool.Exec(ctx, `
 UPDATE frontier SET state = 'pending', lease_expires_at = NULL, updated_at = now()
@@ -174,9 +178,9 @@ WHERE state = 'leased' AND lease_expires_at < now()`)
 	return tag.RowsAffected(), nil
 }
 
-// ReleaseAll returns every leased URL to pending. The leader calls it once
-// at start: any lease then belongs to a previous incarnation, whose results
-// can no longer arrive.
+// ReleaseAll returns every leased URL to pending, charging no attempt. The
+// leader calls it once at start: any lease then belongs to a previous
+// incarnation, whose results can no longer arrive.
 func (s *Store) ReleaseAll(ctx context.Context) (int64, error) {
 	tag, err := s.pool.Exec(ctx, `
 UPDATE frontier SET state = 'pending', lease_expires_at = NULL, updated_at = now()

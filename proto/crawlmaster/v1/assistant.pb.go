@@ -12,13 +12,14 @@
 package crawlmasterv1
 
 import (
+	reflect "reflect"
+	sync "sync"
+	unsafe "unsafe"
+
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
 	durationpb "google.golang.org/protobuf/types/known/durationpb"
 	timestamppb "google.golang.org/protobuf/types/known/timestamppb"
-	reflect "reflect"
-	sync "sync"
-	unsafe "unsafe"
 )
 
 const (
@@ -200,7 +201,9 @@ func (ErrorClass) EnumDescriptor() ([]byte, []int) {
 	return file_crawlmaster_v1_assistant_proto_rawDescGZIP(), []int{1}
 }
 
-// Disposition says whether a task was fetched.
+// Disposition says what a CrawlResult message reports about its task. For
+// each task the stream carries at most one STARTED message, then exactly
+// one FETCHED or UNFETCHED result.
 type Disposition int32
 
 const (
@@ -212,6 +215,13 @@ const (
 	// cancelled, the drain grace ran out): the master returns the URL to
 	// pending without charging an attempt.
 	Disposition_DISPOSITION_UNFETCHED Disposition = 2
+	// Not a result: the slot is about to send the task's page request
+	// (robots.txt allowed it and the politeness delay has passed). Only
+	// url_id and lease_token are set. If the stream breaks after this and
+	// before the task's result, the master charges the task an attempt; a
+	// task cut off before its STARTED message is returned uncharged, since
+	// it was never requested.
+	Disposition_DISPOSITION_STARTED Disposition = 3
 )
 
 // Enum value maps for Disposition.
@@ -220,11 +230,13 @@ var (
 		0: "DISPOSITION_UNSPECIFIED",
 		1: "DISPOSITION_FETCHED",
 		2: "DISPOSITION_UNFETCHED",
+		3: "DISPOSITION_STARTED",
 	}
 	Disposition_value = map[string]int32{
 		"DISPOSITION_UNSPECIFIED": 0,
 		"DISPOSITION_FETCHED":     1,
 		"DISPOSITION_UNFETCHED":   2,
+		"DISPOSITION_STARTED":     3,
 	}
 )
 
@@ -722,7 +734,8 @@ type CrawlResult struct {
 	RetryAfter *durationpb.Duration `protobuf:"bytes,18,opt,name=retry_after,json=retryAfter,proto3" json:"retry_after,omitempty"`
 	// The outcome class of the fetch.
 	ErrorClass ErrorClass `protobuf:"varint,19,opt,name=error_class,json=errorClass,proto3,enum=crawlmaster.v1.ErrorClass" json:"error_class,omitempty"`
-	// Whether the task was fetched at all; UNFETCHED results carry no outcome.
+	// What this message reports: a result (FETCHED, UNFETCHED) or the start
+	// of the task's page request (STARTED).
 	Disposition   Disposition `protobuf:"varint,20,opt,name=disposition,proto3,enum=crawlmaster.v1.Disposition" json:"disposition,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -973,11 +986,12 @@ const file_crawlmaster_v1_assistant_proto_rawDesc = "" +
 	"\x17ERROR_CLASS_INVALID_URL\x10\x0e\x12\x18\n" +
 	"\x14ERROR_CLASS_PROTOCOL\x10\x0f\x12\x18\n" +
 	"\x14ERROR_CLASS_CANCELED\x10\x10\x12\x15\n" +
-	"\x11ERROR_CLASS_OTHER\x10\x11*^\n" +
+	"\x11ERROR_CLASS_OTHER\x10\x11*w\n" +
 	"\vDisposition\x12\x1b\n" +
 	"\x17DISPOSITION_UNSPECIFIED\x10\x00\x12\x17\n" +
 	"\x13DISPOSITION_FETCHED\x10\x01\x12\x19\n" +
-	"\x15DISPOSITION_UNFETCHED\x10\x02*\xa9\x01\n" +
+	"\x15DISPOSITION_UNFETCHED\x10\x02\x12\x17\n" +
+	"\x13DISPOSITION_STARTED\x10\x03*\xa9\x01\n" +
 	"\rRefusalReason\x12\x1e\n" +
 	"\x1aREFUSAL_REASON_UNSPECIFIED\x10\x00\x12\x1b\n" +
 	"\x17REFUSAL_REASON_DRAINING\x10\x01\x12\x1c\n" +

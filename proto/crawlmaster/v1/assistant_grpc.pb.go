@@ -13,6 +13,7 @@ package crawlmasterv1
 
 import (
 	context "context"
+
 	grpc "google.golang.org/grpc"
 	codes "google.golang.org/grpc/codes"
 	status "google.golang.org/grpc/status"
@@ -74,15 +75,19 @@ const (
 //     never stored twice. While a batch runs the master renews the leases
 //     it holds, so a slow batch is not rescued under it.
 //
-//  5. Endings. A task the slot did not fetch (its batch was cancelled, the
-//     drain grace ran out) comes back with disposition UNFETCHED and costs
-//     no attempt. If the stream breaks (the assistant died, the network
-//     failed), only the task that was being fetched, the first one without
-//     a result in batch order, is charged an attempt; the tasks after it
-//     were never started and return to pending uncharged. If the master
-//     cancels the call (shutdown, assistant marked down), the assistant
-//     cancels the batch's fetches and frees the slot. A refused call
-//     (Refusal in the status details) fetched nothing and costs nothing.
+//  5. Endings. An attempt is charged only for a page that was requested.
+//     A task the slot did not fetch (its batch was cancelled, the drain
+//     grace ran out) comes back with disposition UNFETCHED and costs no
+//     attempt. Before each page request the slot sends a STARTED message
+//     for its task; if the stream then breaks (the assistant died, the
+//     network failed, the master gave the assistant up) the task that was
+//     being fetched, the first one without a result in batch order, is
+//     charged an attempt if its STARTED message arrived (so a page that
+//     kills assistants cannot loop forever), and every other task returns
+//     to pending uncharged. If the master cancels the call (shutdown,
+//     assistant marked down), the assistant cancels the batch's fetches and
+//     frees the slot. A refused call (Refusal in the status details)
+//     fetched nothing and costs nothing.
 //
 // Connections use HTTP/2 keepalive: the master pings every 20 s without
 // streams too (PermitWithoutStream) and the assistant accepts pings every
@@ -98,9 +103,11 @@ type AssistantClient interface {
 	// before fetching anything, with a Refusal in the status details (and a
 	// status code for generic clients): slot busy (FAILED_PRECONDITION), no
 	// such slot (NOT_FOUND), draining (UNAVAILABLE) or a malformed batch
-	// (INVALID_ARGUMENT). Otherwise it streams one CrawlResult per task, in
-	// batch order, then ends the stream. Cancelling the call cancels the
-	// batch's in-flight fetches.
+	// (INVALID_ARGUMENT). Otherwise it streams, in batch order, for each task a
+	// STARTED message when its page request is about to be sent (none for a
+	// task that ends before that) and then its result, and ends the stream
+	// after the last result. Cancelling the call cancels the batch's
+	// in-flight fetches.
 	Crawl(ctx context.Context, in *CrawlRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[CrawlResult], error)
 }
 
@@ -187,15 +194,19 @@ type Assistant_CrawlClient = grpc.ServerStreamingClient[CrawlResult]
 //     never stored twice. While a batch runs the master renews the leases
 //     it holds, so a slow batch is not rescued under it.
 //
-//  5. Endings. A task the slot did not fetch (its batch was cancelled, the
-//     drain grace ran out) comes back with disposition UNFETCHED and costs
-//     no attempt. If the stream breaks (the assistant died, the network
-//     failed), only the task that was being fetched, the first one without
-//     a result in batch order, is charged an attempt; the tasks after it
-//     were never started and return to pending uncharged. If the master
-//     cancels the call (shutdown, assistant marked down), the assistant
-//     cancels the batch's fetches and frees the slot. A refused call
-//     (Refusal in the status details) fetched nothing and costs nothing.
+//  5. Endings. An attempt is charged only for a page that was requested.
+//     A task the slot did not fetch (its batch was cancelled, the drain
+//     grace ran out) comes back with disposition UNFETCHED and costs no
+//     attempt. Before each page request the slot sends a STARTED message
+//     for its task; if the stream then breaks (the assistant died, the
+//     network failed, the master gave the assistant up) the task that was
+//     being fetched, the first one without a result in batch order, is
+//     charged an attempt if its STARTED message arrived (so a page that
+//     kills assistants cannot loop forever), and every other task returns
+//     to pending uncharged. If the master cancels the call (shutdown,
+//     assistant marked down), the assistant cancels the batch's fetches and
+//     frees the slot. A refused call (Refusal in the status details)
+//     fetched nothing and costs nothing.
 //
 // Connections use HTTP/2 keepalive: the master pings every 20 s without
 // streams too (PermitWithoutStream) and the assistant accepts pings every
@@ -211,9 +222,11 @@ type AssistantServer interface {
 	// before fetching anything, with a Refusal in the status details (and a
 	// status code for generic clients): slot busy (FAILED_PRECONDITION), no
 	// such slot (NOT_FOUND), draining (UNAVAILABLE) or a malformed batch
-	// (INVALID_ARGUMENT). Otherwise it streams one CrawlResult per task, in
-	// batch order, then ends the stream. Cancelling the call cancels the
-	// batch's in-flight fetches.
+	// (INVALID_ARGUMENT). Otherwise it streams, in batch order, for each task a
+	// STARTED message when its page request is about to be sent (none for a
+	// task that ends before that) and then its result, and ends the stream
+	// after the last result. Cancelling the call cancels the batch's
+	// in-flight fetches.
 	Crawl(*CrawlRequest, grpc.ServerStreamingServer[CrawlResult]) error
 	mustEmbedUnimplementedAssistantServer()
 }

@@ -1,0 +1,154 @@
+package dispatch
+
+import (
+	"context"
+	"errors"
+	"math/rand/v2"
+	"time"
+
+	"github.com/crawlmaster/crawlmaster/master/frontier"
+	pb "github.com/crawlmaster/crawlmaster/proto/crawlmaster/v1"
+)
+
+// batchDone reports the end of a batch's stream to its feeder.
+type batchDone struct {
+	slot      int
+	b         *batch
+	end       streamEnd
+	refusal   pb.RefusalReason
+	err       error
+	pause     bool // stop dispatching until a poll is answered
+	stored    int
+	released  int
+	charged   int
+	stateN    map[frontier.State]int
+	startedAt time.Time
+}
+
+var errMissingResults = errors.New("stream ended without a result for every URL")
+
+// runBatch streams one batch to a slot and hands its results to the
+// writer. It owns the batch's leases until each is stored or released:
+// when the stream ends, planRelease decides which tasks go back to
+// pending and which of those cost an attempt.
+func (f *feeder) runBatch(ctx context.Context, slot int, b *batch, started time.Time) {
+	req := &pb.CrawlRequest{BatchId: b.id, Slot: uint32(slot), MasterId: f.cfg.MasterID,
+		SendBodyCap: f.cfg.SendBodyCap, Tasks: make([]*pb.CrawlTask, len(b.tasks))}
+	for i, t := range b.tasks {
+		req.Tasks[i] = &pb.CrawlTask{UrlId: t.URLID, LeaseToken: t.Token, Url: t.URL}
+	}
+	states := make([]taskState, len(b.tasks))
+	res := batchDone{slot: slot, b: b, startedAt: started, stateN: map[frontier.State]int{}}
+	stream, err := f.client.Crawl(ctx, req)
+	next := 0 // results come in batch order: look there first
+	for err == nil {
+		var r *pb.CrawlResult
+		if r, err = stream.Recv(); err != nil {
+			break
+		}
+		i := taskIndex(b.tasks, next, r)
+		if i < 0 || states[i] > taskStarted {
+			f.m.UnexpectedResults.Inc()
+			continue
+		}
+		next = i
+		switch r.GetDisposition() {
+		case pb.Disposition_DISPOSITION_STARTED:
+			states[i] = taskStarted
+			continue
+		case pb.Disposition_DISPOSITION_UNFETCHED:
+			states[i] = taskUnfetched
+			continue
+		}
+		out := decide(f.cfg, f.id, b.tasks[i], r, time.Now(), rand.Float64())
+		// Submit blocks while the writer is full (back-pressure). The
+		// batch context bounds the wait: past the shutdown grace, or once
+		// the assistant is given up, the task is released instead.
+		if serr := f.env.submit(ctx, out); serr != nil {
+			states[i] = taskLost
+			err = serr
+			break
+		}
+		states[i] = taskStored
+		res.stored++
+		res.stateN[out.State]++
+	}
+	res.end, res.refusal = classifyEnd(err, context.Cause(ctx))
+	for _, g := range planRelease(res.end, states) {
+		tokens := make([]int64, len(g.tasks))
+		for k, i := range g.tasks {
+			tokens[k] = b.tasks[i].Token
+		}
+		f.env.release(tokens, g.charge, g.reason)
+		res.released += len(tokens)
+		if g.charge {
+			res.charged += len(tokens)
+		}
+	}
+	res.pause = ctx.Err() == nil && pauseAfter(res.end, res.refusal, err)
+	if res.end == endCompleted {
+		err = nil
+		if res.released > 0 {
+			err = errMissingResults
+		}
+	}
+	res.err = err
+	f.events <- res
+}
+
+// taskIndex finds the task a message is about, trying hint first; -1
+// when it is none of the batch's (wrong token, or token and URL id
+// disagree).
+func taskIndex(tasks []frontier.Task, hint int, r *pb.CrawlResult) int {
+	tok := r.GetLeaseToken()
+	i := -1
+	if hint < len(tasks) && tasks[hint].Token == tok {
+		i = hint
+	} else {
+		for k := range tasks {
+			if tasks[k].Token == tok {
+				i = k
+				break
+			}
+		}
+	}
+	if i >= 0 && tasks[i].URLID != r.GetUrlId() {
+		return -1
+	}
+	return i
+}
+
+// onBatchDone frees the slot, accounts for the batch and logs its line.
+func (f *feeder) onBatchDone(b batchDone) {
+	now := time.Now()
+	f.slots.end(b.slot, now, b.err == nil)
+	if b.pause && f.live.pause(now) {
+		f.log.Warn("batch failed as if the assistant were unreachable or draining; pausing dispatch to it until a poll succeeds",
+			"err", b.err)
+	}
+	f.running--
+	f.runningN -= len(b.b.tasks)
+	f.env.inflight(-len(b.b.tasks))
+	f.m.InFlightURLs.Sub(float64(len(b.b.tasks)))
+	dur := now.Sub(b.startedAt)
+	f.m.BatchDuration.Observe(dur.Seconds())
+	attrs := []any{"batch", b.b.id, "slot", b.slot, "urls", len(b.b.tasks),
+		"done", b.stateN[frontier.StateDone], "failed", b.stateN[frontier.StateFailed],
+		"retry", b.stateN[frontier.StatePending], "dead", b.stateN[frontier.StateDead],
+		"released", b.released, "charged", b.charged, "duration", dur.Round(time.Millisecond)}
+	switch {
+	case b.end == endRefused && b.refusal == pb.RefusalReason_REFUSAL_REASON_BAD_BATCH:
+		f.m.BatchesFinished.WithLabelValues("refused").Inc()
+		f.log.Error("batch finished", append(attrs, "refused", refusalRules[b.refusal].name, "err", b.err)...)
+	case b.end == endRefused:
+		f.m.BatchesFinished.WithLabelValues("refused").Inc()
+		f.log.Warn("batch finished", append(attrs, "refused", refusalRules[b.refusal].name, "err", b.err)...)
+	case b.err != nil:
+		f.m.BatchesFinished.WithLabelValues("error").Inc()
+		f.log.Warn("batch finished", append(attrs, "err", b.err)...)
+	default:
+		f.m.BatchesFinished.WithLabelValues("ok").Inc()
+		f.sizer.observe(dur, b.stored)
+		f.log.Info("batch finished", attrs...)
+	}
+}

@@ -1,0 +1,12 @@
+-- 0004: attempts count requested fetches, not claims.
+--
+-- Until now a claim charged the attempt up front (attempts + 1 on lease)
+-- and every release that was not the URL's fault gave it back; a lease
+-- returned by a new leader (ReleaseAll) or by the rescuer kept it, so a
+-- master crash or a database outage cost URLs attempts they never made.
+-- From this version a claim leaves attempts alone, the fenced result write
+-- sets them, and only a release for a page that was requested when its
+-- batch broke adds one. Rows leased under the old rule carry a pre-charged
+-- attempt: give it back. Masters must all be stopped for the upgrade (see
+-- README, Upgrading), so no old master is still charging claims.
+UPDATE frontier SET attempts = greatest(attempts - 1, 0) WHERE state = 'leased';
