@@ -99,7 +99,25 @@ func Run(ctx context.Context, o Options) error {
 	} else if adm, err = admin.Start(adminAddr, o.Registry, cfg.Metrics.Pprof, nil, o.Log.With("component", "admin")); err != nil {
 		return err
 	}
-	defer adm.Close()
+	// The daemon's components, stopped in order: leading (or standing by)
+	// first, the admin endpoint last, so /metrics and /healthz answer
+	// while the master drains; the pool closes after both (deferred above).
+	return lifecycle.Run(ctx,
+		lifecycle.Stage{func(ctx context.Context) error { return leadTerms(ctx, o, st, pool, adm, m) }},
+		lifecycle.Stage{func(ctx context.Context) error {
+			<-ctx.Done()
+			if err := adm.Close(); err != nil {
+				log.Warn("admin server did not close cleanly", "err", err)
+			}
+			return nil
+		}})
+}
+
+// leadTerms waits as a standby until it holds the leader lock, leads a
+// term, and goes back to standby when the term ends without a shutdown
+// (lost lock, database failure while taking over).
+func leadTerms(ctx context.Context, o Options, st *store.Store, pool *pgxpool.Pool, adm *admin.Server, m *termMetrics) error {
+	log := o.Log.With("component", "master")
 	for {
 		lock, err := lead(ctx, pool, log, o.Standby)
 		if err != nil {
