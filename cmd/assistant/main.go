@@ -15,8 +15,8 @@ import (
 	"syscall"
 
 	"github.com/crawlmaster/crawlmaster/assistant"
-	"github.com/crawlmaster/crawlmaster/internal/addrfile"
 	"github.com/crawlmaster/crawlmaster/internal/admin"
+	"github.com/crawlmaster/crawlmaster/internal/atomicfile"
 	"github.com/crawlmaster/crawlmaster/internal/config"
 	"github.com/crawlmaster/crawlmaster/internal/logging"
 )
@@ -96,7 +96,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 		if err != nil {
 			return fmt.Errorf("listen %s: %w", *listen, err)
 		}
-		if err := addrfile.Write(*addrFile, ln.Addr().String()); err != nil {
+		if err := atomicfile.WriteString(*addrFile, ln.Addr().String()); err != nil {
 			ln.Close()
 			return err
 		}

@@ -16,8 +16,8 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/crawlmaster/crawlmaster/internal/addrfile"
 	"github.com/crawlmaster/crawlmaster/internal/admin"
+	"github.com/crawlmaster/crawlmaster/internal/atomicfile"
 	"github.com/crawlmaster/crawlmaster/internal/config"
 	"github.com/crawlmaster/crawlmaster/internal/logging"
 	"github.com/crawlmaster/crawlmaster/master"
@@ -98,7 +98,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 				return fmt.Errorf("admin server: listen %s: %w", addr, err)
 			}
 			if *addrFile != "" {
-				if err := addrfile.Write(*addrFile, ln.Addr().String()); err != nil {
+				if err := atomicfile.WriteString(*addrFile, ln.Addr().String()); err != nil {
 					ln.Close()
 					return err
 				}

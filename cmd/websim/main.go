@@ -14,7 +14,6 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"flag"
@@ -29,6 +28,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/crawlmaster/crawlmaster/internal/atomicfile"
 	"github.com/crawlmaster/crawlmaster/internal/websim"
 )
 
@@ -156,10 +156,10 @@ func serve(ctx context.Context, cfg websim.Config, dir, requestsOut string, log 
 		return err
 	}
 	start := time.Now()
-	if err := writeAtomic(filepath.Join(dir, "tranco.csv"), sim.WriteTranco); err != nil {
+	if err := atomicfile.Write(filepath.Join(dir, "tranco.csv"), sim.WriteTranco); err != nil {
 		return err
 	}
-	if err := writeAtomic(filepath.Join(dir, "ground-truth.csv"), sim.WriteGroundTruth); err != nil {
+	if err := atomicfile.Write(filepath.Join(dir, "ground-truth.csv"), sim.WriteGroundTruth); err != nil {
 		return err
 	}
 	log.Info("wrote domain list and ground truth", "dir", dir, "domains", cfg.Domains, "seed", cfg.Seed,
@@ -169,11 +169,7 @@ func serve(ctx context.Context, cfg websim.Config, dir, requestsOut string, log 
 		return err
 	}
 	addr := sim.Addr()
-	err = writeAtomic(addrPath, func(w io.Writer) error {
-		_, err := io.WriteString(w, addr)
-		return err
-	})
-	if err != nil {
+	if err := atomicfile.WriteString(addrPath, addr); err != nil {
 		_ = sim.Close()
 		return err
 	}
@@ -189,41 +185,12 @@ func serve(ctx context.Context, cfg websim.Config, dir, requestsOut string, log 
 	}
 	// After Close: every handler has returned, so the counts are final.
 	if requestsOut != "" {
-		if err := writeAtomic(requestsOut, sim.WriteRequests); err != nil {
+		if err := atomicfile.Write(requestsOut, sim.WriteRequests); err != nil {
 			return err
 		}
 		log.Info("wrote request counts", "file", requestsOut)
 	}
 	log.Info("stopped")
-	return nil
-}
-
-// writeAtomic writes path via a temporary file in the same directory and a
-// rename, so readers never see a partial file.
-func writeAtomic(path string, write func(io.Writer) error) error {
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
-	if err != nil {
-		return err
-	}
-	tmp := f.Name()
-	bw := bufio.NewWriterSize(f, 256<<10)
-	err = write(bw)
-	if err == nil {
-		err = bw.Flush()
-	}
-	if err == nil {
-		err = f.Chmod(0o644)
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, path)
-	}
-	if err != nil {
-		_ = os.Remove(tmp)
-		return fmt.Errorf("writing %s: %w", path, err)
-	}
 	return nil
 }
 

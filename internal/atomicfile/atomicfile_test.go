@@ -1,4 +1,4 @@
-package addrfile
+package atomicfile
 
 import (
 	"os"
@@ -18,9 +18,9 @@ func TestWrite(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			err := Write(c.path, c.addr)
+			err := WriteString(c.path, c.addr)
 			if (err == nil) != c.ok {
-				t.Fatalf("Write: %v, want ok=%v", err, c.ok)
+				t.Fatalf("WriteString: %v, want ok=%v", err, c.ok)
 			}
 			if !c.ok {
 				return
