@@ -28,6 +28,68 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
+// LinkKind says where a link was found; the master derives its depth from
+// it (ANCHOR, FRAME: the page's depth + 1; REDIRECT: the page's depth;
+// SITEMAP: 1).
+type LinkKind int32
+
+const (
+	LinkKind_LINK_KIND_UNSPECIFIED LinkKind = 0
+	// <a href> or <area href>.
+	LinkKind_LINK_KIND_ANCHOR LinkKind = 1
+	// <frame src> or <iframe src>.
+	LinkKind_LINK_KIND_FRAME LinkKind = 2
+	// The target of a redirect that was not followed.
+	LinkKind_LINK_KIND_REDIRECT LinkKind = 3
+	// A URL listed in one of the host's sitemaps.
+	LinkKind_LINK_KIND_SITEMAP LinkKind = 4
+)
+
+// Enum value maps for LinkKind.
+var (
+	LinkKind_name = map[int32]string{
+		0: "LINK_KIND_UNSPECIFIED",
+		1: "LINK_KIND_ANCHOR",
+		2: "LINK_KIND_FRAME",
+		3: "LINK_KIND_REDIRECT",
+		4: "LINK_KIND_SITEMAP",
+	}
+	LinkKind_value = map[string]int32{
+		"LINK_KIND_UNSPECIFIED": 0,
+		"LINK_KIND_ANCHOR":      1,
+		"LINK_KIND_FRAME":       2,
+		"LINK_KIND_REDIRECT":    3,
+		"LINK_KIND_SITEMAP":     4,
+	}
+)
+
+func (x LinkKind) Enum() *LinkKind {
+	p := new(LinkKind)
+	*p = x
+	return p
+}
+
+func (x LinkKind) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (LinkKind) Descriptor() protoreflect.EnumDescriptor {
+	return file_crawlmaster_v1_assistant_proto_enumTypes[0].Descriptor()
+}
+
+func (LinkKind) Type() protoreflect.EnumType {
+	return &file_crawlmaster_v1_assistant_proto_enumTypes[0]
+}
+
+func (x LinkKind) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use LinkKind.Descriptor instead.
+func (LinkKind) EnumDescriptor() ([]byte, []int) {
+	return file_crawlmaster_v1_assistant_proto_rawDescGZIP(), []int{0}
+}
+
 // RobotsDecision says what robots.txt allowed for a URL.
 type RobotsDecision int32
 
@@ -69,11 +131,11 @@ func (x RobotsDecision) String() string {
 }
 
 func (RobotsDecision) Descriptor() protoreflect.EnumDescriptor {
-	return file_crawlmaster_v1_assistant_proto_enumTypes[0].Descriptor()
+	return file_crawlmaster_v1_assistant_proto_enumTypes[1].Descriptor()
 }
 
 func (RobotsDecision) Type() protoreflect.EnumType {
-	return &file_crawlmaster_v1_assistant_proto_enumTypes[0]
+	return &file_crawlmaster_v1_assistant_proto_enumTypes[1]
 }
 
 func (x RobotsDecision) Number() protoreflect.EnumNumber {
@@ -82,7 +144,7 @@ func (x RobotsDecision) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use RobotsDecision.Descriptor instead.
 func (RobotsDecision) EnumDescriptor() ([]byte, []int) {
-	return file_crawlmaster_v1_assistant_proto_rawDescGZIP(), []int{0}
+	return file_crawlmaster_v1_assistant_proto_rawDescGZIP(), []int{1}
 }
 
 // ErrorClass is the closed set of fetch outcome classes (crawl/errclass
@@ -184,11 +246,11 @@ func (x ErrorClass) String() string {
 }
 
 func (ErrorClass) Descriptor() protoreflect.EnumDescriptor {
-	return file_crawlmaster_v1_assistant_proto_enumTypes[1].Descriptor()
+	return file_crawlmaster_v1_assistant_proto_enumTypes[2].Descriptor()
 }
 
 func (ErrorClass) Type() protoreflect.EnumType {
-	return &file_crawlmaster_v1_assistant_proto_enumTypes[1]
+	return &file_crawlmaster_v1_assistant_proto_enumTypes[2]
 }
 
 func (x ErrorClass) Number() protoreflect.EnumNumber {
@@ -197,7 +259,7 @@ func (x ErrorClass) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use ErrorClass.Descriptor instead.
 func (ErrorClass) EnumDescriptor() ([]byte, []int) {
-	return file_crawlmaster_v1_assistant_proto_rawDescGZIP(), []int{1}
+	return file_crawlmaster_v1_assistant_proto_rawDescGZIP(), []int{2}
 }
 
 // Disposition says what a CrawlResult message reports about its task. For
@@ -250,11 +312,11 @@ func (x Disposition) String() string {
 }
 
 func (Disposition) Descriptor() protoreflect.EnumDescriptor {
-	return file_crawlmaster_v1_assistant_proto_enumTypes[2].Descriptor()
+	return file_crawlmaster_v1_assistant_proto_enumTypes[3].Descriptor()
 }
 
 func (Disposition) Type() protoreflect.EnumType {
-	return &file_crawlmaster_v1_assistant_proto_enumTypes[2]
+	return &file_crawlmaster_v1_assistant_proto_enumTypes[3]
 }
 
 func (x Disposition) Number() protoreflect.EnumNumber {
@@ -263,7 +325,7 @@ func (x Disposition) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use Disposition.Descriptor instead.
 func (Disposition) EnumDescriptor() ([]byte, []int) {
-	return file_crawlmaster_v1_assistant_proto_rawDescGZIP(), []int{2}
+	return file_crawlmaster_v1_assistant_proto_rawDescGZIP(), []int{3}
 }
 
 // RefusalReason says why the assistant turned a Crawl call down.
@@ -310,11 +372,11 @@ func (x RefusalReason) String() string {
 }
 
 func (RefusalReason) Descriptor() protoreflect.EnumDescriptor {
-	return file_crawlmaster_v1_assistant_proto_enumTypes[3].Descriptor()
+	return file_crawlmaster_v1_assistant_proto_enumTypes[4].Descriptor()
 }
 
 func (RefusalReason) Type() protoreflect.EnumType {
-	return &file_crawlmaster_v1_assistant_proto_enumTypes[3]
+	return &file_crawlmaster_v1_assistant_proto_enumTypes[4]
 }
 
 func (x RefusalReason) Number() protoreflect.EnumNumber {
@@ -323,7 +385,7 @@ func (x RefusalReason) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use RefusalReason.Descriptor instead.
 func (RefusalReason) EnumDescriptor() ([]byte, []int) {
-	return file_crawlmaster_v1_assistant_proto_rawDescGZIP(), []int{3}
+	return file_crawlmaster_v1_assistant_proto_rawDescGZIP(), []int{4}
 }
 
 type ReportIdleWorkerRequest struct {
@@ -598,7 +660,10 @@ type CrawlTask struct {
 	// Fencing token of the lease; echoed in the result.
 	LeaseToken int64 `protobuf:"varint,2,opt,name=lease_token,json=leaseToken,proto3" json:"lease_token,omitempty"`
 	// Absolute http(s) URL, already normalised by the master.
-	Url           string `protobuf:"bytes,3,opt,name=url,proto3" json:"url,omitempty"`
+	Url string `protobuf:"bytes,3,opt,name=url,proto3" json:"url,omitempty"`
+	// What the URL's crawl wants beyond the fetch. Unset: follow redirects,
+	// no links, no sitemaps (a crawl of the URLs given).
+	Policy        *FetchPolicy `protobuf:"bytes,4,opt,name=policy,proto3" json:"policy,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -654,6 +719,137 @@ func (x *CrawlTask) GetUrl() string {
 	return ""
 }
 
+func (x *CrawlTask) GetPolicy() *FetchPolicy {
+	if x != nil {
+		return x.Policy
+	}
+	return nil
+}
+
+// FetchPolicy is what a crawl asks of one fetch besides the page itself.
+type FetchPolicy struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Follow redirects inside the fetch (up to the assistant's limit). When
+	// false, a redirect answer is the result (class OK, its 3xx status) and
+	// its target comes back as one REDIRECT link, to be crawled as a URL of
+	// its own: a site crawl fetches every URL once.
+	FollowRedirects bool `protobuf:"varint,1,opt,name=follow_redirects,json=followRedirects,proto3" json:"follow_redirects,omitempty"`
+	// Most outlinks to extract from an HTML page; 0 extracts none.
+	MaxLinks uint32 `protobuf:"varint,2,opt,name=max_links,json=maxLinks,proto3" json:"max_links,omitempty"`
+	// Also read the host's sitemaps (the Sitemap lines of its robots.txt,
+	// else /sitemap.xml) and return their URLs as SITEMAP links. Set for the
+	// seeds of crawls that read sitemaps.
+	Sitemaps      bool `protobuf:"varint,3,opt,name=sitemaps,proto3" json:"sitemaps,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *FetchPolicy) Reset() {
+	*x = FetchPolicy{}
+	mi := &file_crawlmaster_v1_assistant_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *FetchPolicy) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*FetchPolicy) ProtoMessage() {}
+
+func (x *FetchPolicy) ProtoReflect() protoreflect.Message {
+	mi := &file_crawlmaster_v1_assistant_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use FetchPolicy.ProtoReflect.Descriptor instead.
+func (*FetchPolicy) Descriptor() ([]byte, []int) {
+	return file_crawlmaster_v1_assistant_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *FetchPolicy) GetFollowRedirects() bool {
+	if x != nil {
+		return x.FollowRedirects
+	}
+	return false
+}
+
+func (x *FetchPolicy) GetMaxLinks() uint32 {
+	if x != nil {
+		return x.MaxLinks
+	}
+	return 0
+}
+
+func (x *FetchPolicy) GetSitemaps() bool {
+	if x != nil {
+		return x.Sitemaps
+	}
+	return false
+}
+
+// Link is one outlink of a page: absolute http(s), fragment dropped,
+// resolved against the page's final URL (and <base href>), not
+// normalised (the master normalises).
+type Link struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Url           string                 `protobuf:"bytes,1,opt,name=url,proto3" json:"url,omitempty"`
+	Kind          LinkKind               `protobuf:"varint,2,opt,name=kind,proto3,enum=crawlmaster.v1.LinkKind" json:"kind,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Link) Reset() {
+	*x = Link{}
+	mi := &file_crawlmaster_v1_assistant_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Link) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Link) ProtoMessage() {}
+
+func (x *Link) ProtoReflect() protoreflect.Message {
+	mi := &file_crawlmaster_v1_assistant_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Link.ProtoReflect.Descriptor instead.
+func (*Link) Descriptor() ([]byte, []int) {
+	return file_crawlmaster_v1_assistant_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *Link) GetUrl() string {
+	if x != nil {
+		return x.Url
+	}
+	return ""
+}
+
+func (x *Link) GetKind() LinkKind {
+	if x != nil {
+		return x.Kind
+	}
+	return LinkKind_LINK_KIND_UNSPECIFIED
+}
+
 // Refusal is attached to the status of a refused Crawl call (in its
 // details), so the master recognises the reason without reading the
 // human-readable message. A refused batch was not fetched at all.
@@ -666,7 +862,7 @@ type Refusal struct {
 
 func (x *Refusal) Reset() {
 	*x = Refusal{}
-	mi := &file_crawlmaster_v1_assistant_proto_msgTypes[5]
+	mi := &file_crawlmaster_v1_assistant_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -678,7 +874,7 @@ func (x *Refusal) String() string {
 func (*Refusal) ProtoMessage() {}
 
 func (x *Refusal) ProtoReflect() protoreflect.Message {
-	mi := &file_crawlmaster_v1_assistant_proto_msgTypes[5]
+	mi := &file_crawlmaster_v1_assistant_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -691,7 +887,7 @@ func (x *Refusal) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Refusal.ProtoReflect.Descriptor instead.
 func (*Refusal) Descriptor() ([]byte, []int) {
-	return file_crawlmaster_v1_assistant_proto_rawDescGZIP(), []int{5}
+	return file_crawlmaster_v1_assistant_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *Refusal) GetReason() RefusalReason {
@@ -735,14 +931,33 @@ type CrawlResult struct {
 	ErrorClass ErrorClass `protobuf:"varint,19,opt,name=error_class,json=errorClass,proto3,enum=crawlmaster.v1.ErrorClass" json:"error_class,omitempty"`
 	// What this message reports: a result (FETCHED, UNFETCHED) or the start
 	// of the task's page request (STARTED).
-	Disposition   Disposition `protobuf:"varint,20,opt,name=disposition,proto3,enum=crawlmaster.v1.Disposition" json:"disposition,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Disposition Disposition `protobuf:"varint,20,opt,name=disposition,proto3,enum=crawlmaster.v1.Disposition" json:"disposition,omitempty"`
+	// Outlinks of an HTML 2xx page in document order, at most the policy's
+	// max_links, without the rel=nofollow ones and none at all from a
+	// nofollow page; the REDIRECT target of a redirect not followed; the
+	// SITEMAP URLs when the policy asked for sitemaps.
+	Links []*Link `protobuf:"bytes,21,rep,name=links,proto3" json:"links,omitempty"`
+	// Links left out because of max_links or the sitemap cap.
+	LinksDropped uint32 `protobuf:"varint,22,opt,name=links_dropped,json=linksDropped,proto3" json:"links_dropped,omitempty"`
+	// The page asked not to be indexed (meta robots or X-Robots-Tag): it is
+	// recorded, its body is not stored.
+	Noindex bool `protobuf:"varint,23,opt,name=noindex,proto3" json:"noindex,omitempty"`
+	// The page asked that its links not be followed (meta robots or
+	// X-Robots-Tag): links is empty.
+	Nofollow bool `protobuf:"varint,24,opt,name=nofollow,proto3" json:"nofollow,omitempty"`
+	// How long, from the moment this result was sent, the assistant would
+	// wait before its next request to this URL's host: the politeness delay
+	// (Crawl-delay honoured, capped), longer after a 429 or 503 (Retry-After,
+	// else the host's backoff). The master hands the host's next URL out no
+	// sooner, so no slot sleeps on a host while others are ready.
+	NextRequestAfter *durationpb.Duration `protobuf:"bytes,25,opt,name=next_request_after,json=nextRequestAfter,proto3" json:"next_request_after,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
 }
 
 func (x *CrawlResult) Reset() {
 	*x = CrawlResult{}
-	mi := &file_crawlmaster_v1_assistant_proto_msgTypes[6]
+	mi := &file_crawlmaster_v1_assistant_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -754,7 +969,7 @@ func (x *CrawlResult) String() string {
 func (*CrawlResult) ProtoMessage() {}
 
 func (x *CrawlResult) ProtoReflect() protoreflect.Message {
-	mi := &file_crawlmaster_v1_assistant_proto_msgTypes[6]
+	mi := &file_crawlmaster_v1_assistant_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -767,7 +982,7 @@ func (x *CrawlResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CrawlResult.ProtoReflect.Descriptor instead.
 func (*CrawlResult) Descriptor() ([]byte, []int) {
-	return file_crawlmaster_v1_assistant_proto_rawDescGZIP(), []int{6}
+	return file_crawlmaster_v1_assistant_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *CrawlResult) GetUrlId() int64 {
@@ -903,6 +1118,41 @@ func (x *CrawlResult) GetDisposition() Disposition {
 	return Disposition_DISPOSITION_UNSPECIFIED
 }
 
+func (x *CrawlResult) GetLinks() []*Link {
+	if x != nil {
+		return x.Links
+	}
+	return nil
+}
+
+func (x *CrawlResult) GetLinksDropped() uint32 {
+	if x != nil {
+		return x.LinksDropped
+	}
+	return 0
+}
+
+func (x *CrawlResult) GetNoindex() bool {
+	if x != nil {
+		return x.Noindex
+	}
+	return false
+}
+
+func (x *CrawlResult) GetNofollow() bool {
+	if x != nil {
+		return x.Nofollow
+	}
+	return false
+}
+
+func (x *CrawlResult) GetNextRequestAfter() *durationpb.Duration {
+	if x != nil {
+		return x.NextRequestAfter
+	}
+	return nil
+}
+
 var File_crawlmaster_v1_assistant_proto protoreflect.FileDescriptor
 
 const file_crawlmaster_v1_assistant_proto_rawDesc = "" +
@@ -926,14 +1176,22 @@ const file_crawlmaster_v1_assistant_proto_rawDesc = "" +
 	"\x04slot\x18\x02 \x01(\rR\x04slot\x12\x1b\n" +
 	"\tmaster_id\x18\x05 \x01(\tR\bmasterId\x12/\n" +
 	"\x05tasks\x18\x03 \x03(\v2\x19.crawlmaster.v1.CrawlTaskR\x05tasks\x12\"\n" +
-	"\rsend_body_cap\x18\x04 \x01(\x03R\vsendBodyCap\"U\n" +
+	"\rsend_body_cap\x18\x04 \x01(\x03R\vsendBodyCap\"\x8a\x01\n" +
 	"\tCrawlTask\x12\x15\n" +
 	"\x06url_id\x18\x01 \x01(\x03R\x05urlId\x12\x1f\n" +
 	"\vlease_token\x18\x02 \x01(\x03R\n" +
 	"leaseToken\x12\x10\n" +
-	"\x03url\x18\x03 \x01(\tR\x03url\"@\n" +
+	"\x03url\x18\x03 \x01(\tR\x03url\x123\n" +
+	"\x06policy\x18\x04 \x01(\v2\x1b.crawlmaster.v1.FetchPolicyR\x06policy\"q\n" +
+	"\vFetchPolicy\x12)\n" +
+	"\x10follow_redirects\x18\x01 \x01(\bR\x0ffollowRedirects\x12\x1b\n" +
+	"\tmax_links\x18\x02 \x01(\rR\bmaxLinks\x12\x1a\n" +
+	"\bsitemaps\x18\x03 \x01(\bR\bsitemaps\"F\n" +
+	"\x04Link\x12\x10\n" +
+	"\x03url\x18\x01 \x01(\tR\x03url\x12,\n" +
+	"\x04kind\x18\x02 \x01(\x0e2\x18.crawlmaster.v1.LinkKindR\x04kind\"@\n" +
 	"\aRefusal\x125\n" +
-	"\x06reason\x18\x01 \x01(\x0e2\x1d.crawlmaster.v1.RefusalReasonR\x06reason\"\xff\x05\n" +
+	"\x06reason\x18\x01 \x01(\x0e2\x1d.crawlmaster.v1.RefusalReasonR\x06reason\"\xcf\a\n" +
 	"\vCrawlResult\x12\x15\n" +
 	"\x06url_id\x18\x01 \x01(\x03R\x05urlId\x12\x1f\n" +
 	"\vlease_token\x18\x02 \x01(\x03R\n" +
@@ -959,7 +1217,18 @@ const file_crawlmaster_v1_assistant_proto_rawDesc = "" +
 	"retryAfter\x12;\n" +
 	"\verror_class\x18\x13 \x01(\x0e2\x1a.crawlmaster.v1.ErrorClassR\n" +
 	"errorClass\x12=\n" +
-	"\vdisposition\x18\x14 \x01(\x0e2\x1b.crawlmaster.v1.DispositionR\vdispositionJ\x04\b\f\x10\r*\x8f\x01\n" +
+	"\vdisposition\x18\x14 \x01(\x0e2\x1b.crawlmaster.v1.DispositionR\vdisposition\x12*\n" +
+	"\x05links\x18\x15 \x03(\v2\x14.crawlmaster.v1.LinkR\x05links\x12#\n" +
+	"\rlinks_dropped\x18\x16 \x01(\rR\flinksDropped\x12\x18\n" +
+	"\anoindex\x18\x17 \x01(\bR\anoindex\x12\x1a\n" +
+	"\bnofollow\x18\x18 \x01(\bR\bnofollow\x12G\n" +
+	"\x12next_request_after\x18\x19 \x01(\v2\x19.google.protobuf.DurationR\x10nextRequestAfterJ\x04\b\f\x10\r*\x7f\n" +
+	"\bLinkKind\x12\x19\n" +
+	"\x15LINK_KIND_UNSPECIFIED\x10\x00\x12\x14\n" +
+	"\x10LINK_KIND_ANCHOR\x10\x01\x12\x13\n" +
+	"\x0fLINK_KIND_FRAME\x10\x02\x12\x16\n" +
+	"\x12LINK_KIND_REDIRECT\x10\x03\x12\x15\n" +
+	"\x11LINK_KIND_SITEMAP\x10\x04*\x8f\x01\n" +
 	"\x0eRobotsDecision\x12\x1f\n" +
 	"\x1bROBOTS_DECISION_UNSPECIFIED\x10\x00\x12\x1b\n" +
 	"\x17ROBOTS_DECISION_ALLOWED\x10\x01\x12\x1e\n" +
@@ -1013,42 +1282,49 @@ func file_crawlmaster_v1_assistant_proto_rawDescGZIP() []byte {
 	return file_crawlmaster_v1_assistant_proto_rawDescData
 }
 
-var file_crawlmaster_v1_assistant_proto_enumTypes = make([]protoimpl.EnumInfo, 4)
-var file_crawlmaster_v1_assistant_proto_msgTypes = make([]protoimpl.MessageInfo, 7)
+var file_crawlmaster_v1_assistant_proto_enumTypes = make([]protoimpl.EnumInfo, 5)
+var file_crawlmaster_v1_assistant_proto_msgTypes = make([]protoimpl.MessageInfo, 9)
 var file_crawlmaster_v1_assistant_proto_goTypes = []any{
-	(RobotsDecision)(0),              // 0: crawlmaster.v1.RobotsDecision
-	(ErrorClass)(0),                  // 1: crawlmaster.v1.ErrorClass
-	(Disposition)(0),                 // 2: crawlmaster.v1.Disposition
-	(RefusalReason)(0),               // 3: crawlmaster.v1.RefusalReason
-	(*ReportIdleWorkerRequest)(nil),  // 4: crawlmaster.v1.ReportIdleWorkerRequest
-	(*ReportIdleWorkerResponse)(nil), // 5: crawlmaster.v1.ReportIdleWorkerResponse
-	(*SlotBatch)(nil),                // 6: crawlmaster.v1.SlotBatch
-	(*CrawlRequest)(nil),             // 7: crawlmaster.v1.CrawlRequest
-	(*CrawlTask)(nil),                // 8: crawlmaster.v1.CrawlTask
-	(*Refusal)(nil),                  // 9: crawlmaster.v1.Refusal
-	(*CrawlResult)(nil),              // 10: crawlmaster.v1.CrawlResult
-	(*durationpb.Duration)(nil),      // 11: google.protobuf.Duration
-	(*timestamppb.Timestamp)(nil),    // 12: google.protobuf.Timestamp
+	(LinkKind)(0),                    // 0: crawlmaster.v1.LinkKind
+	(RobotsDecision)(0),              // 1: crawlmaster.v1.RobotsDecision
+	(ErrorClass)(0),                  // 2: crawlmaster.v1.ErrorClass
+	(Disposition)(0),                 // 3: crawlmaster.v1.Disposition
+	(RefusalReason)(0),               // 4: crawlmaster.v1.RefusalReason
+	(*ReportIdleWorkerRequest)(nil),  // 5: crawlmaster.v1.ReportIdleWorkerRequest
+	(*ReportIdleWorkerResponse)(nil), // 6: crawlmaster.v1.ReportIdleWorkerResponse
+	(*SlotBatch)(nil),                // 7: crawlmaster.v1.SlotBatch
+	(*CrawlRequest)(nil),             // 8: crawlmaster.v1.CrawlRequest
+	(*CrawlTask)(nil),                // 9: crawlmaster.v1.CrawlTask
+	(*FetchPolicy)(nil),              // 10: crawlmaster.v1.FetchPolicy
+	(*Link)(nil),                     // 11: crawlmaster.v1.Link
+	(*Refusal)(nil),                  // 12: crawlmaster.v1.Refusal
+	(*CrawlResult)(nil),              // 13: crawlmaster.v1.CrawlResult
+	(*durationpb.Duration)(nil),      // 14: google.protobuf.Duration
+	(*timestamppb.Timestamp)(nil),    // 15: google.protobuf.Timestamp
 }
 var file_crawlmaster_v1_assistant_proto_depIdxs = []int32{
-	6,  // 0: crawlmaster.v1.ReportIdleWorkerResponse.busy:type_name -> crawlmaster.v1.SlotBatch
-	8,  // 1: crawlmaster.v1.CrawlRequest.tasks:type_name -> crawlmaster.v1.CrawlTask
-	3,  // 2: crawlmaster.v1.Refusal.reason:type_name -> crawlmaster.v1.RefusalReason
-	11, // 3: crawlmaster.v1.CrawlResult.fetch_duration:type_name -> google.protobuf.Duration
-	0,  // 4: crawlmaster.v1.CrawlResult.robots:type_name -> crawlmaster.v1.RobotsDecision
-	12, // 5: crawlmaster.v1.CrawlResult.fetched_at:type_name -> google.protobuf.Timestamp
-	11, // 6: crawlmaster.v1.CrawlResult.retry_after:type_name -> google.protobuf.Duration
-	1,  // 7: crawlmaster.v1.CrawlResult.error_class:type_name -> crawlmaster.v1.ErrorClass
-	2,  // 8: crawlmaster.v1.CrawlResult.disposition:type_name -> crawlmaster.v1.Disposition
-	4,  // 9: crawlmaster.v1.Assistant.ReportIdleWorker:input_type -> crawlmaster.v1.ReportIdleWorkerRequest
-	7,  // 10: crawlmaster.v1.Assistant.Crawl:input_type -> crawlmaster.v1.CrawlRequest
-	5,  // 11: crawlmaster.v1.Assistant.ReportIdleWorker:output_type -> crawlmaster.v1.ReportIdleWorkerResponse
-	10, // 12: crawlmaster.v1.Assistant.Crawl:output_type -> crawlmaster.v1.CrawlResult
-	11, // [11:13] is the sub-list for method output_type
-	9,  // [9:11] is the sub-list for method input_type
-	9,  // [9:9] is the sub-list for extension type_name
-	9,  // [9:9] is the sub-list for extension extendee
-	0,  // [0:9] is the sub-list for field type_name
+	7,  // 0: crawlmaster.v1.ReportIdleWorkerResponse.busy:type_name -> crawlmaster.v1.SlotBatch
+	9,  // 1: crawlmaster.v1.CrawlRequest.tasks:type_name -> crawlmaster.v1.CrawlTask
+	10, // 2: crawlmaster.v1.CrawlTask.policy:type_name -> crawlmaster.v1.FetchPolicy
+	0,  // 3: crawlmaster.v1.Link.kind:type_name -> crawlmaster.v1.LinkKind
+	4,  // 4: crawlmaster.v1.Refusal.reason:type_name -> crawlmaster.v1.RefusalReason
+	14, // 5: crawlmaster.v1.CrawlResult.fetch_duration:type_name -> google.protobuf.Duration
+	1,  // 6: crawlmaster.v1.CrawlResult.robots:type_name -> crawlmaster.v1.RobotsDecision
+	15, // 7: crawlmaster.v1.CrawlResult.fetched_at:type_name -> google.protobuf.Timestamp
+	14, // 8: crawlmaster.v1.CrawlResult.retry_after:type_name -> google.protobuf.Duration
+	2,  // 9: crawlmaster.v1.CrawlResult.error_class:type_name -> crawlmaster.v1.ErrorClass
+	3,  // 10: crawlmaster.v1.CrawlResult.disposition:type_name -> crawlmaster.v1.Disposition
+	11, // 11: crawlmaster.v1.CrawlResult.links:type_name -> crawlmaster.v1.Link
+	14, // 12: crawlmaster.v1.CrawlResult.next_request_after:type_name -> google.protobuf.Duration
+	5,  // 13: crawlmaster.v1.Assistant.ReportIdleWorker:input_type -> crawlmaster.v1.ReportIdleWorkerRequest
+	8,  // 14: crawlmaster.v1.Assistant.Crawl:input_type -> crawlmaster.v1.CrawlRequest
+	6,  // 15: crawlmaster.v1.Assistant.ReportIdleWorker:output_type -> crawlmaster.v1.ReportIdleWorkerResponse
+	13, // 16: crawlmaster.v1.Assistant.Crawl:output_type -> crawlmaster.v1.CrawlResult
+	15, // [15:17] is the sub-list for method output_type
+	13, // [13:15] is the sub-list for method input_type
+	13, // [13:13] is the sub-list for extension type_name
+	13, // [13:13] is the sub-list for extension extendee
+	0,  // [0:13] is the sub-list for field type_name
 }
 
 func init() { file_crawlmaster_v1_assistant_proto_init() }
@@ -1061,8 +1337,8 @@ func file_crawlmaster_v1_assistant_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_crawlmaster_v1_assistant_proto_rawDesc), len(file_crawlmaster_v1_assistant_proto_rawDesc)),
-			NumEnums:      4,
-			NumMessages:   7,
+			NumEnums:      5,
+			NumMessages:   9,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
