@@ -3,19 +3,21 @@ package master
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"strings"
 	"time"
 
 	"github.com/crawlmaster/crawlmaster/crawl/urlnorm"
+	"github.com/crawlmaster/crawlmaster/master/frontier"
 	"github.com/crawlmaster/crawlmaster/master/store"
 	"github.com/crawlmaster/crawlmaster/master/tranco"
 )
 
 // Inserter is the part of the store imports use.
 type Inserter interface {
-	Insert(ctx context.Context, urls []store.NewURL, src store.ImportSource) (int64, error)
+	Insert(ctx context.Context, crawl frontier.Crawl, urls []store.NewURL, src store.ImportSource) (int64, error)
 	Analyze(ctx context.Context) error
 }
 
@@ -36,8 +38,9 @@ func (r ImportReport) String() string {
 
 // ImportOptions tune ImportTranco.
 type ImportOptions struct {
-	Limit    int    // stop after this many valid entries (0: all)
-	Scheme   string // "https" (default) or "http"
+	Crawl    frontier.Crawl // the crawl the seeds join
+	Limit    int            // stop after this many valid entries (0: all)
+	Scheme   string         // "https" (default) or "http"
 	Progress func(ImportReport)
 	// ProgressEvery is the minimum time between Progress calls.
 	ProgressEvery time.Duration
@@ -58,7 +61,7 @@ func ImportTranco(ctx context.Context, ins Inserter, r io.Reader, o ImportOption
 	tr := tranco.NewReader(r)
 	var rep ImportReport
 	lastProgress := start
-	b := &urlBatch{ctx: ctx, ins: ins, src: store.SourceTranco, rep: &rep, onFlush: func() {
+	b := &urlBatch{ctx: ctx, ins: ins, crawl: o.Crawl, src: store.SourceTranco, rep: &rep, onFlush: func() {
 		if o.Progress != nil && time.Since(lastProgress) >= o.ProgressEvery {
 			lastProgress = time.Now()
 			progress := rep
@@ -96,30 +99,49 @@ func ImportTranco(ctx context.Context, ins Inserter, r io.Reader, o ImportOption
 	return rep, nil
 }
 
-// Enqueue adds arbitrary URLs, one per line ('#' comments and blank lines
-// ignored), at the given priority. Invalid URLs are reported with their
-// line numbers and not stored.
-func Enqueue(ctx context.Context, ins Inserter, r io.Reader, priority int32) (ImportReport, error) {
+// maxEnqueueLine is the longest line Enqueue reads whole; a longer one
+// cannot hold a URL of at most urlnorm.MaxLength bytes, so it is reported
+// and skipped without being kept in memory.
+const maxEnqueueLine = 16 << 10
+
+// Enqueue adds arbitrary URLs to crawl, one per line ('#' comments and
+// blank lines ignored), at the given priority. Invalid and oversized URLs
+// are reported with their line numbers and not stored; the lines after
+// them are read as usual.
+func Enqueue(ctx context.Context, ins Inserter, crawl frontier.Crawl, r io.Reader, priority int32) (ImportReport, error) {
 	start := time.Now()
-	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	br := bufio.NewReaderSize(r, maxEnqueueLine)
 	var rep ImportReport
-	b := &urlBatch{ctx: ctx, ins: ins, src: store.SourceEnqueue, rep: &rep}
-	for sc.Scan() {
+	b := &urlBatch{ctx: ctx, ins: ins, crawl: crawl, src: store.SourceEnqueue, rep: &rep}
+	for {
+		raw, err := br.ReadSlice('\n')
+		long := errors.Is(err, bufio.ErrBufferFull)
+		for errors.Is(err, bufio.ErrBufferFull) { // skip the rest of an oversized line
+			_, err = br.ReadSlice('\n')
+		}
+		if len(raw) == 0 && err != nil {
+			if errors.Is(err, io.EOF) {
+				break
+			}
+			return rep, fmt.Errorf("read line %d: %w", rep.Lines+1, err)
+		}
 		rep.Lines++
-		line := strings.TrimSpace(sc.Text())
+		if long {
+			b.bad(rep.Lines, string(raw[:120]), fmt.Sprintf("line longer than %d bytes (a URL may have at most %d)", maxEnqueueLine, urlnorm.MaxLength))
+			continue
+		}
+		line := strings.TrimSpace(string(raw))
 		if rep.Lines == 1 {
 			line = strings.TrimPrefix(line, "\ufeff")
 		}
-		if line == "" || strings.HasPrefix(line, "#") {
-			continue
+		if line != "" && !strings.HasPrefix(line, "#") {
+			if err := b.add(rep.Lines, line, line, priority); err != nil {
+				return rep, err
+			}
 		}
-		if err := b.add(rep.Lines, line, line, priority); err != nil {
-			return rep, err
+		if err != nil { // io.EOF after a last line without a newline
+			break
 		}
-	}
-	if err := sc.Err(); err != nil {
-		return rep, fmt.Errorf("read line %d: %w", rep.Lines+1, err)
 	}
 	if err := b.flush(); err != nil {
 		return rep, err
@@ -136,6 +158,7 @@ func Enqueue(ctx context.Context, ins Inserter, r io.Reader, priority int32) (Im
 type urlBatch struct {
 	ctx     context.Context
 	ins     Inserter
+	crawl   frontier.Crawl
 	src     store.ImportSource
 	rep     *ImportReport
 	urls    []store.NewURL
@@ -146,10 +169,7 @@ type urlBatch struct {
 func (b *urlBatch) add(line int, text, raw string, priority int32) error {
 	u, err := newURL(raw, priority)
 	if err != nil {
-		b.rep.Bad++
-		if len(b.rep.FirstBad) < tranco.MaxReportedBadLines {
-			b.rep.FirstBad = append(b.rep.FirstBad, tranco.BadLine{Line: line, Text: cut(text, 120), Reason: err.Error()})
-		}
+		b.bad(line, text, err.Error())
 		return nil
 	}
 	b.rep.Valid++
@@ -163,8 +183,16 @@ func (b *urlBatch) add(line int, text, raw string, priority int32) error {
 	return nil
 }
 
+// bad records a skipped line.
+func (b *urlBatch) bad(line int, text, reason string) {
+	b.rep.Bad++
+	if len(b.rep.FirstBad) < tranco.MaxReportedBadLines {
+		b.rep.FirstBad = append(b.rep.FirstBad, tranco.BadLine{Line: line, Text: cut(text, 120), Reason: reason})
+	}
+}
+
 func (b *urlBatch) flush() error {
-	n, err := b.ins.Insert(b.ctx, b.urls, b.src)
+	n, err := b.ins.Insert(b.ctx, b.crawl, b.urls, b.src)
 	if err != nil {
 		return err
 	}
@@ -193,5 +221,5 @@ func newURL(raw string, priority int32) (store.NewURL, error) {
 	if err != nil {
 		return store.NewURL{}, err
 	}
-	return store.NewURL{URL: norm, Host: host, Domain: urlnorm.DomainKey(host), Priority: priority}, nil
+	return store.NewURL{URL: norm, Host: host, Domain: urlnorm.Site(host), Priority: priority}, nil
 }

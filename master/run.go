@@ -190,6 +190,7 @@ func term(ctx context.Context, o Options, st *store.Store, lock *leaderLock, adm
 		PrefetchBatches: cfg.Dispatch.PrefetchBatches,
 		Lease:           cfg.Dispatch.LeaseDuration,
 		SendBodyCap:     sendBody,
+		SiteSpacing:     cfg.Fetch.DefaultDelay,
 		Retry: retry.Policy{
 			MaxAttempts: cfg.Retry.MaxAttempts,
 			BaseDelay:   cfg.Retry.BaseDelay,

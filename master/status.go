@@ -18,6 +18,7 @@ type Report struct {
 	LastMinute int64 // results persisted in the last minute
 	Master     *store.MasterStatus
 	Now        time.Time
+	Crawls     []crawlProgress
 }
 
 // ReadReport gathers a status report from the database.
@@ -28,6 +29,9 @@ func ReadReport(ctx context.Context, st *store.Store) (Report, error) {
 		return r, err
 	}
 	if r.LastMinute, err = st.RecentResults(ctx, r.Now.Add(-time.Minute)); err != nil {
+		return r, err
+	}
+	if r.Crawls, err = readProgress(ctx, st); err != nil {
 		return r, err
 	}
 	ms, err := st.ReadStatus(ctx)
@@ -69,6 +73,15 @@ func (r Report) Write(w io.Writer) error {
 	}
 	fmt.Fprintf(w, "\nfinal %d of %d (%.1f%%), %.1f pages/s over the last minute, ETA %s\n",
 		r.Stats.Final(), r.Stats.Total(), pct(r.Stats.Final(), r.Stats.Total()), r.PagesPerSec(), r.ETA())
+	for _, c := range r.Crawls {
+		if c.counts.Total("") == 0 && !c.crawl.Discovers() {
+			continue // an empty default crawl says nothing
+		}
+		fmt.Fprintln(w)
+		if err := c.write(w); err != nil {
+			return err
+		}
+	}
 	if r.Master == nil {
 		fmt.Fprintln(w, "\nmaster: none has run against this database yet")
 		return nil

@@ -31,10 +31,12 @@ Usage:
   master run            [--config rpc.yaml] [--admin-listen HOST:PORT] [--addr-file FILE]
                                                        run the daemon
   master migrate        [--config rpc.yaml]            apply database migrations
-  master import-tranco  [--config rpc.yaml] [--limit N] [--scheme https|http] FILE
-                                                       import a Tranco list (.zip or .csv)
-  master enqueue        [--config rpc.yaml] [--priority P] FILE|-
-                                                       add URLs, one per line
+  master import-tranco  [--config rpc.yaml] [--crawl NAME] [--limit N] [--scheme https|http] FILE
+                                                       import a Tranco list (.zip or .csv) as seeds
+  master enqueue        [--config rpc.yaml] [--crawl NAME] [--priority P] FILE|-
+                                                       add URLs (seeds), one per line
+  master crawl          create|list|show|pause|resume ...
+                                                       named crawls and their policies
   master status         [--config rpc.yaml] [--wait] [--classes]
                                                        frontier counts, rate, ETA, assistants
   master dead list      [--config rpc.yaml] [--class C] [--limit N]
@@ -121,17 +123,22 @@ func run(args []string, stdout, stderr io.Writer) error {
 	case "import-tranco":
 		limit := fs.Int("limit", 0, "import at most N domains (0: all)")
 		scheme := fs.String("scheme", "https", "URL scheme for each domain: https or http")
+		crawlName := fs.String("crawl", "default", "the crawl the seeds join (see 'master crawl')")
 		if err := parse(fs, args, 1); err != nil {
 			return err
 		}
 		return withStore(ctx, *cfgPath, stderr, func(st *store.Store) error {
+			crawl, err := st.Crawl(ctx, *crawlName)
+			if err != nil {
+				return err
+			}
 			f, err := tranco.Open(fs.Arg(0))
 			if err != nil {
 				return err
 			}
 			defer f.Close()
 			rep, err := master.ImportTranco(ctx, st, f, master.ImportOptions{
-				Limit: *limit, Scheme: *scheme, ProgressEvery: 5 * time.Second,
+				Crawl: crawl, Limit: *limit, Scheme: *scheme, ProgressEvery: 5 * time.Second,
 				Progress: func(r master.ImportReport) {
 					fmt.Fprintf(stderr, "import: %d lines, %d new URLs, %s\n", r.Lines, r.Inserted, r.Duration.Round(time.Second))
 				},
@@ -145,10 +152,15 @@ func run(args []string, stdout, stderr io.Writer) error {
 		})
 	case "enqueue":
 		priority := fs.Int("priority", 0, "priority of the URLs (lower is sooner; Tranco ranks start at 1)")
+		crawlName := fs.String("crawl", "default", "the crawl the URLs join as seeds (see 'master crawl')")
 		if err := parse(fs, args, 1); err != nil {
 			return err
 		}
 		return withStore(ctx, *cfgPath, stderr, func(st *store.Store) error {
+			crawl, err := st.Crawl(ctx, *crawlName)
+			if err != nil {
+				return err
+			}
 			var r io.Reader = os.Stdin
 			if name := fs.Arg(0); name != "-" {
 				f, err := os.Open(name)
@@ -158,7 +170,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 				defer f.Close()
 				r = f
 			}
-			rep, err := master.Enqueue(ctx, st, r, int32(*priority))
+			rep, err := master.Enqueue(ctx, st, crawl, r, int32(*priority))
 			printBad(stderr, rep)
 			if err != nil {
 				return err
@@ -193,6 +205,8 @@ func run(args []string, stdout, stderr io.Writer) error {
 		})
 	case "dead":
 		return runDead(ctx, fs, cfgPath, args, stdout, stderr)
+	case "crawl":
+		return runCrawl(ctx, fs, cfgPath, args, stdout, stderr)
 	}
 	return fmt.Errorf("%w: unknown command %q (run 'master -h')", errUsage, cmd)
 }

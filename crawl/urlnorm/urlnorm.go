@@ -5,10 +5,12 @@ import (
 	"fmt"
 	"net/netip"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 
 	"golang.org/x/net/idna"
+	"golang.org/x/net/publicsuffix"
 )
 
 // idnaProfile converts internationalised host names to punycode. It is the
@@ -59,12 +61,19 @@ func (n *normURL) String() string {
 //   - percent-encoding normalized in path and query: escapes of unreserved
 //     characters decoded, other escapes upper-cased, characters that may not
 //     appear raw percent-encoded (RFC 3986 6.2.2)
+//   - query parameters sorted by name (parameters of one name keep their
+//     order), empty ones ("a=1&&b=2") dropped
+//   - session ids removed: the query parameters named in SessionParams and
+//     a ";jsessionid=..." path parameter, so that a site handing out a
+//     fresh session id in every link does not look like endless new pages
 //
-// Query parameter order is kept: reordering can change meaning. It returns
-// an error (naming the problem) for unparsable input, other schemes,
-// relative URLs, an empty host, userinfo, a bad port or a host that is not
-// a valid DNS name or IP literal. It is idempotent: normalizing its output
-// returns the output unchanged.
+// Sorting parameters can in theory change what a server answers; crawlers
+// that deduplicate at scale accept that, since the same page linked with
+// its parameters in another order is far more common. It returns an error
+// (naming the problem) for unparsable input, other schemes, relative URLs,
+// an empty host, userinfo, a bad port, a host that is not a valid DNS name
+// or IP literal, or a result longer than MaxLength. It is idempotent:
+// normalizing its output returns the output unchanged.
 func Normalize(raw string) (string, error) {
 	n, err := normalize(raw)
 	if err != nil {
@@ -84,29 +93,34 @@ func Host(u string) (string, error) {
 	return n.hostPort(), nil
 }
 
-// DomainKey returns a registrable-ish grouping key for a host: lowercased,
-// port and trailing dot removed, brackets of an IPv6 literal removed, and
-// one leading "www." removed when what remains still has a dot ("www.a.com"
-// -> "a.com", but "www.com" stays). No public suffix list is used, so
-// "a.example.co.uk" and "b.example.co.uk" get different keys; that is
-// deliberate (cheap, no data file to update), and coarse enough for
-// grouping www/non-www.
-func DomainKey(host string) string {
-	h := strings.ToLower(strings.TrimSpace(host))
-	if strings.HasPrefix(h, "[") {
+// Site returns the site a host belongs to: its registrable domain (the
+// public suffix plus one label, by the Public Suffix List in
+// golang.org/x/net/publicsuffix), so "www.example.co.uk" and
+// "shop.example.co.uk" are one site, "example.co.uk". It is the affinity
+// and politeness key: a site is served by one assistant and never in
+// flight twice. An IP literal, a single-label host, or a host that is
+// itself a public suffix is its own site. host may carry a port (dropped)
+// and should be normalised (Host's output).
+func Site(host string) string {
+	h := strings.ToLower(host)
+	if strings.HasPrefix(h, "[") { // IPv6 literal, maybe with a port
 		if i := strings.IndexByte(h, ']'); i > 0 {
 			return h[1:i]
 		}
 		return strings.Trim(h, "[]")
 	}
-	if i := strings.LastIndexByte(h, ':'); i >= 0 && strings.Count(h, ":") == 1 {
+	if i := strings.LastIndexByte(h, ':'); i >= 0 {
 		h = h[:i]
 	}
 	h = strings.TrimSuffix(h, ".")
-	if rest, ok := strings.CutPrefix(h, "www."); ok && strings.Contains(rest, ".") {
-		h = rest
+	if _, err := netip.ParseAddr(h); err == nil {
+		return h
 	}
-	return h
+	site, err := publicsuffix.EffectiveTLDPlusOne(h)
+	if err != nil {
+		return h
+	}
+	return site
 }
 
 func normalize(raw string) (*normURL, error) {
@@ -141,12 +155,90 @@ func normalize(raw string) (*normURL, error) {
 			n.port = strconv.Itoa(v)
 		}
 	}
-	n.path = removeDotSegments(normalizeEscapes(u.EscapedPath(), pathChar))
+	n.path = removeDotSegments(dropPathSession(normalizeEscapes(u.EscapedPath(), pathChar)))
 	if n.path == "" {
 		n.path = "/"
 	}
-	n.query = normalizeEscapes(u.RawQuery, queryChar)
+	n.query = canonicalQuery(normalizeEscapes(u.RawQuery, queryChar))
+	l := len(n.scheme) + 3 + len(n.hostPort()) + len(n.path)
+	if n.query != "" {
+		l += 1 + len(n.query)
+	}
+	if l > MaxLength {
+		return nil, fmt.Errorf("normalize url %.80q...: %d bytes, longer than the %d allowed", raw, l, MaxLength)
+	}
 	return n, nil
+}
+
+// MaxLength is the longest normalised URL accepted, in bytes. Crawl
+// policies set shorter limits for discovered links; this one bounds what
+// can be stored at all.
+const MaxLength = 8 << 10
+
+// SessionParams are the query parameters Normalize removes (compared
+// case-insensitively): session ids of common server stacks, which make
+// every visit's links look new.
+var SessionParams = []string{"jsessionid", "phpsessid", "sid", "sessionid", "aspsessionid", "cfid", "cftoken"}
+
+// canonicalQuery drops empty and session-id parameters and sorts the rest
+// by name, stably.
+func canonicalQuery(q string) string {
+	if q == "" {
+		return ""
+	}
+	params := strings.Split(q, "&")
+	kept := params[:0]
+	for _, p := range params {
+		if p != "" && !isSessionParam(paramName(p)) {
+			kept = append(kept, p)
+		}
+	}
+	slices.SortStableFunc(kept, func(a, b string) int { return strings.Compare(paramName(a), paramName(b)) })
+	return strings.Join(kept, "&")
+}
+
+func paramName(p string) string {
+	if i := strings.IndexByte(p, '='); i >= 0 {
+		return p[:i]
+	}
+	return p
+}
+
+func isSessionParam(name string) bool {
+	for _, s := range SessionParams {
+		if strings.EqualFold(name, s) {
+			return true
+		}
+	}
+	return false
+}
+
+// dropPathSession removes ";jsessionid=..." path parameters (Java
+// servlets put the session there when cookies are off), up to the next
+// '/' or ';'.
+func dropPathSession(p string) string {
+	const key = ";jsessionid="
+	for {
+		i := indexFold(p, key)
+		if i < 0 {
+			return p
+		}
+		end := i + len(key)
+		for end < len(p) && p[end] != '/' && p[end] != ';' {
+			end++
+		}
+		p = p[:i] + p[end:]
+	}
+}
+
+// indexFold is strings.Index ignoring ASCII case.
+func indexFold(s, sub string) int {
+	for i := 0; i+len(sub) <= len(s); i++ {
+		if strings.EqualFold(s[i:i+len(sub)], sub) {
+			return i
+		}
+	}
+	return -1
 }
 
 // normalizeHost returns the canonical host: bracketed canonical IPv6,

@@ -29,7 +29,13 @@ func TestNormalize(t *testing.T) {
 		{"http://example.com/a b", "http://example.com/a%20b"},
 		{"http://example.com/ü", "http://example.com/%C3%BC"},
 		{"http://example.com/?q=a b&x=%7e&y=%zz", "http://example.com/?q=a%20b&x=~&y=%25zz"},
-		{"http://example.com/?b=2&a=1", "http://example.com/?b=2&a=1"},
+		{"http://example.com/?b=2&a=1", "http://example.com/?a=1&b=2"},
+		{"http://example.com/?b=2&a=1&b=1&&a", "http://example.com/?a=1&a&b=2&b=1"},
+		{"http://example.com/?x=1&SID=abc&PHPSESSID=def&sessionid=g", "http://example.com/?x=1"},
+		{"http://example.com/?sid=abc", "http://example.com/"},
+		{"http://example.com/shop;jsessionid=A1B2/cart;JSESSIONID=x?sid=1", "http://example.com/shop/cart"},
+		{"http://example.com/a;jsessionid=1;v=2/b", "http://example.com/a;v=2/b"},
+		{"http://example.com/?side=1&sidx=2", "http://example.com/?side=1&sidx=2"},
 		{"http://Bücher.example/", "http://xn--bcher-kva.example/"},
 		{"http://xn--bcher-kva.example/", "http://xn--bcher-kva.example/"},
 		{"http://EXAMPLE.com./", "http://example.com/"},
@@ -80,7 +86,8 @@ func TestNormalizeErrors(t *testing.T) {
 		"http://a..b/":               "empty label",
 		"http://a/%zz":               "escape",
 		"http://[::1%25eth0]/":       "IPv6",
-		"http://" + strings.Repeat("a", 64) + ".com/": "63",
+		"http://" + strings.Repeat("a", 64) + ".com/":            "63",
+		"http://a.com/" + strings.Repeat("x", urlnorm.MaxLength): "longer than the 8192 allowed",
 	}
 	for in, want := range cases {
 		got, err := urlnorm.Normalize(in)
@@ -94,7 +101,7 @@ func TestNormalizeErrors(t *testing.T) {
 	}
 }
 
-func TestHostAndDomainKey(t *testing.T) {
+func TestHostAndSite(t *testing.T) {
 	hosts := map[string]string{
 		"http://WWW.Example.com/a":       "www.example.com",
 		"https://example.com:443/":       "example.com",
@@ -111,19 +118,25 @@ func TestHostAndDomainKey(t *testing.T) {
 	if _, err := urlnorm.Host("mailto:x@y"); err == nil {
 		t.Error("Host accepted mailto:")
 	}
-	keys := map[string]string{
-		"www.example.com":      "example.com",
-		"WWW.Example.COM:8080": "example.com",
-		"example.com.":         "example.com",
-		"www.com":              "www.com",
-		"sub.www.example.com":  "sub.www.example.com",
-		"[::1]:8080":           "::1",
-		"127.0.0.1:80":         "127.0.0.1",
-		"":                     "",
+	sites := map[string]string{
+		"www.example.com":       "example.com",
+		"WWW.Example.COM:8080":  "example.com",
+		"example.com.":          "example.com",
+		"a.b.example.com":       "example.com",
+		"shop.example.co.uk":    "example.co.uk",
+		"www.example.co.uk":     "example.co.uk",
+		"co.uk":                 "co.uk", // a public suffix is its own site
+		"foo.blogspot.com":      "foo.blogspot.com",
+		"www.w42-maple.test":    "w42-maple.test", // unlisted TLD: the default rule "*"
+		"localhost":             "localhost",
+		"[::1]:8080":            "::1",
+		"127.0.0.1:80":          "127.0.0.1",
+		"xn--bcher-kva.example": "xn--bcher-kva.example",
+		"":                      "",
 	}
-	for in, want := range keys {
-		if got := urlnorm.DomainKey(in); got != want {
-			t.Errorf("DomainKey(%q) = %q, want %q", in, got, want)
+	for in, want := range sites {
+		if got := urlnorm.Site(in); got != want {
+			t.Errorf("Site(%q) = %q, want %q", in, got, want)
 		}
 	}
 }
@@ -156,4 +169,22 @@ func FuzzNormalize(f *testing.F) {
 			t.Fatalf("Host(%q) = %q, %v", out, h, err)
 		}
 	})
+}
+
+// TestMaxLength checks the limit is on the normalised form: a URL that
+// normalises to exactly MaxLength bytes is accepted, one byte more is not.
+func TestMaxLength(t *testing.T) {
+	base := "http://a.com/"
+	ok := base + strings.Repeat("x", urlnorm.MaxLength-len(base))
+	if got, err := urlnorm.Normalize(ok); err != nil || len(got) != urlnorm.MaxLength {
+		t.Fatalf("%d-byte URL: %d bytes, %v; want accepted", len(ok), len(got), err)
+	}
+	// The limit applies after normalisation: escapes of unreserved
+	// characters are decoded first.
+	if _, err := urlnorm.Normalize(ok[:len(ok)-1] + "%78"); err != nil {
+		t.Fatalf("a URL at the limit once %%78 is decoded: %v", err)
+	}
+	if _, err := urlnorm.Normalize(ok + "y"); err == nil {
+		t.Fatal("a URL one byte over MaxLength was accepted")
+	}
 }

@@ -39,7 +39,7 @@ func deadFrontier(t *testing.T, st *store.Store, dead map[string]frontier.Outcom
 		d := name + ".example"
 		urls = append(urls, store.NewURL{URL: "https://" + d + "/", Host: d, Domain: d, Priority: int32(i + 1)})
 	}
-	if _, err := st.Insert(ctx, urls, store.SourceTranco); err != nil {
+	if _, err := st.Insert(ctx, defaultCrawl, urls, store.SourceTranco); err != nil {
 		t.Fatal(err)
 	}
 	claim := func() map[string]frontier.Task {
@@ -56,7 +56,7 @@ func deadFrontier(t *testing.T, st *store.Store, dead map[string]frontier.Outcom
 	persist := func(outs ...frontier.Outcome) {
 		t.Helper()
 		acc, err := st.Persist(ctx, outs)
-		if err != nil || acc.Total() != int64(len(outs)) {
+		if err != nil || acc.Accepted.Total() != int64(len(outs)) {
 			t.Fatalf("Persist: %v, %v", acc, err)
 		}
 	}
@@ -85,7 +85,7 @@ func deadFrontier(t *testing.T, st *store.Store, dead map[string]frontier.Outcom
 		}
 	}
 	// Two leased URLs and one pending, which no dead command may touch.
-	if _, err := st.Insert(ctx, []store.NewURL{
+	if _, err := st.Insert(ctx, defaultCrawl, []store.NewURL{
 		{URL: "https://leased1.example/", Host: "leased1.example", Domain: "leased1.example", Priority: 1},
 		{URL: "https://leased2.example/", Host: "leased2.example", Domain: "leased2.example", Priority: 2},
 	}, store.SourceTranco); err != nil {
@@ -94,7 +94,7 @@ func deadFrontier(t *testing.T, st *store.Store, dead map[string]frontier.Outcom
 	if n := len(claim()); n != 2 {
 		t.Fatalf("leased %d, want 2", n)
 	}
-	if _, err := st.Insert(ctx, []store.NewURL{
+	if _, err := st.Insert(ctx, defaultCrawl, []store.NewURL{
 		{URL: "https://pending.example/", Host: "pending.example", Domain: "pending.example", Priority: 1},
 	}, store.SourceTranco); err != nil {
 		t.Fatal(err)
@@ -348,3 +348,6 @@ func TestDeadUsage(t *testing.T) {
 		}
 	}
 }
+
+// defaultCrawl is the crawl of the URLs given (no discovery).
+var defaultCrawl = frontier.Crawl{ID: frontier.DefaultCrawlID}

@@ -25,10 +25,10 @@ func TestDependencyRules(t *testing.T) {
 			"the master must not link the fetcher: it uses only crawl's leaf packages errclass, urlnorm and fetchconfig"},
 		{[]string{"../../crawl/errclass", "../../crawl/urlnorm", "../../crawl/fetchconfig"}, nil,
 			[]string{mod + "crawl/errclass", mod + "crawl/urlnorm", mod + "crawl/fetchconfig",
-				mod + "internal/yamlcheck",                    // fetchconfig's helpers, shared with internal/config
-				"golang.org/x/net/idna", "golang.org/x/text/", // urlnorm, and what idna imports
+				mod + "internal/yamlcheck",                                                     // fetchconfig's helpers, shared with internal/config
+				"golang.org/x/net/idna", "golang.org/x/net/publicsuffix", "golang.org/x/text/", // urlnorm, and what idna imports
 				"gopkg.in/yaml.v3"}, // fetchconfig
-			"crawl's leaf packages import only the standard library, idna, yaml.v3 and leaf helpers, so that the master can use them"},
+			"crawl's leaf packages import only the standard library, idna, publicsuffix, yaml.v3 and leaf helpers, so that the master can use them"},
 	}
 	for _, r := range rules {
 		args := append([]string{"list", "-deps", "-f", "{{.ImportPath}} {{.Standard}}"}, r.pkgs...)

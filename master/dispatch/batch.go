@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"time"
 
+	"github.com/crawlmaster/crawlmaster/master/admit"
 	"github.com/crawlmaster/crawlmaster/master/frontier"
 	pb "github.com/crawlmaster/crawlmaster/proto/crawlmaster/v1"
 )
@@ -23,6 +24,10 @@ type batchDone struct {
 	charged   int
 	stateN    map[frontier.State]int
 	startedAt time.Time
+	// after is, per site of the batch, the wait the assistant reported
+	// for its next request to that site (the last result's
+	// next_request_after); a site without a result is absent.
+	after map[string]time.Duration
 }
 
 var errMissingResults = errors.New("stream ended without a result for every URL")
@@ -34,11 +39,15 @@ var errMissingResults = errors.New("stream ended without a result for every URL"
 func (f *feeder) runBatch(ctx context.Context, slot int, b *batch, started time.Time) {
 	req := &pb.CrawlRequest{BatchId: b.id, Slot: uint32(slot), MasterId: f.cfg.MasterID,
 		SendBodyCap: f.cfg.SendBodyCap, Tasks: make([]*pb.CrawlTask, len(b.tasks))}
+	pols := make([]*admit.Policy, len(b.tasks))
 	for i, t := range b.tasks {
-		req.Tasks[i] = &pb.CrawlTask{UrlId: t.URLID, LeaseToken: t.Token, Url: t.URL}
+		pols[i] = f.env.policy(t.CrawlID)
+		req.Tasks[i] = &pb.CrawlTask{UrlId: t.URLID, LeaseToken: t.Token, Url: t.URL, Policy: fetchPolicy(pols[i], t)}
 	}
+	var refused admit.Refused
+	defer f.env.refused(&refused)
 	states := make([]taskState, len(b.tasks))
-	res := batchDone{slot: slot, b: b, startedAt: started, stateN: map[frontier.State]int{}}
+	res := batchDone{slot: slot, b: b, startedAt: started, stateN: map[frontier.State]int{}, after: map[string]time.Duration{}}
 	stream, err := f.client.Crawl(ctx, req)
 	next := 0 // results come in batch order: look there first
 	for err == nil {
@@ -60,7 +69,8 @@ func (f *feeder) runBatch(ctx context.Context, slot int, b *batch, started time.
 			states[i] = taskUnfetched
 			continue
 		}
-		out := decide(f.cfg, f.id, b.tasks[i], r, time.Now(), rand.Float64())
+		res.after[b.tasks[i].Domain] = r.GetNextRequestAfter().AsDuration()
+		out := decide(f.cfg, f.id, b.tasks[i], r, pols[i], &refused, time.Now(), rand.Float64())
 		// Submit blocks while the writer is full (back-pressure). The
 		// batch context bounds the wait: past the shutdown grace, or once
 		// the assistant is given up, the task is released instead.
@@ -122,6 +132,16 @@ func taskIndex(tasks []frontier.Task, hint int, r *pb.CrawlResult) int {
 func (f *feeder) onBatchDone(b batchDone) {
 	now := time.Now()
 	f.slots.end(b.slot, now, b.err == nil)
+	for i, t := range b.b.tasks {
+		if i > 0 && b.b.tasks[i-1].Domain == t.Domain {
+			continue // a site's tasks are adjacent in its batch
+		}
+		after, ok := b.after[t.Domain]
+		if !ok {
+			after = -1 // no result: keep the site's last known wait
+		}
+		f.ready.done(now, t.Domain, after)
+	}
 	if b.pause && f.live.pause(now) {
 		f.log.Warn("batch failed as if the assistant were unreachable or draining; pausing dispatch to it until a poll succeeds",
 			"err", b.err)

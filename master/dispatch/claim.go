@@ -33,11 +33,7 @@ func (f *feeder) onClaim(c claimDone) {
 		f.env.release(tokensOf(c.tasks), false, "claimed_while_unavailable")
 		return
 	}
-	_, _, idle := f.slots.counts()
-	batches, extra := formBatches(c.tasks, f.sizer.target(len(c.tasks), idle-f.ready.batches()),
-		f.cfg.BatchSize, f.env.batchID)
-	f.env.release(extra, false, "domain_overflow")
-	f.ready.push(batches...)
+	f.ready.add(time.Now(), c.tasks)
 	// A claim may race with a change of owners.
 	f.env.release(f.ready.dropUnowned(f.owned), false, "shard_moved")
 }

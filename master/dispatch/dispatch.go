@@ -14,6 +14,7 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/keepalive"
 
+	"github.com/crawlmaster/crawlmaster/master/admit"
 	"github.com/crawlmaster/crawlmaster/master/frontier"
 	"github.com/crawlmaster/crawlmaster/master/retry"
 	pb "github.com/crawlmaster/crawlmaster/proto/crawlmaster/v1"
@@ -24,6 +25,7 @@ type Store interface {
 	Claim(ctx context.Context, c frontier.Claim) ([]frontier.Task, error)
 	Release(ctx context.Context, tokens []int64, charge bool) (int64, error)
 	Renew(ctx context.Context, tokens []int64, lease time.Duration) (int64, error)
+	Crawls(ctx context.Context) ([]frontier.Crawl, error)
 }
 
 // Sink receives decided outcomes. Submit blocks while the sink is full; it
@@ -53,6 +55,10 @@ type Config struct {
 	Lease           time.Duration
 	SendBodyCap     int64
 	Retry           retry.Policy
+	// SiteSpacing is the wait assumed after a batch of a site not heard
+	// from yet (fetch.default_delay): until its first result says how long
+	// the assistant makes it wait, it gives one URL per batch if > 0.
+	SiteSpacing time.Duration
 	// DialOptions are added to every assistant connection (tests).
 	DialOptions []grpc.DialOption
 }
@@ -61,15 +67,16 @@ type Config struct {
 // assistant, the shard owner table they share, and the set of leases the
 // master holds. Create it with New and call Run once.
 type Dispatcher struct {
-	cfg     Config
-	store   Store
-	sink    Sink
-	log     *slog.Logger
-	m       *Metrics
-	conns   []*grpc.ClientConn
-	feeders []*feeder
-	owners  owners
-	held    heldSet
+	cfg      Config
+	store    Store
+	sink     Sink
+	log      *slog.Logger
+	m        *Metrics
+	conns    []*grpc.ClientConn
+	feeders  []*feeder
+	owners   owners
+	held     heldSet
+	policies policies
 
 	// inflightN counts URLs in flight on every assistant; when it drops to
 	// zero the sink is told to flush.
@@ -134,9 +141,13 @@ func (d *Dispatcher) close() {
 // caller then closes the sink.
 func (d *Dispatcher) Run(ctx context.Context, grace time.Duration) error {
 	defer d.close()
+	if err := d.refreshPolicies(ctx); err != nil {
+		d.log.Warn("read crawls; retrying in the background", "err", err)
+	}
 	renewCtx, stopRenew := context.WithCancel(context.WithoutCancel(ctx))
 	var wg sync.WaitGroup
 	wg.Go(func() { d.renewLoop(renewCtx) })
+	wg.Go(func() { d.policyLoop(renewCtx) })
 	var loops sync.WaitGroup
 	for _, f := range d.feeders {
 		loops.Go(func() { f.run(ctx, grace, d.abort) })
@@ -173,7 +184,8 @@ func (d *Dispatcher) Status() []frontier.AssistantStatus {
 // The env interface: the master as the feeders see it.
 
 func (d *Dispatcher) claim(ctx context.Context, owner string, n int) ([]frontier.Task, error) {
-	tasks, err := d.store.Claim(ctx, frontier.Claim{Shards: d.owners.shardsOf(owner), Limit: n, Lease: d.cfg.Lease, Assistant: owner})
+	tasks, err := d.store.Claim(ctx, frontier.Claim{Shards: d.owners.shardsOf(owner), Limit: n, Lease: d.cfg.Lease,
+		Assistant: owner, Paused: d.policies.pausedIDs()})
 	if err == nil {
 		d.held.add(tasks)
 	}
@@ -233,6 +245,14 @@ func (d *Dispatcher) inflight(delta int) {
 
 func (d *Dispatcher) batchID() string {
 	return fmt.Sprintf("%s-%d", d.batchPfx, d.batchSeq.Add(1))
+}
+
+func (d *Dispatcher) refused(r *admit.Refused) {
+	for _, reason := range admit.Reasons() {
+		if n := r[reason]; n > 0 {
+			d.m.LinksRefused.WithLabelValues(reason.String()).Add(float64(n))
+		}
+	}
 }
 
 // notifyAll wakes every feeder to drop ready URLs it no longer owns and

@@ -3,6 +3,8 @@ package dispatch
 import (
 	"context"
 
+	"github.com/crawlmaster/crawlmaster/master/admit"
+
 	"github.com/crawlmaster/crawlmaster/master/frontier"
 )
 
@@ -34,4 +36,9 @@ type env interface {
 	inflight(delta int)
 	// batchID names a new batch.
 	batchID() string
+	// policy returns the admission policy of a crawl (the default crawl's
+	// when the crawl is unknown).
+	policy(crawlID int32) *admit.Policy
+	// refused counts links the policies refused, by reason.
+	refused(r *admit.Refused)
 }

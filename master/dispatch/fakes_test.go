@@ -13,6 +13,7 @@ import (
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 
+	"github.com/crawlmaster/crawlmaster/master/admit"
 	"github.com/crawlmaster/crawlmaster/master/frontier"
 	pb "github.com/crawlmaster/crawlmaster/proto/crawlmaster/v1"
 )
@@ -119,6 +120,17 @@ func (e *memEnv) inflight(d int) {
 	e.flying += d
 	e.mu.Unlock()
 }
+func (e *memEnv) policy(int32) *admit.Policy {
+	p, err := admit.Compile(frontier.Crawl{ID: frontier.DefaultCrawlID, Name: "default", Scope: frontier.ScopeDomain,
+		SiteBudget: 1, MaxURLLength: 2048, MaxPathSegments: 20, MaxRepeatedSegments: 2})
+	if err != nil {
+		panic(err)
+	}
+	return p
+}
+
+func (e *memEnv) refused(*admit.Refused) {}
+
 func (e *memEnv) batchID() string {
 	e.mu.Lock()
 	defer e.mu.Unlock()

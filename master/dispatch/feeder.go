@@ -59,7 +59,7 @@ type claimDone struct {
 
 func newFeeder(id string, client pb.AssistantClient, e env, cfg *Config, m *Metrics, log *slog.Logger) *feeder {
 	f := &feeder{id: id, client: client, env: e, cfg: cfg, m: m, log: log,
-		events: make(chan event, 256), wake: make(chan struct{}, 1),
+		events: make(chan event, 256), wake: make(chan struct{}, 1), ready: newReadyQueue(cfg.SiteSpacing),
 		live:  liveness{downAfter: time.Duration(cfg.DownAfter) * cfg.PollInterval},
 		sizer: batchSizer{size: cfg.BatchSize, duration: cfg.BatchDuration}}
 	f.runCtx, f.runCancel = context.WithCancelCause(context.Background())
@@ -87,11 +87,20 @@ func (f *feeder) run(ctx context.Context, grace time.Duration, abort <-chan stru
 	down := time.NewTimer(time.Hour) // fires when no poll was answered for down_after
 	down.Stop()
 	defer down.Stop()
+	polite := time.NewTimer(time.Hour) // fires when the soonest site waiting on politeness is ready
+	polite.Stop()
+	defer polite.Stop()
 	for !f.stopping {
 		if by := f.live.downBy(); !by.IsZero() {
 			down.Reset(time.Until(by))
 		}
+		if at := f.ready.next(); !at.IsZero() {
+			polite.Reset(time.Until(at))
+		} else {
+			polite.Stop()
+		}
 		select {
+		case <-polite.C: // fill below dispatches the sites now ready
 		case <-ctx.Done():
 			f.beginStop()
 		case <-down.C:
@@ -169,6 +178,7 @@ func (f *feeder) poll() {
 
 func (f *feeder) onPoll(p pollDone) {
 	f.polling = false
+	f.ready.forget(time.Now())
 	if !f.live.polledOnce {
 		// After setLive below, so the owner table includes this assistant
 		// when the other feeders are woken to claim.
@@ -230,8 +240,14 @@ func (f *feeder) fill() {
 		return
 	}
 	now := time.Now()
-	for i := f.slots.next(0); i >= 0 && f.ready.batches() > 0; i = f.slots.next(i + 1) {
-		b := f.ready.pop()
+	f.ready.promote(now)
+	for i := f.slots.next(0); i >= 0 && f.ready.readyN > 0; i = f.slots.next(i + 1) {
+		_, _, idle := f.slots.counts()
+		tasks := f.ready.take(now, f.sizer.target(f.ready.readyN, idle), f.cfg.BatchSize)
+		if len(tasks) == 0 {
+			break
+		}
+		b := &batch{id: f.env.batchID(), tasks: tasks}
 		if freed := f.slots.freedAt(i); !freed.IsZero() {
 			f.m.RefillLatency.Observe(now.Sub(freed).Seconds())
 		}
@@ -250,8 +266,8 @@ func (f *feeder) fill() {
 		return
 	}
 	_, free, idle := f.slots.counts()
-	n := claimSize(claimNeed{slots: f.slots.len(), free: free, idle: idle, ready: f.ready.urls,
-		batchSize: f.cfg.BatchSize, prefetch: f.cfg.PrefetchBatches})
+	n := claimSize(claimNeed{slots: f.slots.len(), free: free, idle: idle, ready: f.ready.readyN,
+		queued: f.ready.urls, batchSize: f.cfg.BatchSize, prefetch: f.cfg.PrefetchBatches})
 	if n > 0 {
 		f.claiming = true
 		go f.claim(n)

@@ -1,6 +1,10 @@
 package dispatch
 
-import "github.com/prometheus/client_golang/prometheus"
+import (
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/crawlmaster/crawlmaster/master/admit"
+)
 
 // Metrics are the dispatcher's Prometheus metrics. The assistant label is
 // an rpc.yaml endpoint, so its cardinality is bounded by the config.
@@ -19,6 +23,7 @@ type Metrics struct {
 	RefillLatency     prometheus.Histogram
 	BatchDuration     prometheus.Histogram
 	ClaimDuration     prometheus.Histogram
+	LinksRefused      *prometheus.CounterVec
 }
 
 // NewMetrics creates the metrics and registers them on reg (nil: not
@@ -59,11 +64,17 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		ClaimDuration: prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: ns, Subsystem: sub,
 			Name: "claim_duration_seconds", Help: "Latency of a frontier claim statement.",
 			Buckets: prometheus.ExponentialBuckets(0.0002, 2.5, 12)}),
+		LinksRefused: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Subsystem: sub,
+			Name: "links_refused_total", Help: "Links of fetched pages not offered to the frontier, by the crawl policy's reason (package admit: invalid, url_length, path_segments, repeated_segments, depth, scope, pattern)."},
+			[]string{"reason"}),
+	}
+	for _, r := range admit.Reasons() {
+		m.LinksRefused.WithLabelValues(r.String())
 	}
 	if reg != nil {
 		reg.MustRegister(m.BatchesDispatched, m.URLsDispatched, m.BatchesFinished, m.IdleSlots, m.AssistantUp,
 			m.PollDuration, m.PollFailures, m.InFlightURLs, m.ReadyURLs, m.Released, m.UnexpectedResults,
-			m.RefillLatency, m.BatchDuration, m.ClaimDuration)
+			m.RefillLatency, m.BatchDuration, m.ClaimDuration, m.LinksRefused)
 	}
 	return m
 }

@@ -5,15 +5,20 @@ import (
 	"time"
 
 	"github.com/crawlmaster/crawlmaster/internal/wire"
+	"github.com/crawlmaster/crawlmaster/master/admit"
 	"github.com/crawlmaster/crawlmaster/master/frontier"
 	pb "github.com/crawlmaster/crawlmaster/proto/crawlmaster/v1"
 )
 
 // decide turns one streamed result of task t into a decided outcome: the
 // retry policy picks the URL's next state; assistant-supplied text is made
-// safe to store; the body is kept only for a success and only up to the
-// send cap. now and u (uniform in [0,1)) are the policy's clock and dice.
-func decide(cfg *Config, assistant string, t frontier.Task, r *pb.CrawlResult, now time.Time, u float64) frontier.Outcome {
+// safe to store; the body is kept only for a success, up to the send cap,
+// and not for a page that asked not to be indexed; the links of a success
+// go through its crawl's admission policy (those refused are counted in
+// refused). now and u (uniform in [0,1)) are the retry policy's clock and
+// dice.
+func decide(cfg *Config, assistant string, t frontier.Task, r *pb.CrawlResult, pol *admit.Policy,
+	refused *admit.Refused, now time.Time, u float64) frontier.Outcome {
 	class := wire.ClassFromProto(r.GetErrorClass())
 	dec := cfg.Retry.Decide(class, t.Attempts, r.GetRetryAfter().AsDuration(), now, u)
 	fetchedAt := now
@@ -41,15 +46,39 @@ func decide(cfg *Config, assistant string, t frontier.Task, r *pb.CrawlResult, n
 		Attempts:      int32(t.Attempts),
 		Assistant:     assistant,
 		FetchedAt:     fetchedAt,
+		CrawlID:       t.CrawlID,
+		Depth:         t.Depth,
+		NoIndex:       r.GetNoindex(),
 	}
-	if dec.State == frontier.StateDone && cfg.SendBodyCap > 0 {
+	if dec.State != frontier.StateDone {
+		return o
+	}
+	if cfg.SendBodyCap > 0 && !o.NoIndex {
 		body := r.GetBody()
 		if int64(len(body)) > cfg.SendBodyCap {
 			body = body[:cfg.SendBodyCap]
 		}
 		o.Body = body
 	}
+	if pl := r.GetLinks(); len(pl) > 0 && pol != nil && pol.Crawl.Discovers() {
+		links := make([]admit.Link, 0, len(pl))
+		for _, l := range pl {
+			if k, ok := linkKinds[l.GetKind()]; ok {
+				links = append(links, admit.Link{URL: l.GetUrl(), Kind: k})
+			}
+		}
+		o.Links = pol.Links(admit.Parent{Depth: t.Depth, SeedHost: t.SeedHost}, links, refused)
+	}
 	return o
+}
+
+// linkKinds maps the protocol's link kinds to admission's; a kind this
+// build does not know is dropped.
+var linkKinds = map[pb.LinkKind]admit.Kind{
+	pb.LinkKind_LINK_KIND_ANCHOR:   admit.Anchor,
+	pb.LinkKind_LINK_KIND_FRAME:    admit.Frame,
+	pb.LinkKind_LINK_KIND_REDIRECT: admit.Redirect,
+	pb.LinkKind_LINK_KIND_SITEMAP:  admit.Sitemap,
 }
 
 // clean makes assistant-supplied text safe to store: valid UTF-8, no NUL

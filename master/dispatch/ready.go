@@ -1,53 +1,180 @@
 package dispatch
 
-import "github.com/crawlmaster/crawlmaster/master/frontier"
+import (
+	"container/heap"
+	"time"
+
+	"github.com/crawlmaster/crawlmaster/master/frontier"
+)
 
 // batch is a group of leased tasks sent to one slot in one Crawl call.
-// It holds every leased URL of its domains, so a domain runs on one slot.
 type batch struct {
 	id    string
 	tasks []frontier.Task
 }
 
-// readyQueue holds the batches leased for an assistant and waiting for an
-// idle slot, so a freed slot is refilled from memory, never from a
-// database round trip. It does no I/O.
+// readyQueue holds the URLs leased for an assistant until a slot takes
+// them, grouped by site (frontier.Task.Domain), and decides which sites a
+// batch may hold now. It does no I/O and reads no clock: callers pass now.
+//
+// Politeness is planned here rather than slept on by a slot. A site is in
+// at most one running batch (never in flight twice), and after its batch
+// ends it waits as long as the assistant said its next request to the site
+// must wait (next_request_after: the delay, a Crawl-delay, a 429/503
+// backoff). A site with such a wait gives one URL per batch, so a batch
+// holds URLs of many sites that are all ready and the slot fetches them
+// one after another without sleeping; a site without one gives as many
+// URLs as fit, keeping its robots.txt and connection warm on one slot.
 type readyQueue struct {
-	b    []*batch
-	urls int
+	spacing0 time.Duration    // assumed wait of a site not heard from yet
+	sites    map[string]*site // every site with URLs queued, running, or a wait still pending
+	ready    []*site          // sites that can go into a batch now, in the order they became ready
+	waiting  siteHeap         // sites with URLs whose wait has not passed, soonest first
+	urls     int              // URLs queued (not in a running batch)
+	readyN   int              // URLs of the sites in ready
 }
 
-func (q *readyQueue) push(bs ...*batch) {
-	for _, b := range bs {
-		q.b = append(q.b, b)
-		q.urls += len(b.tasks)
-	}
+// site is one site's queue.
+type site struct {
+	name    string
+	tasks   []frontier.Task
+	readyAt time.Time     // no batch with this site before
+	spacing time.Duration // the wait after its last batch; > 0: one URL per batch
+	running bool          // in a batch now
+	index   int           // in waiting; -1 when not there
+	inReady bool
 }
 
-// pop removes and returns the oldest batch, or nil.
-func (q *readyQueue) pop() *batch {
-	if len(q.b) == 0 {
-		return nil
-	}
-	b := q.b[0]
-	q.b[0] = nil
-	q.b = q.b[1:]
-	q.urls -= len(b.tasks)
-	return b
+func newReadyQueue(spacing0 time.Duration) readyQueue {
+	return readyQueue{spacing0: spacing0, sites: map[string]*site{}}
 }
 
-// batches returns the number of batches waiting.
-func (q *readyQueue) batches() int { return len(q.b) }
-
-// clear empties the queue and returns the lease tokens it held.
-func (q *readyQueue) clear() []int64 {
-	var tokens []int64
-	for _, b := range q.b {
-		for _, t := range b.tasks {
-			tokens = append(tokens, t.Token)
+// add queues claimed tasks, in claim order, by site.
+func (q *readyQueue) add(now time.Time, tasks []frontier.Task) {
+	for _, t := range tasks {
+		s := q.sites[t.Domain]
+		if s == nil {
+			s = &site{name: t.Domain, spacing: q.spacing0, index: -1}
+			q.sites[t.Domain] = s
+		}
+		s.tasks = append(s.tasks, t)
+		q.urls++
+		if s.inReady {
+			q.readyN++
+		}
+		if !s.running {
+			q.place(now, s)
 		}
 	}
-	q.b, q.urls = nil, 0
+}
+
+// place puts an idle site with tasks in ready or waiting.
+func (q *readyQueue) place(now time.Time, s *site) {
+	if s.inReady || s.index >= 0 || len(s.tasks) == 0 {
+		return
+	}
+	if s.readyAt.After(now) {
+		heap.Push(&q.waiting, s)
+		return
+	}
+	s.inReady = true
+	q.ready = append(q.ready, s)
+	q.readyN += len(s.tasks)
+}
+
+// promote moves the sites whose wait has passed to ready.
+func (q *readyQueue) promote(now time.Time) {
+	for len(q.waiting) > 0 && !q.waiting[0].readyAt.After(now) {
+		s := heap.Pop(&q.waiting).(*site)
+		q.place(now, s)
+	}
+}
+
+// next is when the soonest waiting site becomes ready (zero: none waits).
+func (q *readyQueue) next() time.Time {
+	if len(q.waiting) == 0 {
+		return time.Time{}
+	}
+	return q.waiting[0].readyAt
+}
+
+// take forms one batch of about target URLs (at most limit) from the
+// sites ready at now, marks those sites running and returns the tasks
+// (nil when no site is ready).
+func (q *readyQueue) take(now time.Time, target, limit int) []frontier.Task {
+	q.promote(now)
+	target = max(1, min(target, limit))
+	var out []frontier.Task
+	kept := q.ready[:0]
+	for i, s := range q.ready {
+		if len(out) >= target {
+			kept = append(kept, q.ready[i:]...)
+			break
+		}
+		n := len(s.tasks)
+		if s.spacing > 0 {
+			n = 1
+		}
+		n = min(n, limit-len(out))
+		if n == 0 { // a site's URLs stay together when its spacing allows
+			kept = append(kept, s)
+			continue
+		}
+		out = append(out, s.tasks[:n]...)
+		s.tasks = s.tasks[n:]
+		q.urls -= n
+		q.readyN -= n + len(s.tasks) // the rest leaves ready with the site
+		s.running, s.inReady = true, false
+	}
+	clear(q.ready[len(kept):])
+	q.ready = kept
+	return out
+}
+
+// done records the end of the batch holding site name: the site may be in
+// another batch once after has passed (negative: as long as its last
+// wait).
+func (q *readyQueue) done(now time.Time, name string, after time.Duration) {
+	s := q.sites[name]
+	if s == nil {
+		return
+	}
+	s.running = false
+	if after >= 0 {
+		s.spacing = after
+	}
+	s.readyAt = now.Add(s.spacing)
+	if len(s.tasks) == 0 && !s.readyAt.After(now) {
+		delete(q.sites, name)
+		return
+	}
+	q.place(now, s)
+}
+
+// forget drops sites with nothing queued or running whose wait has passed,
+// keeping memory proportional to the sites in play.
+func (q *readyQueue) forget(now time.Time) {
+	for name, s := range q.sites {
+		if len(s.tasks) == 0 && !s.running && !s.readyAt.After(now) {
+			delete(q.sites, name)
+		}
+	}
+}
+
+// clear empties the queue and returns the lease tokens it held. Running
+// sites stay known (their batches are still out).
+func (q *readyQueue) clear() []int64 {
+	var tokens []int64
+	for name, s := range q.sites {
+		for _, t := range s.tasks {
+			tokens = append(tokens, t.Token)
+		}
+		s.tasks, s.inReady, s.index = nil, false, -1
+		if !s.running {
+			delete(q.sites, name)
+		}
+	}
+	q.ready, q.waiting, q.urls, q.readyN = nil, nil, 0, 0
 	return tokens
 }
 
@@ -55,25 +182,71 @@ func (q *readyQueue) clear() []int64 {
 // changed) and returns their tokens.
 func (q *readyQueue) dropUnowned(owned func(shard int16) bool) []int64 {
 	var drop []int64
-	kept := q.b[:0]
-	for _, b := range q.b {
-		tasks := b.tasks[:0]
-		for _, t := range b.tasks {
+	for _, s := range q.sites {
+		kept := s.tasks[:0]
+		for _, t := range s.tasks {
 			if owned(t.Shard) {
-				tasks = append(tasks, t)
+				kept = append(kept, t)
 			} else {
 				drop = append(drop, t.Token)
 			}
 		}
-		b.tasks = tasks
-		if len(tasks) > 0 {
-			kept = append(kept, b)
+		clear(s.tasks[len(kept):])
+		s.tasks = kept
+	}
+	if len(drop) > 0 {
+		q.rebuild()
+	}
+	return drop
+}
+
+// rebuild recomputes ready, waiting and the counts after tasks were
+// removed from sites.
+func (q *readyQueue) rebuild() {
+	var ready []*site
+	q.waiting, q.urls, q.readyN = q.waiting[:0], 0, 0
+	for _, s := range q.ready {
+		if len(s.tasks) > 0 {
+			ready = append(ready, s)
+			q.readyN += len(s.tasks)
+		} else {
+			s.inReady = false
 		}
 	}
-	clear(q.b[len(kept):])
-	q.b = kept
-	q.urls -= len(drop)
-	return drop
+	q.ready = ready
+	for _, s := range q.sites {
+		q.urls += len(s.tasks)
+		if !s.inReady && !s.running && len(s.tasks) > 0 {
+			s.index = len(q.waiting)
+			q.waiting = append(q.waiting, s)
+		} else if !s.inReady {
+			s.index = -1
+		}
+	}
+	heap.Init(&q.waiting)
+}
+
+// siteHeap orders waiting sites by readyAt (container/heap).
+type siteHeap []*site
+
+func (h siteHeap) Len() int           { return len(h) }
+func (h siteHeap) Less(i, j int) bool { return h[i].readyAt.Before(h[j].readyAt) }
+func (h siteHeap) Swap(i, j int) {
+	h[i], h[j] = h[j], h[i]
+	h[i].index, h[j].index = i, j
+}
+func (h *siteHeap) Push(x any) {
+	s := x.(*site)
+	s.index = len(*h)
+	*h = append(*h, s)
+}
+func (h *siteHeap) Pop() any {
+	old := *h
+	s := old[len(old)-1]
+	old[len(old)-1] = nil
+	*h = old[:len(old)-1]
+	s.index = -1
+	return s
 }
 
 // maxClaim caps one claim; firstClaim caps a claim that idle slots wait on.
@@ -87,7 +260,8 @@ type claimNeed struct {
 	slots     int // total slots
 	free      int // slots not running our batch
 	idle      int // slots that could take a batch now
-	ready     int // URLs in the ready queue
+	ready     int // URLs that a batch could take now
+	queued    int // URLs leased and not running (ready or waiting on politeness)
 	batchSize int
 	prefetch  int // batches kept beyond the free slots; 0: half the slots
 }
@@ -103,14 +277,17 @@ type claimNeed struct {
 // crawl, after a lull) they wait on this claim: it is kept small, two URLs
 // per idle slot but at least firstClaim, so it returns in a few
 // milliseconds instead of the tens a full one takes, and the claims that
-// follow fill the prefetch while its batches run.
+// follow fill the prefetch while its batches run. URLs waiting on their
+// site's politeness do not count as ready (claims bring other sites), but
+// at most four targets' worth are held in all, so a crawl of few sites
+// does not lease its whole frontier into memory.
 func claimSize(c claimNeed) int {
 	pre := c.prefetch
 	if pre <= 0 {
 		pre = max(1, c.slots/2)
 	}
 	target := (c.free + pre) * c.batchSize
-	want := target - c.ready
+	want := min(target-c.ready, 4*target-c.queued)
 	if want < max(c.batchSize, target/4) {
 		return 0
 	}
@@ -119,35 +296,4 @@ func claimSize(c claimNeed) int {
 		n = min(n, max(firstClaim, 2*c.idle))
 	}
 	return n
-}
-
-// formBatches packs claimed tasks into batches of about target URLs (at
-// most limit), keeping every domain's URLs in one batch so the domain is on
-// one slot only. A domain with more than limit URLs keeps the first limit;
-// the rest are returned as extra, to be released.
-func formBatches(tasks []frontier.Task, target, limit int, newID func() string) (batches []*batch, extra []int64) {
-	target = max(1, min(target, limit))
-	var order []string
-	groups := map[string][]frontier.Task{}
-	for _, t := range tasks {
-		g, seen := groups[t.Domain]
-		if !seen {
-			order = append(order, t.Domain)
-		}
-		if len(g) >= limit {
-			extra = append(extra, t.Token)
-			continue
-		}
-		groups[t.Domain] = append(g, t)
-	}
-	var cur *batch
-	for _, dom := range order {
-		g := groups[dom]
-		if cur == nil || len(cur.tasks) >= target || len(cur.tasks)+len(g) > limit {
-			cur = &batch{id: newID(), tasks: make([]frontier.Task, 0, min(limit, max(target, len(g))))}
-			batches = append(batches, cur)
-		}
-		cur.tasks = append(cur.tasks, g...)
-	}
-	return batches, extra
 }

@@ -2,160 +2,150 @@ package dispatch
 
 import (
 	"fmt"
-	"reflect"
+	"slices"
 	"testing"
+	"time"
 
 	"github.com/crawlmaster/crawlmaster/master/frontier"
 )
 
-// readyTestBatch builds a batch whose tasks have the given tokens; a
-// task's shard is its token divided by 100, so tokens 101 and 102 are in
-// shard 1.
-func readyTestBatch(id string, tokens ...int64) *batch {
-	b := &batch{id: id}
-	for _, tok := range tokens {
-		b.tasks = append(b.tasks, frontier.Task{URLID: tok, Token: tok, Shard: int16(tok / 100)})
-	}
-	return b
-}
+var readyT0 = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 
-func readyTestTokens(tasks []frontier.Task) []int64 {
-	out := make([]int64, len(tasks))
-	for i, t := range tasks {
-		out[i] = t.Token
+func at(ms int) time.Time { return readyT0.Add(time.Duration(ms) * time.Millisecond) }
+
+// tasksOf returns n tasks of site, tokens numbered from tok.
+func tasksOf(site string, n int, tok int64) []frontier.Task {
+	out := make([]frontier.Task, n)
+	for i := range out {
+		out[i] = frontier.Task{Token: tok + int64(i), URLID: tok + int64(i), URL: fmt.Sprintf("http://%s/%d", site, i), Domain: site, Shard: int16(len(site))}
 	}
 	return out
 }
 
-// readyTestContents lists the queue's batches as id and tokens.
-func readyTestContents(q *readyQueue) []string {
-	out := []string{}
-	for _, b := range q.b {
-		out = append(out, fmt.Sprint(b.id, readyTestTokens(b.tasks)))
+func names(tasks []frontier.Task) []string {
+	var out []string
+	for _, t := range tasks {
+		out = append(out, t.URL)
 	}
 	return out
 }
 
-func TestReadyQueuePushPop(t *testing.T) {
-	cases := []struct {
-		name     string
-		push     [][]*batch // successive push calls
-		pops     int
-		wantPops []string // ids popped, "" for nil
-		wantN    int      // batches left
-		wantURLs int      // URLs left
-	}{
-		{
-			name:     "empty queue pops nil",
-			pops:     1,
-			wantPops: []string{""},
-		},
-		{
-			name:     "push counts batches and URLs",
-			push:     [][]*batch{{readyTestBatch("a", 1, 2)}, {readyTestBatch("b", 3), readyTestBatch("c", 4, 5, 6)}},
-			wantN:    3,
-			wantURLs: 6,
-		},
-		{
-			name:     "pop returns the oldest first and uncounts its URLs",
-			push:     [][]*batch{{readyTestBatch("a", 1, 2)}, {readyTestBatch("b", 3), readyTestBatch("c", 4, 5, 6)}},
-			pops:     2,
-			wantPops: []string{"a", "b"},
-			wantN:    1,
-			wantURLs: 3,
-		},
-		{
-			name:     "popping past the end returns nil",
-			push:     [][]*batch{{readyTestBatch("a", 1), readyTestBatch("b", 2, 3)}},
-			pops:     3,
-			wantPops: []string{"a", "b", ""},
-		},
-		{
-			name:     "push with no batches changes nothing",
-			push:     [][]*batch{{}, {readyTestBatch("a", 1)}, {}},
-			wantN:    1,
-			wantURLs: 1,
-		},
+func TestReadyQueueBatchesBySite(t *testing.T) {
+	q := newReadyQueue(0)
+	q.add(at(0), append(tasksOf("a", 3, 1), tasksOf("b", 2, 10)...))
+	if q.urls != 5 || q.readyN != 5 {
+		t.Fatalf("urls %d, ready %d; want 5, 5", q.urls, q.readyN)
 	}
-	for _, c := range cases {
-		t.Run(c.name, func(t *testing.T) {
-			var q readyQueue
-			for _, bs := range c.push {
-				q.push(bs...)
-			}
-			var popped []string
-			for range c.pops {
-				id := ""
-				if b := q.pop(); b != nil {
-					id = b.id
-				}
-				popped = append(popped, id)
-			}
-			if !reflect.DeepEqual(popped, c.wantPops) {
-				t.Errorf("popped %q, want %q", popped, c.wantPops)
-			}
-			if got := q.batches(); got != c.wantN {
-				t.Errorf("batches() = %d, want %d", got, c.wantN)
-			}
-			if q.urls != c.wantURLs {
-				t.Errorf("urls = %d, want %d", q.urls, c.wantURLs)
-			}
-		})
+	// A site without a wait gives all its URLs (up to the limit).
+	got := q.take(at(0), 4, 4)
+	if want := []string{"http://a/0", "http://a/1", "http://a/2", "http://b/0"}; !slices.Equal(names(got), want) {
+		t.Fatalf("first batch %v, want %v", names(got), want)
+	}
+	// b is running now: its second URL waits for that batch, even though
+	// a slot is free.
+	if got := q.take(at(0), 4, 4); got != nil || q.urls != 1 || q.readyN != 0 {
+		t.Fatalf("second batch %v (urls %d, ready %d): want none while b runs", names(got), q.urls, q.readyN)
+	}
+	q.done(at(10), "a", 0)
+	q.done(at(10), "b", 0)
+	if got := q.take(at(10), 4, 4); !slices.Equal(names(got), []string{"http://b/1"}) {
+		t.Fatalf("after b's batch ended: %v, want b/1", names(got))
+	}
+	if _, ok := q.sites["a"]; ok {
+		t.Error("an idle site with nothing queued and no wait is still held")
 	}
 }
 
-func TestReadyQueuePushAfterPop(t *testing.T) {
-	var q readyQueue
-	q.push(readyTestBatch("a", 1), readyTestBatch("b", 2))
-	q.pop()
-	q.push(readyTestBatch("c", 3, 4))
-	if got, want := readyTestContents(&q), []string{"b[2]", "c[3 4]"}; !reflect.DeepEqual(got, want) {
-		t.Fatalf("queue = %v, want %v", got, want)
+func TestReadyQueueSpacesPoliteSites(t *testing.T) {
+	q := newReadyQueue(time.Second) // unknown sites: one URL per batch
+	q.add(at(0), append(tasksOf("a", 3, 1), append(tasksOf("b", 2, 10), tasksOf("c", 1, 20)...)...))
+	got := q.take(at(0), 16, 16)
+	if want := []string{"http://a/0", "http://b/0", "http://c/0"}; !slices.Equal(names(got), want) {
+		t.Fatalf("batch %v, want one URL of each site %v", names(got), want)
 	}
-	if q.urls != 3 {
-		t.Fatalf("urls = %d, want 3", q.urls)
+	q.done(at(100), "a", 1500*time.Millisecond) // the assistant says: a's next request in 1.5 s
+	q.done(at(100), "b", 0)                     // b has no delay after all
+	q.done(at(100), "c", time.Second)
+	if got := q.take(at(100), 16, 16); !slices.Equal(names(got), []string{"http://b/1"}) {
+		t.Fatalf("at 100 ms: %v, want only b (a waits)", names(got))
+	}
+	if next := q.next(); !next.Equal(at(1600)) {
+		t.Fatalf("next ready at %v, want 1.6 s", next.Sub(readyT0))
+	}
+	if got := q.take(at(1599), 16, 16); got != nil {
+		t.Fatalf("at 1599 ms: %v, want none", names(got))
+	}
+	if got := q.take(at(1600), 16, 16); !slices.Equal(names(got), []string{"http://a/1"}) {
+		t.Fatalf("at 1.6 s: %v, want a/1", names(got))
+	}
+	// c's wait is remembered with nothing queued, so a URL of c claimed
+	// now still waits for it.
+	q.add(at(200), tasksOf("c", 1, 30))
+	if got := q.take(at(200), 16, 16); got != nil {
+		t.Fatalf("c claimed again 100 ms after its batch: %v, want it to wait until 1.1 s", names(got))
+	}
+	q.forget(at(5000))
+	if q.sites["c"] == nil {
+		t.Error("forget dropped a site with a URL queued")
 	}
 }
 
-func TestReadyQueueClear(t *testing.T) {
-	cases := []struct {
-		name  string
-		queue []*batch
-		pops  int // before clear
-		want  []int64
-	}{
-		{name: "empty queue", want: nil},
-		{
-			name:  "every token of every batch, in order",
-			queue: []*batch{readyTestBatch("a", 1, 2), readyTestBatch("b", 3), readyTestBatch("c", 4, 5)},
-			want:  []int64{1, 2, 3, 4, 5},
-		},
-		{
-			name:  "popped batches are not returned",
-			queue: []*batch{readyTestBatch("a", 1, 2), readyTestBatch("b", 3)},
-			pops:  1,
-			want:  []int64{3},
-		},
+func TestReadyQueueBrokenBatchKeepsTheLastWait(t *testing.T) {
+	q := newReadyQueue(0)
+	q.add(at(0), tasksOf("a", 2, 1))
+	q.take(at(0), 1, 1)
+	q.done(at(0), "a", 2*time.Second)
+	q.take(at(2000), 1, 1)
+	q.done(at(2100), "a", -1) // no result: the stream broke
+	if got := q.take(at(3000), 1, 1); got != nil {
+		t.Fatalf("at 3 s %v: a broken batch must keep the site's last wait (2 s, until 4.1 s)", names(got))
 	}
-	for _, c := range cases {
-		t.Run(c.name, func(t *testing.T) {
-			var q readyQueue
-			q.push(c.queue...)
-			for range c.pops {
-				q.pop()
-			}
-			if got := q.clear(); !reflect.DeepEqual(got, c.want) {
-				t.Errorf("clear() = %v, want %v", got, c.want)
-			}
-			if q.batches() != 0 || q.urls != 0 {
-				t.Errorf("after clear: %d batches, %d URLs; want 0, 0", q.batches(), q.urls)
-			}
-			if b := q.pop(); b != nil {
-				t.Errorf("after clear: pop() = batch %s, want nil", b.id)
-			}
-			if got := q.clear(); got != nil {
-				t.Errorf("second clear() = %v, want nil", got)
-			}
-		})
+}
+
+func TestReadyQueueLimitAndTarget(t *testing.T) {
+	q := newReadyQueue(0)
+	q.add(at(0), append(tasksOf("big", 40, 1), tasksOf("s", 1, 100)...))
+	if got := q.take(at(0), 8, 16); len(got) != 16 || got[0].Domain != "big" {
+		t.Fatalf("took %d URLs (%v...), want the limit of 16 from big", len(got), got[0].Domain)
+	}
+	// big runs with 24 URLs left; s goes in the next batch alone.
+	if got := q.take(at(0), 8, 16); !slices.Equal(names(got), []string{"http://s/0"}) || q.urls != 24 {
+		t.Fatalf("second batch %v, %d left; want s/0, 24 left", names(got), q.urls)
+	}
+}
+
+func TestReadyQueueClearAndDropUnowned(t *testing.T) {
+	q := newReadyQueue(time.Second)
+	q.add(at(0), append(tasksOf("aa", 2, 1), tasksOf("bbb", 2, 10)...))
+	q.take(at(0), 1, 1) // aa runs with one URL left
+	q.done(at(0), "aa", time.Second)
+	drop := q.dropUnowned(func(shard int16) bool { return shard != 3 }) // "bbb" has shard 3
+	slices.Sort(drop)
+	if !slices.Equal(drop, []int64{10, 11}) || q.urls != 1 || q.readyN != 0 || len(q.waiting) != 1 {
+		t.Fatalf("dropped %v (urls %d, ready %d, waiting %d); want bbb's 10 and 11, aa's one URL waiting", drop, q.urls, q.readyN, len(q.waiting))
+	}
+	if got := q.take(at(1000), 1, 1); !slices.Equal(names(got), []string{"http://aa/1"}) {
+		t.Fatalf("after drop: %v, want aa/1 once its wait passed", names(got))
+	}
+	q.add(at(1000), tasksOf("cc", 3, 20))
+	if toks := q.clear(); len(toks) != 3 || q.urls != 0 || q.take(at(9999), 9, 9) != nil {
+		t.Fatalf("clear returned %v, left %d", toks, q.urls)
+	}
+	if q.sites["aa"] == nil {
+		t.Error("clear forgot a site whose batch is still running")
+	}
+}
+
+// A small target spreads sites over batches (one slot each), but a site's
+// URLs still stay together.
+func TestReadyQueueSmallTargetKeepsSitesWhole(t *testing.T) {
+	q := newReadyQueue(0)
+	q.add(at(0), []frontier.Task{{Token: 1, Domain: "a"}, {Token: 2, Domain: "b"}, {Token: 3, Domain: "a"}, {Token: 4, Domain: "c"}})
+	var batches [][]int64
+	for b := q.take(at(0), 1, 16); b != nil; b = q.take(at(0), 1, 16) {
+		batches = append(batches, tokensOf(b))
+	}
+	if fmt.Sprint(batches) != "[[1 3] [2] [4]]" {
+		t.Fatalf("batches %v, want [[1 3] [2] [4]]", batches)
 	}
 }

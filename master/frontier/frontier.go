@@ -27,11 +27,14 @@ func (s State) Final() bool { return s == StateDone || s == StateFailed || s == 
 
 // Task is one leased URL, as handed to an assistant.
 type Task struct {
-	URLID  int64
-	Token  int64 // the lease's fencing token
-	URL    string
-	Domain string
-	Shard  int16 // Shard(Domain), as stored on the row
+	URLID    int64
+	Token    int64 // the lease's fencing token
+	URL      string
+	Domain   string // the URL's site (registrable domain): affinity and politeness key
+	Shard    int16  // Shard(Domain), as stored on the row
+	CrawlID  int32
+	Depth    int16  // link distance from the seed
+	SeedHost string // host of the seed the URL descends from (its own for a seed)
 	// Attempts counts the URL's attempts including this one: the attempts
 	// already counted on its row (results written, and pages requested by
 	// batches that broke) plus one.
@@ -48,6 +51,8 @@ type Claim struct {
 	Lease time.Duration
 	// Assistant is recorded on the rows for operators.
 	Assistant string
+	// Paused lists crawls whose URLs are not claimed.
+	Paused []int32
 }
 
 // Outcome is one result with the master's decision already made: the state
@@ -76,6 +81,26 @@ type Outcome struct {
 	Assistant     string
 	FetchedAt     time.Time
 	Body          []byte // stored when State == done and non-empty
+	CrawlID       int32
+	Depth         int16
+	NoIndex       bool // the page asked not to be indexed: no body stored
+	// Links are the page's outlinks that passed the crawl's scope, guards
+	// and depth, to be admitted to the frontier with the result (only if
+	// its lease token is still current).
+	Links []Link
+}
+
+// Link is a URL found on a page (or in a sitemap, or as a redirect
+// target), normalised and checked against its crawl's policy, ready to
+// enter the frontier.
+type Link struct {
+	URL      string
+	Key      [16]byte // Key(URL)
+	Host     string
+	Domain   string // Site(Host)
+	Shard    int16  // Shard(Domain)
+	Depth    int16
+	SeedHost string
 }
 
 // AssistantStatus is the leader's view of one assistant, published in its

@@ -17,7 +17,7 @@ import (
 
 // Persister stores a batch; see store.Store.Persist.
 type Persister interface {
-	Persist(ctx context.Context, outs []frontier.Outcome) (store.Accepted, error)
+	Persist(ctx context.Context, outs []frontier.Outcome) (store.Written, error)
 }
 
 // Config tunes the writer; see rpc.yaml's persist section.
@@ -211,11 +211,11 @@ func (w *Writer) flush(ctx context.Context, batch []frontier.Outcome) error {
 	retry := backoff.Backoff{Base: 100 * time.Millisecond, Max: 2 * time.Second, Jitter: 0.2}
 	for attempt := 1; ; attempt++ {
 		start := time.Now()
-		accepted, err := w.p.Persist(ctx, batch)
+		written, err := w.p.Persist(ctx, batch)
 		if err == nil {
 			w.m.BatchSize.Observe(float64(len(batch)))
 			w.m.Duration.Observe(time.Since(start).Seconds())
-			w.account(batch, accepted)
+			w.account(batch, written)
 			return nil
 		}
 		w.m.Errors.Inc()
@@ -232,7 +232,8 @@ func (w *Writer) flush(ctx context.Context, batch []frontier.Outcome) error {
 
 // account updates counters and frees the batch's body bytes after a
 // successful write.
-func (w *Writer) account(batch []frontier.Outcome, accepted store.Accepted) {
+func (w *Writer) account(batch []frontier.Outcome, written store.Written) {
+	accepted := written.Accepted
 	w.m.Buffered.Sub(float64(len(batch)))
 	var bodyBytes int64
 	for _, o := range batch {
@@ -249,6 +250,11 @@ func (w *Writer) account(batch []frontier.Outcome, accepted store.Accepted) {
 	for st, n := range accepted {
 		w.persisted[stateIndex(st)].Add(n)
 		w.m.Persisted.WithLabelValues(string(st)).Add(float64(n))
+	}
+	if a := written.Admitted; a.Offered > 0 {
+		w.m.Links.WithLabelValues("new").Add(float64(a.New))
+		w.m.Links.WithLabelValues("known").Add(float64(a.Known))
+		w.m.Links.WithLabelValues("over_budget").Add(float64(a.OverBudget))
 	}
 }
 
@@ -269,6 +275,7 @@ type Metrics struct {
 	BatchSize prometheus.Histogram
 	Duration  prometheus.Histogram
 	Buffered  prometheus.Gauge
+	Links     *prometheus.CounterVec
 }
 
 // NewMetrics creates the metrics and registers them on reg (nil: unregistered).
@@ -288,9 +295,15 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "batch_duration_seconds", Help: "Duration of a write transaction.", Buckets: prometheus.ExponentialBuckets(0.0005, 2.5, 12)}),
 		Buffered: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Subsystem: sub,
 			Name: "buffered_results", Help: "Results submitted and not yet written."}),
+		Links: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Subsystem: sub,
+			Name: "links_total", Help: "Links of stored results offered to the frontier, by what became of them: new (admitted), known (already in the crawl), over_budget (their site had used its budget)."},
+			[]string{"result"}),
+	}
+	for _, r := range []string{"new", "known", "over_budget"} {
+		m.Links.WithLabelValues(r)
 	}
 	if reg != nil {
-		reg.MustRegister(m.Persisted, m.Rejected, m.Errors, m.BatchSize, m.Duration, m.Buffered)
+		reg.MustRegister(m.Persisted, m.Rejected, m.Errors, m.BatchSize, m.Duration, m.Buffered, m.Links)
 	}
 	return m
 }

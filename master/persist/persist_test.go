@@ -27,17 +27,17 @@ type faulty struct {
 	calls atomic.Int32
 }
 
-func (f *faulty) Persist(ctx context.Context, outs []frontier.Outcome) (store.Accepted, error) {
+func (f *faulty) Persist(ctx context.Context, outs []frontier.Outcome) (store.Written, error) {
 	f.calls.Add(1)
 	if f.gate != nil {
 		select {
 		case <-f.gate:
 		case <-ctx.Done():
-			return nil, ctx.Err()
+			return store.Written{}, ctx.Err()
 		}
 	}
 	if f.fails.Add(-1) >= 0 {
-		return nil, errors.New("injected: connection refused")
+		return store.Written{}, errors.New("injected: connection refused")
 	}
 	return f.st.Persist(ctx, outs)
 }
@@ -55,7 +55,7 @@ func leased(t *testing.T, n int) (*store.Store, []frontier.Outcome) {
 		d := fmt.Sprintf("d%d.example", i)
 		urls[i] = store.NewURL{URL: "https://" + d + "/", Host: d, Domain: d, Priority: int32(i)}
 	}
-	if _, err := st.Insert(t.Context(), urls, store.SourceEnqueue); err != nil {
+	if _, err := st.Insert(t.Context(), defaultCrawl, urls, store.SourceEnqueue); err != nil {
 		t.Fatal(err)
 	}
 	shards := make([]int16, frontier.NumShards)
@@ -284,3 +284,6 @@ func TestStopBoundsTheLastWrite(t *testing.T) {
 		t.Errorf("Submit after the stop = %v, want ErrClosed", err)
 	}
 }
+
+// defaultCrawl is the crawl of the URLs given (no discovery).
+var defaultCrawl = frontier.Crawl{ID: frontier.DefaultCrawlID}

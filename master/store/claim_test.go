@@ -199,7 +199,7 @@ func TestClaimDomainInFlight(t *testing.T) {
 
 	// Once the lease ends (a final result), the domain's URLs are claimable.
 	acc, err := s.Persist(ctx, []frontier.Outcome{outcome(first[0], frontier.StateDone)})
-	if err != nil || acc.Total() != 1 {
+	if err != nil || acc.Accepted.Total() != 1 {
 		t.Fatalf("Persist = %v, %v", acc, err)
 	}
 	next := claim(t, s, 1, time.Minute)

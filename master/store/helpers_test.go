@@ -69,7 +69,7 @@ func mkURLs(prefix string, n int) []store.NewURL {
 
 func insert(t *testing.T, s *store.Store, urls []store.NewURL) {
 	t.Helper()
-	n, err := s.Insert(t.Context(), urls, store.SourceTranco)
+	n, err := s.Insert(t.Context(), defaultCrawl, urls, store.SourceTranco)
 	if err != nil {
 		t.Fatalf("Insert: %v", err)
 	}
@@ -240,3 +240,6 @@ func outcome(task frontier.Task, st frontier.State) frontier.Outcome {
 	}
 	return o
 }
+
+// defaultCrawl is the crawl of the URLs given (no discovery).
+var defaultCrawl = frontier.Crawl{ID: frontier.DefaultCrawlID}

@@ -9,11 +9,11 @@ import (
 	"github.com/crawlmaster/crawlmaster/master/frontier"
 )
 
-// NewURL is a normalised URL ready for the frontier.
+// NewURL is a normalised URL ready for the frontier, as a seed.
 type NewURL struct {
 	URL      string
 	Host     string
-	Domain   string
+	Domain   string // its site: frontier.Shard is computed from it
 	Priority int32
 }
 
@@ -31,46 +31,68 @@ const (
 // and memory stays flat.
 const ImportChunk = 20000
 
-// Insert adds urls to the frontier as pending, skipping any URL already
-// present (whatever its state), in one transaction. It returns how many rows
-// were new. Callers stream large inputs through it in chunks of
-// ImportChunk.
-func (s *Store) Insert(ctx context.Context, urls []NewURL, src ImportSource) (int64, error) {
+// Insert adds urls to crawl's frontier as pending seeds (depth 0),
+// skipping any URL the crawl already has (whatever its state), in one
+// transaction. It returns how many rows were new. Callers stream large
+// inputs through it in chunks of ImportChunk. For a crawl that discovers
+// links, the seeds count against their sites' budgets and get priority 0,
+// so every site starts before any site's discovered URLs (which are
+// ordered by their site's admission sequence); for the default crawl the
+// priority given (the Tranco rank) orders the claim.
+func (s *Store) Insert(ctx context.Context, crawl frontier.Crawl, urls []NewURL, src ImportSource) (int64, error) {
 	if len(urls) == 0 {
 		return 0, nil
 	}
 	var inserted int64
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, `CREATE TEMP TABLE IF NOT EXISTS import_staging (
-			url text, host text, domain text, shard smallint, priority integer) ON COMMIT DELETE ROWS`); err != nil {
+			url text, url_key uuid, host text, domain text, shard smallint, priority integer) ON COMMIT DELETE ROWS`); err != nil {
 			return fmt.Errorf("create import staging: %w", err)
 		}
 		i := 0
-		row := make([]any, 5)
+		row := make([]any, 6)
 		_, err := tx.CopyFrom(ctx, pgx.Identifier{"import_staging"},
-			[]string{"url", "host", "domain", "shard", "priority"},
+			[]string{"url", "url_key", "host", "domain", "shard", "priority"},
 			pgx.CopyFromFunc(func() ([]any, error) {
 				if i >= len(urls) {
 					return nil, nil
 				}
 				u := &urls[i]
 				i++
-				row[0], row[1], row[2], row[3], row[4] = u.URL, u.Host, u.Domain, frontier.Shard(u.Domain), u.Priority
+				row[0], row[1], row[2], row[3], row[4], row[5] = u.URL, frontier.Key(u.URL), u.Host, u.Domain, frontier.Shard(u.Domain), u.Priority
 				return row, nil
 			}))
 		if err != nil {
 			return fmt.Errorf("copy into import staging: %w", err)
 		}
-		// ORDER BY keeps the heap roughly in priority order, which makes the
+		// ORDER BY keeps the heap roughly in claim order, which makes the
 		// claim's index scan touch fewer pages.
-		tag, err := tx.Exec(ctx, `
-INSERT INTO frontier (url, host, domain, shard, priority, source)
-SELECT url, host, domain, shard, priority, $1 FROM import_staging ORDER BY priority
-ON CONFLICT (url) DO NOTHING`, string(src))
+		if !crawl.Discovers() {
+			tag, err := tx.Exec(ctx, `
+INSERT INTO frontier (url, url_key, host, domain, shard, priority, source, crawl_id)
+SELECT url, url_key, host, domain, shard, priority, $1, $2 FROM import_staging ORDER BY priority
+ON CONFLICT (crawl_id, url_key) DO NOTHING`, string(src), crawl.ID)
+			if err != nil {
+				return fmt.Errorf("insert into frontier: %w", err)
+			}
+			inserted = tag.RowsAffected()
+			return nil
+		}
+		err = tx.QueryRow(ctx, `
+WITH ins AS (
+    INSERT INTO frontier (url, url_key, host, domain, shard, priority, source, crawl_id)
+    SELECT url, url_key, host, domain, shard, 0, $1, $2 FROM import_staging ORDER BY priority
+    ON CONFLICT (crawl_id, url_key) DO NOTHING
+    RETURNING domain
+), counted AS (
+    INSERT INTO sites (crawl_id, site, admitted)
+    SELECT $2, domain, count(*) FROM ins GROUP BY domain
+    ON CONFLICT (crawl_id, site) DO UPDATE SET admitted = sites.admitted + EXCLUDED.admitted
+)
+SELECT count(*) FROM ins`, string(src), crawl.ID).Scan(&inserted)
 		if err != nil {
 			return fmt.Errorf("insert into frontier: %w", err)
 		}
-		inserted = tag.RowsAffected()
 		return nil
 	})
 	if err != nil {

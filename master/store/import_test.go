@@ -46,7 +46,7 @@ func TestInsert(t *testing.T) {
 	s, pool := newStore(t)
 	ctx := t.Context()
 
-	if n, err := s.Insert(ctx, nil, store.SourceTranco); n != 0 || err != nil {
+	if n, err := s.Insert(ctx, defaultCrawl, nil, store.SourceTranco); n != 0 || err != nil {
 		t.Fatalf("Insert(nil) = %d, %v", n, err)
 	}
 
@@ -57,7 +57,7 @@ func TestInsert(t *testing.T) {
 		{URL: "https://c.example/x", Host: "c.example", Domain: "c.example", Priority: 3},
 	}
 	before := dbNow(t, pool)
-	n, err := s.Insert(ctx, urls, store.SourceTranco)
+	n, err := s.Insert(ctx, defaultCrawl, urls, store.SourceTranco)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -96,7 +96,7 @@ func TestInsert(t *testing.T) {
 	// Across calls: existing URLs are skipped, whatever their state, and
 	// are not modified.
 	exec(t, pool, `UPDATE frontier SET state = 'done' WHERE url = 'https://c.example/x'`)
-	n, err = s.Insert(ctx, []store.NewURL{
+	n, err = s.Insert(ctx, defaultCrawl, []store.NewURL{
 		{URL: "https://b.example/", Host: "b.example", Domain: "b.example", Priority: 50},
 		{URL: "https://c.example/x", Host: "c.example", Domain: "c.example", Priority: 50},
 		{URL: "https://d.example/", Host: "d.example", Domain: "d.example", Priority: 4},
@@ -152,7 +152,7 @@ func TestInsertOneConnection(t *testing.T) {
 	ctx := t.Context()
 
 	insert(t, s, mkURLs("a", 3))
-	n, err := s.Insert(ctx, append(mkURLs("a", 1), mkURLs("b", 2)...), store.SourceTranco)
+	n, err := s.Insert(ctx, defaultCrawl, append(mkURLs("a", 1), mkURLs("b", 2)...), store.SourceTranco)
 	if err != nil || n != 2 {
 		t.Fatalf("second Insert = %d, %v; want 2", n, err)
 	}
@@ -161,13 +161,13 @@ func TestInsertOneConnection(t *testing.T) {
 	// nothing, not even its valid rows.
 	bad := mkURLs("c", 3)
 	bad[1].URL = "https://c\x00.example/"
-	if n, err := s.Insert(ctx, bad, store.SourceTranco); err == nil {
+	if n, err := s.Insert(ctx, defaultCrawl, bad, store.SourceTranco); err == nil {
 		t.Fatalf("Insert with a NUL byte = %d, nil; want an error", n)
 	}
 	if c := count(t, pool, `SELECT count(*) FROM frontier`); c != 5 {
 		t.Fatalf("frontier has %d rows after a failed insert, want 5", c)
 	}
-	n, err = s.Insert(ctx, mkURLs("c", 3), store.SourceTranco)
+	n, err = s.Insert(ctx, defaultCrawl, mkURLs("c", 3), store.SourceTranco)
 	if err != nil || n != 3 {
 		t.Fatalf("Insert after a failed one = %d, %v; want 3", n, err)
 	}
@@ -182,7 +182,7 @@ func TestInsertLarge(t *testing.T) {
 	urls := mkURLs("big", store.ImportChunk+500)
 	insert(t, s, urls)
 	// Re-importing the same list adds nothing.
-	n, err := s.Insert(t.Context(), urls[:store.ImportChunk], store.SourceTranco)
+	n, err := s.Insert(t.Context(), defaultCrawl, urls[:store.ImportChunk], store.SourceTranco)
 	if err != nil || n != 0 {
 		t.Fatalf("re-import = %d, %v; want 0", n, err)
 	}

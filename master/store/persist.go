@@ -14,6 +14,7 @@ var stagingColumns = []string{
 	"url", "final_url", "http_status", "content_type", "body_size", "body_truncated",
 	"fetch_duration_us", "title", "content_hash", "error_class", "error_message",
 	"robots", "redirects", "attempts", "assistant", "fetched_at", "body",
+	"crawl_id", "depth", "noindex", "links",
 }
 
 // createStagingSQL makes the per-connection staging table. It is emptied at
@@ -26,7 +27,8 @@ CREATE TEMP TABLE IF NOT EXISTS persist_staging (
     robots text, redirects integer, attempts integer, assistant text, fetched_at timestamptz,
     -- Compressed here already: INSERT … SELECT copies a compressed datum
     -- as it is, so the staging column decides the stored compression.
-    body bytea COMPRESSION lz4
+    body bytea COMPRESSION lz4,
+    crawl_id integer, depth smallint, noindex boolean, links integer
 ) ON COMMIT DELETE ROWS`
 
 // applySQL moves staged outcomes into results, bodies and the frontier, but
@@ -47,10 +49,10 @@ WITH acc AS (
 ), ins AS (
     INSERT INTO results (lease_token, url_id, url, final_url, state, http_status, content_type, body_size,
         body_truncated, fetch_duration_us, title, content_hash, error_class, error_message, robots,
-        redirects, attempts, assistant, fetched_at)
+        redirects, attempts, assistant, fetched_at, crawl_id, depth, noindex, links)
     SELECT lease_token, url_id, url, final_url, state, http_status, content_type, body_size,
         body_truncated, fetch_duration_us, title, content_hash, error_class, error_message, robots,
-        redirects, attempts, assistant, fetched_at
+        redirects, attempts, assistant, fetched_at, crawl_id, depth, noindex, links
     FROM acc WHERE state <> 'pending'
 ), bod AS (
     -- Every accepted final outcome gets its results row in this statement.
@@ -71,7 +73,7 @@ SET state = a.state,
     updated_at = now()
 FROM acc a
 WHERE f.id = a.url_id
-RETURNING a.state`
+RETURNING a.state, a.lease_token, a.links > 0`
 
 // Accepted counts a batch's accepted outcomes by the state they moved to.
 type Accepted map[frontier.State]int64
@@ -85,14 +87,21 @@ func (a Accepted) Total() int64 {
 	return n
 }
 
+// Written is what one Persist call stored.
+type Written struct {
+	Accepted Accepted // outcomes stored, by the state their URL moved to
+	Admitted Admitted // links of those outcomes offered to the frontier
+}
+
 // Persist writes a batch of outcomes in one transaction: COPY into the
-// staging table, then one fenced statement. It returns the accepted
-// outcomes by state; the rest carried stale lease tokens and were dropped.
+// staging table, then one fenced statement, then the links of the
+// accepted outcomes (Admit). It returns what it stored; the other
+// outcomes carried stale lease tokens and were dropped with their links.
 // On error nothing was written and the caller may retry the same batch:
 // results are keyed by lease token, so a retry never duplicates a row.
-func (s *Store) Persist(ctx context.Context, outs []frontier.Outcome) (accepted Accepted, err error) {
+func (s *Store) Persist(ctx context.Context, outs []frontier.Outcome) (w Written, err error) {
 	if len(outs) == 0 {
-		return Accepted{}, nil
+		return Written{Accepted: Accepted{}}, nil
 	}
 	outs = uniqueTokens(outs)
 	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
@@ -112,13 +121,14 @@ func (s *Store) Persist(ctx context.Context, outs []frontier.Outcome) (accepted 
 				next = o.NextFetchAt
 			}
 			var body any
-			if o.State == frontier.StateDone && len(o.Body) > 0 {
+			if o.State == frontier.StateDone && len(o.Body) > 0 && !o.NoIndex {
 				body = o.Body
 			}
 			row[0], row[1], row[2], row[3] = o.URLID, o.Token, string(o.State), next
 			row[4], row[5], row[6], row[7], row[8], row[9] = o.URL, o.FinalURL, o.HTTPStatus, o.ContentType, o.BodySize, o.BodyTruncated
 			row[10], row[11], row[12], row[13], row[14] = o.FetchDuration.Microseconds(), o.Title, o.ContentHash, string(o.Class), o.Error
 			row[15], row[16], row[17], row[18], row[19], row[20] = o.Robots, o.Redirects, o.Attempts, o.Assistant, o.FetchedAt, body
+			row[21], row[22], row[23], row[24] = crawlOrDefault(o.CrawlID), o.Depth, o.NoIndex, int32(len(o.Links))
 			return row, nil
 		}))
 		if err != nil {
@@ -128,21 +138,39 @@ func (s *Store) Persist(ctx context.Context, outs []frontier.Outcome) (accepted 
 		if err != nil {
 			return fmt.Errorf("apply staged results: %w", err)
 		}
-		accepted = Accepted{}
+		w = Written{Accepted: Accepted{}}
 		var st string
-		_, err = pgx.ForEachRow(rows, []any{&st}, func() error {
-			accepted[frontier.State(st)]++
+		var tok int64
+		var hasLinks bool
+		var withLinks []int64 // accepted outcomes that bring links
+		_, err = pgx.ForEachRow(rows, []any{&st, &tok, &hasLinks}, func() error {
+			w.Accepted[frontier.State(st)]++
+			if hasLinks {
+				withLinks = append(withLinks, tok)
+			}
 			return nil
 		})
 		if err != nil {
 			return fmt.Errorf("apply staged results: %w", err)
 		}
-		return nil
+		if len(withLinks) > 0 {
+			w.Admitted, err = admit(ctx, tx, outs, withLinks)
+		}
+		return err
 	})
 	if err != nil {
-		return nil, fmt.Errorf("persist %d results: %w", len(outs), err)
+		return Written{}, fmt.Errorf("persist %d results: %w", len(outs), err)
 	}
-	return accepted, nil
+	return w, nil
+}
+
+// crawlOrDefault is the crawl of an outcome that names none (tests, and
+// callers that predate named crawls).
+func crawlOrDefault(id int32) int32 {
+	if id == 0 {
+		return frontier.DefaultCrawlID
+	}
+	return id
 }
 
 // uniqueTokens drops outcomes whose lease token came earlier in outs (a

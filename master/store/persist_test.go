@@ -116,19 +116,19 @@ func bodies(t *testing.T, pool *pgxpool.Pool) map[int64][]byte {
 
 func persist(t *testing.T, s *store.Store, outs ...frontier.Outcome) store.Accepted {
 	t.Helper()
-	acc, err := s.Persist(t.Context(), outs)
+	w, err := s.Persist(t.Context(), outs)
 	if err != nil {
 		t.Fatalf("Persist: %v", err)
 	}
-	return acc
+	return w.Accepted
 }
 
 func TestPersistEmpty(t *testing.T) {
 	t.Parallel()
 	s, _ := newStore(t)
-	acc, err := s.Persist(t.Context(), nil)
-	if err != nil || acc == nil || acc.Total() != 0 {
-		t.Fatalf("Persist(nil) = %v, %v", acc, err)
+	w, err := s.Persist(t.Context(), nil)
+	if err != nil || w.Accepted == nil || w.Accepted.Total() != 0 {
+		t.Fatalf("Persist(nil) = %v, %v", w, err)
 	}
 }
 
@@ -566,18 +566,18 @@ func TestPersistBadBatchChangesNothing(t *testing.T) {
 			batch[0].Body = []byte("body")
 			tc.bad(&batch[2])
 			before := snap(t, pool)
-			acc, err := s.Persist(t.Context(), batch)
+			w, err := s.Persist(t.Context(), batch)
 			if err == nil {
-				t.Fatalf("Persist with a bad outcome = %v, nil; want an error", acc)
+				t.Fatalf("Persist with a bad outcome = %v, nil; want an error", w)
 			}
-			if acc != nil {
-				t.Errorf("failed Persist returned accepted %v", acc)
+			if w.Accepted != nil {
+				t.Errorf("failed Persist returned accepted %v", w.Accepted)
 			}
 			sameSnapshot(t, "failed batch", before, snap(t, pool))
 
 			// Without the bad outcome the rest goes through.
 			good := append(batch[:2:2], batch[3])
-			acc = persist(t, s, good...)
+			acc := persist(t, s, good...)
 			if want := (store.Accepted{frontier.StateDone: 1, frontier.StatePending: 1, frontier.StateFailed: 1}); !maps.Equal(acc, want) {
 				t.Fatalf("accepted %v, want %v", acc, want)
 			}
@@ -612,12 +612,12 @@ func TestPersistRacesRelease(t *testing.T) {
 			go func() {
 				defer func() { <-sem; wg.Done() }()
 				if side == 0 {
-					acc, err := s.Persist(ctx, []frontier.Outcome{outcome(tk, frontier.StateDone)})
+					w, err := s.Persist(ctx, []frontier.Outcome{outcome(tk, frontier.StateDone)})
 					if err != nil {
 						t.Errorf("Persist: %v", err)
 						return
 					}
-					persisted[i] = acc.Total()
+					persisted[i] = w.Accepted.Total()
 				} else {
 					r, err := s.Release(ctx, []int64{tk.Token}, false)
 					if err != nil {

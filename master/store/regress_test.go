@@ -87,21 +87,28 @@ func TestClaimProbesTheInFlightDomainIndex(t *testing.T) {
 		mask[i] = true
 	}
 	var plan []byte
-	if err := pool.QueryRow(t.Context(), `EXPLAIN (FORMAT JSON) `+store.ClaimSQL, mask, 1000, time.Minute, "a").Scan(&plan); err != nil {
+	if err := pool.QueryRow(t.Context(), `EXPLAIN (FORMAT JSON) `+store.ClaimSQL, mask, 1000, time.Minute, "a", []int32{}).Scan(&plan); err != nil {
 		t.Fatal(err)
 	}
 	var doc []struct{ Plan planNode }
 	if err := json.Unmarshal(plan, &doc); err != nil || len(doc) != 1 {
 		t.Fatalf("EXPLAIN output: %v\n%s", err, plan)
 	}
-	var probes []planNode
+	var probes, levels []planNode
 	doc[0].Plan.walk(func(n planNode) {
-		if n.Alias == "l" {
+		switch n.Alias {
+		case "l":
 			probes = append(probes, n)
+		case "p":
+			levels = append(levels, n)
 		}
 	})
 	if len(probes) != 1 || probes[0].IndexName != "frontier_inflight_domain_idx" || !strings.Contains(probes[0].IndexCond, "domain") || probes[0].Filter != "" {
 		t.Fatalf("in-flight probe is %+v, want one index lookup by domain on frontier_inflight_domain_idx\n%s", probes, plan)
+	}
+	// The level barrier's probe (site crawls) is one index lookup too.
+	if len(levels) != 1 || levels[0].IndexName != "frontier_site_level_idx" || !strings.Contains(levels[0].IndexCond, "depth") {
+		t.Fatalf("level probe is %+v, want one index lookup on frontier_site_level_idx\n%s", levels, plan)
 	}
 }
 

@@ -47,10 +47,19 @@ func Open(ctx context.Context, url string, maxConns int32) (*Store, *pgxpool.Poo
 func (s *Store) Pool() *pgxpool.Pool { return s.pool }
 
 // claimSQL leases up to $2 due pending URLs of the given shards, best
-// priority first, skipping rows other transactions hold and domains that
-// already have a leased URL (so a domain is never in flight twice). The
-// lease token and expiry are written in the same statement: a claimed row is
-// never seen without its lease.
+// priority first, skipping rows other transactions hold, crawls that are
+// paused ($5) and sites that already have a leased URL (so a site is
+// never in flight twice). The lease token and expiry are written in the
+// same statement: a claimed row is never seen without its lease.
+//
+// The level barrier makes depth exact: a URL at depth d > 0 is claimed
+// only when no URL of its crawl and site is still pending at a smaller
+// depth. With the in-flight rule, every page of depth < d of the site has
+// then been fetched and its links admitted (a site's results and links
+// are written in the transaction that ends their leases), so no shorter
+// path to the URL can still turn up: each page is fetched once, at its
+// shortest link distance from the seed, whatever order batches finish in.
+// Seeds (depth 0) skip the probe.
 //
 // Its shapes matter for speed (BENCHMARKS.md, "What profiling showed",
 // items 1, 5 and 11): OFFSET 0 keeps the planner from flattening the NOT
@@ -79,11 +88,14 @@ WHERE f.id = ANY(ARRAY(
     WHERE c.state = 'pending'
       AND c.next_fetch_at <= now()
       AND ($1::boolean[])[c.shard + 1]
+      AND c.crawl_id <> ALL($5::integer[])
       AND NOT EXISTS (SELECT 1 FROM frontier l WHERE l.domain = c.domain AND l.lease_expires_at IS NOT NULL OFFSET 0)
+      AND (c.depth = 0 OR NOT EXISTS (SELECT 1 FROM frontier p
+          WHERE p.crawl_id = c.crawl_id AND p.domain = c.domain AND p.state = 'pending' AND p.depth < c.depth OFFSET 0))
     ORDER BY c.priority, c.id
     LIMIT $2
     FOR UPDATE OF c SKIP LOCKED))
-RETURNING f.id, f.lease_token, f.url, f.domain, f.shard, f.attempts + 1`
+RETURNING f.id, f.lease_token, f.url, f.domain, f.shard, f.attempts + 1, f.crawl_id, f.depth, coalesce(f.seed_host, f.host)`
 
 // claimLockKey serialises claims. The "domain not already leased" check
 // reads the statement's snapshot, so two claims running at once could each
@@ -110,13 +122,17 @@ func (s *Store) Claim(ctx context.Context, p frontier.Claim) ([]frontier.Task, e
 		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, claimLockKey); err != nil {
 			return err
 		}
-		rows, err := tx.Query(ctx, claimSQL, mask, p.Limit, p.Lease, p.Assistant)
+		paused := p.Paused
+		if paused == nil {
+			paused = []int32{}
+		}
+		rows, err := tx.Query(ctx, claimSQL, mask, p.Limit, p.Lease, p.Assistant, paused)
 		if err != nil {
 			return err
 		}
 		var t frontier.Task
 		var attempts int32
-		_, err = pgx.ForEachRow(rows, []any{&t.URLID, &t.Token, &t.URL, &t.Domain, &t.Shard, &attempts}, func() error {
+		_, err = pgx.ForEachRow(rows, []any{&t.URLID, &t.Token, &t.URL, &t.Domain, &t.Shard, &attempts, &t.CrawlID, &t.Depth, &t.SeedHost}, func() error {
 			t.Attempts = int(attempts)
 			tasks = append(tasks, t)
 			return nil
