@@ -21,18 +21,22 @@ const crawlRefresh = 2 * time.Second
 // admission policy, and which are paused. Readers take a snapshot; the
 // refresher replaces it whole.
 type policies struct {
-	mu     sync.RWMutex
-	byID   map[int32]*admit.Policy
-	paused []int32
-	loaded time.Time
+	mu       sync.RWMutex
+	byID     map[int32]*admit.Policy
+	paused   []int32
+	anyScope []int32 // active crawls of scope any: their levels advance
+	loaded   time.Time
 }
 
 func (p *policies) set(crawls []frontier.Crawl) (invalid []string) {
 	byID := make(map[int32]*admit.Policy, len(crawls))
-	var paused []int32
+	var paused, anyScope []int32
 	for _, c := range crawls {
 		if c.Paused {
 			paused = append(paused, c.ID)
+		}
+		if c.Scope == frontier.ScopeAny && c.Discovers() {
+			anyScope = append(anyScope, c.ID)
 		}
 		pol, err := admit.Compile(c)
 		if err != nil {
@@ -47,7 +51,7 @@ func (p *policies) set(crawls []frontier.Crawl) (invalid []string) {
 		byID[c.ID] = pol
 	}
 	p.mu.Lock()
-	p.byID, p.paused, p.loaded = byID, paused, time.Now()
+	p.byID, p.paused, p.anyScope, p.loaded = byID, paused, anyScope, time.Now()
 	p.mu.Unlock()
 	return invalid
 }
@@ -65,6 +69,12 @@ func (p *policies) pausedIDs() []int32 {
 	return p.paused
 }
 
+func (p *policies) anyScopeIDs() []int32 {
+	p.mu.RLock()
+	defer p.mu.RUnlock()
+	return p.anyScope
+}
+
 // refresh rereads the crawls.
 func (d *Dispatcher) refreshPolicies(ctx context.Context) error {
 	crawls, err := d.store.Crawls(ctx)
@@ -78,9 +88,15 @@ func (d *Dispatcher) refreshPolicies(ctx context.Context) error {
 }
 
 // policyLoop rereads the crawls every crawlRefresh (jittered) until ctx
-// is done.
+// is done, and moves the crawls of scope any on to their next level when
+// the current one is done.
 func (d *Dispatcher) policyLoop(ctx context.Context) {
 	for backoff.Sleep(ctx, backoff.Jitter(crawlRefresh, 0.2)) == nil {
+		if n, err := d.store.AdvanceLevels(ctx, d.policies.anyScopeIDs()); err != nil && ctx.Err() == nil {
+			d.log.Warn("advance crawl levels", "err", err)
+		} else if n > 0 {
+			d.notifyAll() // URLs one level down may be claimed now
+		}
 		if err := d.refreshPolicies(ctx); err != nil && ctx.Err() == nil {
 			d.log.Warn("read crawls", "err", err)
 		}

@@ -26,6 +26,7 @@ type Store interface {
 	Release(ctx context.Context, tokens []int64, charge bool) (int64, error)
 	Renew(ctx context.Context, tokens []int64, lease time.Duration) (int64, error)
 	Crawls(ctx context.Context) ([]frontier.Crawl, error)
+	AdvanceLevels(ctx context.Context, crawlIDs []int32) (int64, error)
 }
 
 // Sink receives decided outcomes. Submit blocks while the sink is full; it
@@ -185,7 +186,7 @@ func (d *Dispatcher) Status() []frontier.AssistantStatus {
 
 func (d *Dispatcher) claim(ctx context.Context, owner string, n int) ([]frontier.Task, error) {
 	tasks, err := d.store.Claim(ctx, frontier.Claim{Shards: d.owners.shardsOf(owner), Limit: n, Lease: d.cfg.Lease,
-		Assistant: owner, Paused: d.policies.pausedIDs()})
+		Assistant: owner, Paused: d.policies.pausedIDs(), AnyScope: d.policies.anyScopeIDs()})
 	if err == nil {
 		d.held.add(tasks)
 	}

@@ -53,6 +53,9 @@ type Claim struct {
 	Assistant string
 	// Paused lists crawls whose URLs are not claimed.
 	Paused []int32
+	// AnyScope lists the crawls of scope any, which are claimed one level
+	// (depth) at a time crawl-wide.
+	AnyScope []int32
 }
 
 // Outcome is one result with the master's decision already made: the state

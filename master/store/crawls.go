@@ -192,3 +192,23 @@ FROM frontier GROUP BY crawl_id, depth, state`, since)
 	}
 	return out, nil
 }
+
+// AdvanceLevels raises the level of each crawl of scope "any" in ids by
+// one, up to its max depth, once none of its URLs at or above the level is
+// pending or leased: every page up to the level has then been fetched and
+// its links admitted, so the depths of the URLs one level down are final.
+// It returns how many crawls moved on.
+func (s *Store) AdvanceLevels(ctx context.Context, ids []int32) (int64, error) {
+	if len(ids) == 0 {
+		return 0, nil
+	}
+	tag, err := s.pool.Exec(ctx, `
+UPDATE crawls k SET level = level + 1
+WHERE k.id = ANY($1::integer[]) AND k.scope = 'any' AND k.level < k.max_depth
+  AND NOT EXISTS (SELECT 1 FROM frontier f WHERE f.crawl_id = k.id AND f.state = 'pending' AND f.depth <= k.level)
+  AND NOT EXISTS (SELECT 1 FROM frontier f WHERE f.lease_expires_at IS NOT NULL AND f.crawl_id = k.id AND f.depth <= k.level)`, ids)
+	if err != nil {
+		return 0, fmt.Errorf("advance crawl levels: %w", err)
+	}
+	return tag.RowsAffected(), nil
+}

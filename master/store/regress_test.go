@@ -87,7 +87,7 @@ func TestClaimProbesTheInFlightDomainIndex(t *testing.T) {
 		mask[i] = true
 	}
 	var plan []byte
-	if err := pool.QueryRow(t.Context(), `EXPLAIN (FORMAT JSON) `+store.ClaimSQL, mask, 1000, time.Minute, "a", []int32{}).Scan(&plan); err != nil {
+	if err := pool.QueryRow(t.Context(), `EXPLAIN (FORMAT JSON) `+store.ClaimSQL, mask, 1000, time.Minute, "a", []int32{}, []int32{}).Scan(&plan); err != nil {
 		t.Fatal(err)
 	}
 	var doc []struct{ Plan planNode }

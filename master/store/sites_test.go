@@ -272,3 +272,49 @@ func TestKeyMatchesSQL(t *testing.T) {
 		}
 	}
 }
+
+// TestAnyScopeLevels checks a crawl of scope any is claimed one level at a
+// time crawl-wide: depth-1 URLs wait while any seed is unfetched, whatever
+// its site, and AdvanceLevels moves the level on only then.
+func TestAnyScopeLevels(t *testing.T) {
+	t.Parallel()
+	s, _ := newStore(t)
+	ctx := t.Context()
+	c := frontier.NewCrawl("anywhere")
+	c.Scope = frontier.ScopeAny
+	c, err := s.CreateCrawl(ctx, c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Insert(ctx, c, []store.NewURL{seedURL("http://a.test/"), seedURL("http://b.test/")}, store.SourceEnqueue); err != nil {
+		t.Fatal(err)
+	}
+	claimAny := func() []frontier.Task {
+		tasks, err := s.Claim(ctx, frontier.Claim{Shards: allShards, Limit: 10, Lease: time.Minute, Assistant: "a1", AnyScope: []int32{c.ID}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return tasks
+	}
+	seeds := claimAny()
+	if len(seeds) != 2 {
+		t.Fatalf("claimed %d seeds", len(seeds))
+	}
+	a, b := seeds[0], seeds[1]
+	o := outcome(a, frontier.StateDone)
+	o.CrawlID, o.Links = c.ID, []frontier.Link{link("http://c.test/x", 1, "a.test")}
+	mustPersist(t, s, o)
+	if got := claimAny(); len(got) != 0 {
+		t.Fatalf("claimed %v while seed b.test is still leased: depth 1 must wait for level 0", got)
+	}
+	if n, err := s.AdvanceLevels(ctx, []int32{c.ID}); err != nil || n != 0 {
+		t.Fatalf("AdvanceLevels with a seed in flight = %d, %v; want 0", n, err)
+	}
+	mustPersist(t, s, outcome(b, frontier.StateDone))
+	if n, err := s.AdvanceLevels(ctx, []int32{c.ID}); err != nil || n != 1 {
+		t.Fatalf("AdvanceLevels after level 0 = %d, %v; want 1", n, err)
+	}
+	if got := claimAny(); len(got) != 1 || got[0].URL != "http://c.test/x" {
+		t.Fatalf("claimed %v after the level moved, want c.test/x", got)
+	}
+}

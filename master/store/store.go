@@ -59,7 +59,10 @@ func (s *Store) Pool() *pgxpool.Pool { return s.pool }
 // are written in the transaction that ends their leases), so no shorter
 // path to the URL can still turn up: each page is fetched once, at its
 // shortest link distance from the seed, whatever order batches finish in.
-// Seeds (depth 0) skip the probe.
+// Seeds (depth 0) skip the probe. In crawls of scope "any" ($6) a link
+// can lead to any site, so the barrier is the crawl's: only URLs up to the
+// crawl's level are claimed, and AdvanceLevels raises the level once
+// nothing shallower is pending or leased.
 //
 // Its shapes matter for speed (BENCHMARKS.md, "What profiling showed",
 // items 1, 5 and 11): OFFSET 0 keeps the planner from flattening the NOT
@@ -92,6 +95,8 @@ WHERE f.id = ANY(ARRAY(
       AND NOT EXISTS (SELECT 1 FROM frontier l WHERE l.domain = c.domain AND l.lease_expires_at IS NOT NULL OFFSET 0)
       AND (c.depth = 0 OR NOT EXISTS (SELECT 1 FROM frontier p
           WHERE p.crawl_id = c.crawl_id AND p.domain = c.domain AND p.state = 'pending' AND p.depth < c.depth OFFSET 0))
+      AND (c.depth = 0 OR c.crawl_id <> ALL($6::integer[])
+          OR c.depth <= (SELECT k.level FROM crawls k WHERE k.id = c.crawl_id))
     ORDER BY c.priority, c.id
     LIMIT $2
     FOR UPDATE OF c SKIP LOCKED))
@@ -126,7 +131,11 @@ func (s *Store) Claim(ctx context.Context, p frontier.Claim) ([]frontier.Task, e
 		if paused == nil {
 			paused = []int32{}
 		}
-		rows, err := tx.Query(ctx, claimSQL, mask, p.Limit, p.Lease, p.Assistant, paused)
+		anyScope := p.AnyScope
+		if anyScope == nil {
+			anyScope = []int32{}
+		}
+		rows, err := tx.Query(ctx, claimSQL, mask, p.Limit, p.Lease, p.Assistant, paused, anyScope)
 		if err != nil {
 			return err
 		}

@@ -18,6 +18,11 @@ CREATE TABLE crawls (
     max_repeated_segments integer     NOT NULL CHECK (max_repeated_segments >= 1),
     sitemaps              boolean     NOT NULL,
     paused                boolean     NOT NULL DEFAULT false,
+    -- Crawls of scope 'any': the deepest level claimed so far. A link can
+    -- lead to any site there, so the per-site level barrier of the claim
+    -- does not make depth exact; the whole crawl goes one level at a time
+    -- (store.AdvanceLevels). Unused by the other scopes.
+    level                 smallint    NOT NULL DEFAULT 0,
     created_at            timestamptz NOT NULL DEFAULT now()
 );
 -- The defaults of new crawls live in Go (frontier.NewCrawl); this row is
