@@ -6,12 +6,15 @@ import (
 	"io"
 	"log/slog"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/types/known/durationpb"
 
 	"github.com/crawlmaster/crawlmaster/master/admit"
 	"github.com/crawlmaster/crawlmaster/master/frontier"
@@ -43,7 +46,9 @@ type releaseCall struct {
 func newMemEnv(urls ...string) *memEnv {
 	e := &memEnv{leased: map[int64]frontier.Task{}, live: map[string]bool{}, counted: map[string]int{}}
 	for i, u := range urls {
-		e.pending = append(e.pending, frontier.Task{URLID: int64(i + 1), URL: u, Domain: u, Shard: int16(i % frontier.NumShards)})
+		site := strings.TrimPrefix(u, "http://")
+		site, _, _ = strings.Cut(site, "/")
+		e.pending = append(e.pending, frontier.Task{URLID: int64(i + 1), URL: u, Domain: site, Shard: int16(i % frontier.NumShards)})
 	}
 	return e
 }
@@ -51,6 +56,8 @@ func newMemEnv(urls ...string) *memEnv {
 func (e *memEnv) claim(_ context.Context, _ string, n int) ([]frontier.Task, error) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
+	// Like the store's claim: sites with a URL leased are skipped, and one
+	// claim may lease several URLs of a site that had none.
 	inFlight := map[string]bool{}
 	for _, t := range e.leased {
 		inFlight[t.Domain] = true
@@ -65,7 +72,6 @@ func (e *memEnv) claim(_ context.Context, _ string, n int) ([]frontier.Task, err
 		e.nextTok++
 		t.Token = e.nextTok
 		t.Attempts = e.counted[t.URL] + 1
-		inFlight[t.Domain] = true
 		e.leased[t.Token] = t
 		out = append(out, t)
 	}
@@ -224,6 +230,15 @@ func (c *fakeCall) fetched(i int, class pb.ErrorClass) {
 	r.ErrorClass = class
 	c.msgs <- msg{r: r}
 }
+
+// fetchedWaiting sends task i's result saying the assistant would wait
+// after before its next request to the task's site.
+func (c *fakeCall) fetchedWaiting(i int, after time.Duration) {
+	r := c.result(i, pb.Disposition_DISPOSITION_FETCHED)
+	r.ErrorClass, r.NextRequestAfter = pb.ErrorClass_ERROR_CLASS_OK, durationpb.New(after)
+	c.msgs <- msg{r: r}
+}
+
 func (c *fakeCall) unfetched(i int) {
 	c.msgs <- msg{r: c.result(i, pb.Disposition_DISPOSITION_UNFETCHED)}
 }

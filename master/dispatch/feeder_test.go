@@ -288,9 +288,17 @@ func TestFeederNeverUpClaimsNothing(t *testing.T) {
 
 // newRigWithPoll is newRig with the assistant's answer to polls given.
 func newRigWithPoll(t *testing.T, poll func() (*pb.ReportIdleWorkerResponse, error), batchSize int, urls ...string) *rig {
+	return newRigWith(t, poll, batchSize, nil, urls...)
+}
+
+// newRigWith is newRigWithPoll with the config edited.
+func newRigWith(t *testing.T, poll func() (*pb.ReportIdleWorkerResponse, error), batchSize int, edit func(*Config), urls ...string) *rig {
 	cfg := &Config{MasterID: "master-1", PollInterval: testPoll, PollTimeout: testPoll / 2, DownAfter: 3,
 		BatchSize: batchSize, Lease: time.Minute,
 		Retry: retry.Policy{MaxAttempts: 3, BaseDelay: 30 * time.Second, MaxDelay: time.Hour}}
+	if edit != nil {
+		edit(cfg)
+	}
 	r := &rig{t: t, env: newMemEnv(urls...), asst: &fakeAssistant{calls: make(chan *fakeCall, 64)},
 		m: NewMetrics(nil), abort: make(chan struct{}), done: make(chan struct{}), starts: time.Now()}
 	r.asst.setPoll(poll)
