@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"sync"
 	"time"
 
@@ -145,7 +146,7 @@ func (s *Server) Crawl(req *pb.CrawlRequest, stream pb.Assistant_CrawlServer) er
 		var res *crawl.Result
 		if ctx.Err() == nil {
 			cur = t
-			res = s.fetcher.Fetch(fetchCtx, t.GetUrl())
+			res = s.fetcher.Fetch(fetchCtx, fetchRequest(t))
 		} else {
 			res = &crawl.Result{URL: t.GetUrl(), Class: errclass.Canceled, Err: context.Cause(ctx).Error(), FetchedAt: time.Now()}
 		}
@@ -246,7 +247,30 @@ func (s *Server) Drain(ctx context.Context) {
 	<-done
 }
 
+// fetchRequest is what task t asks of the fetch. A task without policy
+// (a master that predates policies, or a crawl of the URLs given) follows
+// redirects and reads no links and no sitemaps, as before policies.
+func fetchRequest(t *pb.CrawlTask) crawl.Request {
+	p := t.GetPolicy()
+	if p == nil {
+		return crawl.Request{URL: t.GetUrl(), FollowRedirects: true}
+	}
+	return crawl.Request{
+		URL:             t.GetUrl(),
+		FollowRedirects: p.GetFollowRedirects(),
+		MaxLinks:        int(min(p.GetMaxLinks(), maxLinks)),
+		Sitemaps:        p.GetSitemaps(),
+	}
+}
+
+// maxLinks bounds a policy's max_links: far above any useful per-page cap,
+// low enough that the per-result memory stays bounded by it as well as by
+// crawl.MaxLinkBytes.
+const maxLinks = 100000
+
 // toProto converts a fetch result, sending at most sendCap bytes of body.
+// A noindex page's body is sent as any other: the master decides what it
+// stores.
 func toProto(t *pb.CrawlTask, r *crawl.Result, sendCap int64) *pb.CrawlResult {
 	out := &pb.CrawlResult{
 		UrlId:         t.GetUrlId(),
@@ -282,6 +306,17 @@ func toProto(t *pb.CrawlTask, r *crawl.Result, sendCap int64) *pb.CrawlResult {
 	}
 	if r.RetryAfter > 0 {
 		out.RetryAfter = durationpb.New(r.RetryAfter)
+	}
+	if len(r.Links) > 0 {
+		out.Links = make([]*pb.Link, len(r.Links))
+		for i, l := range r.Links {
+			out.Links[i] = &pb.Link{Url: l.URL, Kind: wire.LinkKindToProto(l.Kind)}
+		}
+	}
+	out.LinksDropped = uint32(min(max(r.LinksDropped, 0), math.MaxUint32))
+	out.Noindex, out.Nofollow = r.NoIndex, r.NoFollow
+	if r.NextRequestAfter > 0 {
+		out.NextRequestAfter = durationpb.New(r.NextRequestAfter)
 	}
 	return out
 }

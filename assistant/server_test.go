@@ -50,7 +50,8 @@ func (g *gate) ch(url string) chan struct{} {
 
 func (g *gate) open(url string) { close(g.ch(url)) }
 
-func (g *gate) Fetch(ctx context.Context, url string) *crawl.Result {
+func (g *gate) Fetch(ctx context.Context, req crawl.Request) *crawl.Result {
+	url := req.URL
 	g.started <- url
 	select {
 	case <-g.ch(url):
@@ -231,8 +232,8 @@ func TestCrawlCancelCancelsFetch(t *testing.T) {
 // The slot is free the moment the stream ends: a master that refills at
 // once is never refused.
 func TestSlotFreeWhenStreamEnds(t *testing.T) {
-	f := crawl.FetcherFunc(func(ctx context.Context, url string) *crawl.Result {
-		return &crawl.Result{URL: url, Class: errclass.OK, Status: 200, FetchedAt: time.Now()}
+	f := crawl.FetcherFunc(func(ctx context.Context, req crawl.Request) *crawl.Result {
+		return &crawl.Result{URL: req.URL, Class: errclass.OK, Status: 200, FetchedAt: time.Now()}
 	})
 	e := newEnv(t, 1, f)
 	for i := range 300 {

@@ -18,7 +18,8 @@ import (
 // announce their request (crawl.RequestStarting) and succeed.
 type announcer struct{}
 
-func (announcer) Fetch(ctx context.Context, url string) *crawl.Result {
+func (announcer) Fetch(ctx context.Context, req crawl.Request) *crawl.Result {
+	url := req.URL
 	if strings.Contains(url, "private") {
 		return &crawl.Result{URL: url, Class: errclass.RobotsDisallowed, Robots: crawl.RobotsDisallowed, FetchedAt: time.Now()}
 	}

@@ -11,19 +11,43 @@ import (
 	"github.com/crawlmaster/crawlmaster/crawl/fetchconfig"
 )
 
+// Request is one fetch: a URL and what the caller wants beyond the page.
+// The zero value of every field but URL is the plainest fetch: redirects
+// not followed, no links, no sitemaps; a crawl of the URLs given (the
+// master's default crawl) sets FollowRedirects.
+type Request struct {
+	// URL is an absolute http(s) URL without userinfo.
+	URL string
+	// FollowRedirects follows redirects inside the fetch (up to
+	// MaxRedirects, each hop checked against robots.txt). When false, a
+	// 301, 302, 303, 307 or 308 answer with a Location is the result:
+	// class errclass.OK, its status, no body, and its target as one
+	// LinkRedirect link (not checked against robots.txt here: it is
+	// crawled as a URL of its own).
+	FollowRedirects bool
+	// MaxLinks is the most outlinks returned from an HTML 2xx page (see
+	// ParsePage); 0 extracts none and keeps the title-only pass.
+	MaxLinks int
+	// Sitemaps also reads the host's sitemaps after the page (the
+	// Sitemap lines of its robots.txt on this host, else /sitemap.xml) and
+	// returns their URLs as LinkSitemap links, counted apart from
+	// MaxLinks (see the package documentation for the caps).
+	Sitemaps bool
+}
+
 // Fetcher fetches one URL. Implementations are safe for concurrent use,
 // never panic and never return nil: every failure is a Result with a Class.
 // Fetch blocks until the fetch is done, including waits for robots.txt and
 // politeness; cancelling ctx ends it early with errclass.Canceled.
 type Fetcher interface {
-	Fetch(ctx context.Context, url string) *Result
+	Fetch(ctx context.Context, req Request) *Result
 }
 
 // FetcherFunc adapts a function to Fetcher.
-type FetcherFunc func(ctx context.Context, url string) *Result
+type FetcherFunc func(ctx context.Context, req Request) *Result
 
 // Fetch calls f.
-func (f FetcherFunc) Fetch(ctx context.Context, url string) *Result { return f(ctx, url) }
+func (f FetcherFunc) Fetch(ctx context.Context, req Request) *Result { return f(ctx, req) }
 
 // RobotsDecision records what robots.txt said about a fetch.
 type RobotsDecision int
@@ -77,6 +101,28 @@ type Result struct {
 	RetryAfter time.Duration
 	// Waited is the time spent in the politeness wait before the request.
 	Waited time.Duration
+
+	// Links are the page's outlinks (HTML 2xx, Request.MaxLinks > 0), in
+	// document order, then the sitemap URLs (Request.Sitemaps); or the
+	// one LinkRedirect target of a redirect not followed.
+	Links []Link
+	// LinksDropped counts links left out: beyond MaxLinks or MaxLinkBytes,
+	// and sitemap URLs beyond the sitemap caps (a lower bound there: files
+	// not read are not counted).
+	LinksDropped int
+	// LinksTooLong counts links longer than MaxLinkLength, skipped (for
+	// metrics; not sent to the master).
+	LinksTooLong int
+	// NoIndex: the page asked not to be indexed (X-Robots-Tag, or meta
+	// robots when links are extracted). It was fetched as usual.
+	NoIndex bool
+	// NoFollow: the page asked that its links not be followed; Links holds
+	// no page link then.
+	NoFollow bool
+	// NextRequestAfter is how long, at the end of this fetch, the
+	// politeness layer would make the next request to the URL's host wait
+	// (its delay, Crawl-delay, 429/503 backoff); 0 when it would go at once.
+	NextRequestAfter time.Duration
 }
 
 // newResult starts a Result for url with FetchedAt set.
@@ -139,6 +185,7 @@ func New(cfg fetchconfig.Config, d Deps) (Fetcher, error) {
 	p := newPoliteness(cfg, clock, h)
 	r := newRobots(cfg, clock, logger, d.Metrics, h, p)
 	h.checkHop = r.checkHop
+	h.sitemapHop = r.checkSitemapHop
 	var f Fetcher = r
 	if d.Metrics != nil {
 		f = &metricsFetcher{m: d.Metrics, next: f}
@@ -159,16 +206,16 @@ type safeFetcher struct {
 // interface{ CloseIdleConnections() }).
 func (s *safeFetcher) CloseIdleConnections() { s.closeIdle() }
 
-func (s *safeFetcher) Fetch(ctx context.Context, url string) (res *Result) {
+func (s *safeFetcher) Fetch(ctx context.Context, req Request) (res *Result) {
 	defer func() {
 		if p := recover(); p != nil {
-			s.logger.Error("crawl: panic in fetch", "url", url, "panic", p, "stack", string(debug.Stack()))
-			res = newResult(url).fail(errclass.Other, fmt.Errorf("internal error: panic: %v", p))
+			s.logger.Error("crawl: panic in fetch", "url", req.URL, "panic", p, "stack", string(debug.Stack()))
+			res = newResult(req.URL).fail(errclass.Other, fmt.Errorf("internal error: panic: %v", p))
 		}
 	}()
-	res = s.next.Fetch(ctx, url)
+	res = s.next.Fetch(ctx, req)
 	if res == nil {
-		res = newResult(url).fail(errclass.Other, fmt.Errorf("internal error: nil result"))
+		res = newResult(req.URL).fail(errclass.Other, fmt.Errorf("internal error: nil result"))
 	}
 	return res
 }

@@ -135,7 +135,11 @@ func fetch(t testing.TB, f crawl.Fetcher, url string) *crawl.Result {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	return f.Fetch(ctx, url)
+	return f.Fetch(ctx, crawl.Request{URL: url, FollowRedirects: true})
+}
+
+func contextWithTimeout(d time.Duration) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.Background(), d)
 }
 
 func wantClass(t testing.TB, res *crawl.Result, want errclass.Class) {

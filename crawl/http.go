@@ -39,16 +39,22 @@ var (
 // body read, hashing and title extraction. It knows nothing of robots or
 // politeness except the checkHop hook called on every redirect.
 type httpFetcher struct {
-	cfg          fetchconfig.Config
-	transport    *http.Transport
-	client       *http.Client // pages: redirect policy + robots hop hook
-	robotsClient *http.Client // robots.txt: plain redirect limit, no hook (no recursion)
-	uaHeader     []string
+	cfg            fetchconfig.Config
+	transport      *http.Transport
+	client         *http.Client // pages: redirect policy + robots hop hook
+	noFollowClient *http.Client // pages of Request.FollowRedirects false: the 3xx is the answer
+	robotsClient   *http.Client // robots.txt: plain redirect limit, no hook (no recursion)
+	sitemapClient  *http.Client // sitemaps: same-host, robots-checked redirects
+	uaHeader       []string
+	agent          string // robots.txt product token, lowercase
 
 	// checkHop, when set, vets each redirect target before it is requested
 	// (the robots layer installs it). An error stops the fetch; it should be
 	// a *classedError carrying the class and target.
 	checkHop func(ctx context.Context, target *url.URL) error
+	// sitemapHop vets a sitemap redirect target (same host as the first
+	// URL, allowed by robots.txt).
+	sitemapHop func(ctx context.Context, target *url.URL, via []*http.Request) error
 
 	bufPool sync.Pool // *[]byte read buffers for bodies of unknown length
 }
@@ -80,9 +86,19 @@ func newHTTPFetcher(cfg fetchconfig.Config, logger *slog.Logger) *httpFetcher {
 		cfg:       cfg,
 		transport: tr,
 		uaHeader:  []string{cfg.UserAgent},
+		agent:     fetchconfig.ProductToken(cfg.UserAgent),
 	}
 	f.client = &http.Client{Transport: tr, CheckRedirect: f.checkRedirect}
+	f.noFollowClient = &http.Client{Transport: tr, CheckRedirect: func(*http.Request, []*http.Request) error {
+		return http.ErrUseLastResponse
+	}}
 	f.robotsClient = &http.Client{Transport: tr, CheckRedirect: checkRobotsRedirect}
+	f.sitemapClient = &http.Client{Transport: tr, CheckRedirect: func(req *http.Request, via []*http.Request) error {
+		if f.sitemapHop == nil {
+			return http.ErrUseLastResponse
+		}
+		return f.sitemapHop(req.Context(), req.URL, via)
+	}}
 	return f
 }
 
@@ -106,7 +122,8 @@ func parseFetchURL(raw string) (*url.URL, error) {
 }
 
 // Fetch performs the GET. It blocks for at most cfg.Timeout.
-func (f *httpFetcher) Fetch(ctx context.Context, raw string) *Result {
+func (f *httpFetcher) Fetch(ctx context.Context, req Request) *Result {
+	raw := req.URL
 	res := newResult(raw)
 	if _, err := parseFetchURL(raw); err != nil {
 		return res.fail(errclass.InvalidURL, err)
@@ -116,18 +133,24 @@ func (f *httpFetcher) Fetch(ctx context.Context, raw string) *Result {
 	}
 	fctx, cancel := context.WithTimeoutCause(ctx, f.cfg.Timeout, errFetchTimeout)
 	defer cancel()
-	req, err := http.NewRequestWithContext(fctx, http.MethodGet, raw, nil)
+	gctx, guard := withWireGuard(fctx, cancel)
+	hreq, err := http.NewRequestWithContext(gctx, http.MethodGet, raw, nil)
 	if err != nil {
 		return res.fail(errclass.InvalidURL, err)
 	}
-	req.Header["User-Agent"] = f.uaHeader
-	req.Header["Accept"] = acceptHeader
+	hreq.Header["User-Agent"] = f.uaHeader
+	hreq.Header["Accept"] = acceptHeader
 
+	client := f.client
+	if !req.FollowRedirects {
+		client = f.noFollowClient
+	}
 	RequestStarting(ctx)
 	start := time.Now()
 	res.FetchedAt = start
-	resp, err := f.client.Do(req)
+	resp, err := client.Do(hreq)
 	if err != nil {
+		err = guard.fix(err)
 		res.Duration = time.Since(start)
 		if resp != nil { // CheckRedirect stopped us; body already closed
 			res.Status = resp.StatusCode
@@ -144,6 +167,9 @@ func (f *httpFetcher) Fetch(ctx context.Context, raw string) *Result {
 	res.FinalURL = resp.Request.URL.String()
 	res.Redirects = redirectCount(resp)
 	res.ContentType = resp.Header.Get("Content-Type")
+	if !req.FollowRedirects && isRedirect(resp.StatusCode) && resp.Header.Get("Location") != "" {
+		return f.redirectResult(ctx, fctx, res, resp)
+	}
 	class := errclass.ForStatus(resp.StatusCode)
 	if resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode == http.StatusServiceUnavailable {
 		res.RetryAfter = ParseRetryAfter(resp.Header.Get("Retry-After"), time.Now())
@@ -166,14 +192,59 @@ func (f *httpFetcher) Fetch(ctx context.Context, raw string) *Result {
 		if res.ContentType == "" && len(body.b) > 0 {
 			res.ContentType = http.DetectContentType(body.b)
 		}
+		if tags := resp.Header["X-Robots-Tag"]; len(tags) > 0 {
+			res.NoIndex, res.NoFollow = xRobotsTag(tags, f.agent)
+		}
 		if isHTMLType(res.ContentType) {
-			res.Title = ExtractTitle(body.b, res.ContentType)
+			if req.MaxLinks <= 0 {
+				res.Title = ExtractTitle(body.b, res.ContentType)
+			} else {
+				pg := ParsePage(body.b, res.ContentType, PageOptions{URL: res.FinalURL, MaxLinks: req.MaxLinks,
+					ProductToken: f.agent, NoFollow: res.NoFollow})
+				res.Title, res.Links, res.LinksDropped, res.LinksTooLong = pg.Title, pg.Links, pg.LinksDropped, pg.LinksTooLong
+				res.NoIndex = res.NoIndex || pg.NoIndex
+				res.NoFollow = pg.NoFollow
+			}
 		}
 	} else {
 		res.Err = resp.Status
 	}
 	f.release(body)
 	res.Class = class
+	return res
+}
+
+// isRedirect reports whether status is one net/http follows.
+func isRedirect(status int) bool {
+	switch status {
+	case http.StatusMovedPermanently, http.StatusFound, http.StatusSeeOther,
+		http.StatusTemporaryRedirect, http.StatusPermanentRedirect:
+		return true
+	}
+	return false
+}
+
+// redirectSlurp is how much of a redirect's body is read so that its
+// connection can carry the next request (net/http's client reads 2 KiB).
+const redirectSlurp = 2 << 10
+
+// redirectResult makes the result of a redirect not followed: class OK,
+// its status, no body, its Location resolved against the URL requested as
+// one LinkRedirect link. A Location that cannot be a link (another
+// scheme, userinfo, unparsable, longer than MaxLinkLength) is
+// errclass.InvalidURL with FinalURL set to it, as when following.
+func (f *httpFetcher) redirectResult(ctx, fctx context.Context, res *Result, resp *http.Response) *Result {
+	_, _ = io.CopyN(io.Discard, resp.Body, redirectSlurp)
+	resp.Body.Close()
+	res.Duration = time.Since(res.FetchedAt)
+	loc := resp.Header.Get("Location")
+	target, ok := resolveLink(resp.Request.URL, loc)
+	if !ok {
+		res.FinalURL = loc
+		return res.fail(errclass.InvalidURL, fmt.Errorf("redirect to %.200q: not an http(s) URL of at most %d bytes", loc, MaxLinkLength))
+	}
+	res.Links = []Link{{URL: target, Kind: LinkRedirect}}
+	res.Class = errclass.OK
 	return res
 }
 
@@ -238,27 +309,59 @@ func redirectCount(resp *http.Response) int {
 }
 
 // getRobots fetches a robots.txt URL with redirects, returning the final
-// status and at most limit body bytes. The body slice is owned by the
-// caller only until it calls release.
-func (f *httpFetcher) getRobots(ctx context.Context, robotsURL string, limit int64) (int, buf, error) {
+// status, its Retry-After, and at most limit body bytes. The body slice is
+// owned by the caller only until it calls release.
+func (f *httpFetcher) getRobots(ctx context.Context, robotsURL string, limit int64) (int, time.Duration, buf, error) {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	ctx, guard := withWireGuard(ctx, cancel)
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, robotsURL, nil)
 	if err != nil {
-		return 0, buf{}, err
+		return 0, 0, buf{}, err
 	}
 	req.Header["User-Agent"] = f.uaHeader
 	req.Header["Accept"] = []string{"text/plain,*/*;q=0.8"}
 	resp, err := f.robotsClient.Do(req)
 	if err != nil {
-		return 0, buf{}, err
+		return 0, 0, buf{}, guard.fix(err)
 	}
 	defer resp.Body.Close()
+	ra := ParseRetryAfter(resp.Header.Get("Retry-After"), time.Now())
 	// robots.txt beyond the cap is ignored (RFC 9309 2.5), not an error.
 	b, _, err := f.readBody(resp.Body, resp.ContentLength, limit, false)
 	if err != nil {
-		return resp.StatusCode, buf{}, err
+		return resp.StatusCode, ra, buf{}, err
 	}
-	return resp.StatusCode, b, nil
+	return resp.StatusCode, ra, b, nil
 }
+
+// getSitemap requests a sitemap URL and hands a 2xx body to read, which
+// must not keep it. It returns the final status and Retry-After; read is
+// not called for other statuses. The request is bounded by cfg.Timeout.
+func (f *httpFetcher) getSitemap(ctx context.Context, sitemapURL string, read func(io.Reader) error) (int, time.Duration, error) {
+	ctx, cancel := context.WithTimeoutCause(ctx, f.cfg.Timeout, errFetchTimeout)
+	defer cancel()
+	ctx, guard := withWireGuard(ctx, cancel)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, sitemapURL, nil)
+	if err != nil {
+		return 0, 0, err
+	}
+	req.Header["User-Agent"] = f.uaHeader
+	req.Header["Accept"] = sitemapAccept
+	resp, err := f.sitemapClient.Do(req)
+	if err != nil {
+		return 0, 0, guard.fix(err)
+	}
+	defer resp.Body.Close()
+	ra := ParseRetryAfter(resp.Header.Get("Retry-After"), time.Now())
+	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		_, _ = io.CopyN(io.Discard, resp.Body, redirectSlurp)
+		return resp.StatusCode, ra, nil
+	}
+	return resp.StatusCode, ra, read(resp.Body)
+}
+
+var sitemapAccept = []string{"application/xml,text/xml;q=0.9,*/*;q=0.8"}
 
 // buf is a body read buffer; pooled when p != nil.
 type buf struct {

@@ -73,8 +73,10 @@ func TestStatusClasses(t *testing.T) {
 		{"/429", 429, date, errclass.HTTP429, true, 85 * time.Second, 91 * time.Second},
 		{"/429bad", 429, "soon", errclass.HTTP429, true, 0, 0},
 	}
+	// One host per case: a 429 or 503 backs its host off.
+	host := func(path string) string { return "h" + strings.TrimPrefix(path, "/") + ".test" }
 	for _, c := range cases {
-		s.handle("a.test"+c.path, func(w http.ResponseWriter, r *http.Request) {
+		s.handle(host(c.path)+c.path, func(w http.ResponseWriter, r *http.Request) {
 			if c.retryAfter != "" {
 				w.Header().Set("Retry-After", c.retryAfter)
 			}
@@ -85,7 +87,7 @@ func TestStatusClasses(t *testing.T) {
 	f := newFetcher(t, testConfig(s.addr()))
 	for _, c := range cases {
 		t.Run(c.path, func(t *testing.T) {
-			res := fetch(t, f, "http://a.test"+c.path)
+			res := fetch(t, f, "http://"+host(c.path)+c.path)
 			wantClass(t, res, c.class)
 			if res.Status != c.status || res.Class.Transient() != c.transient {
 				t.Errorf("status=%d transient=%v", res.Status, res.Class.Transient())
@@ -246,18 +248,18 @@ func TestCallerCancel(t *testing.T) {
 
 	ctx, cancel := context.WithCancel(context.Background())
 	go func() { <-entered; cancel() }()
-	res := f.Fetch(ctx, "http://a.test/slow")
+	res := f.Fetch(ctx, crawl.Request{URL: "http://a.test/slow", FollowRedirects: true})
 	wantClass(t, res, errclass.Canceled)
 
 	// The caller's own deadline is also "canceled", not our timeout.
 	ctx2, cancel2 := context.WithTimeout(context.Background(), 100*time.Millisecond)
 	defer cancel2()
-	res = f.Fetch(ctx2, "http://a.test/slow")
+	res = f.Fetch(ctx2, crawl.Request{URL: "http://a.test/slow", FollowRedirects: true})
 	wantClass(t, res, errclass.Canceled)
 
 	// Already cancelled: no request at all.
 	before := s.count("a.test/slow")
-	res = f.Fetch(ctx, "http://a.test/slow")
+	res = f.Fetch(ctx, crawl.Request{URL: "http://a.test/slow", FollowRedirects: true})
 	wantClass(t, res, errclass.Canceled)
 	if s.count("a.test/slow") != before {
 		t.Error("request sent with a cancelled context")
@@ -485,7 +487,7 @@ func TestMetrics(t *testing.T) {
 	for _, mf := range mfs {
 		for _, m := range mf.GetMetric() {
 			for _, lp := range m.GetLabel() {
-				if n := lp.GetName(); n != "class" && n != "result" {
+				if n := lp.GetName(); n != "class" && n != "result" && n != "kind" && n != "reason" {
 					t.Errorf("%s has unexpected label %q", mf.GetName(), n)
 				}
 				if strings.Contains(lp.GetValue(), ".test") {

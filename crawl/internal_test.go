@@ -31,7 +31,7 @@ func TestParseRobotsSanitizes(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			g, delay := parseRobots([]byte(c.body), "testbot")
+			g, delay, _ := parseRobots([]byte(c.body), "testbot")
 			e := &robotsEntry{group: g}
 			if got := e.allowed(c.path); got != c.allowed {
 				t.Errorf("allowed(%q) = %v, want %v", c.path, got, c.allowed)
@@ -56,7 +56,7 @@ func FuzzRobots(f *testing.F) {
 				t.Fatalf("sanitized file still rejected: %q -> %q: %v", body, sanitizeRobots(body, true), err)
 			}
 		}
-		g, delay := parseRobots(body, "testbot")
+		g, delay, _ := parseRobots(body, "testbot")
 		if delay < 0 {
 			t.Fatalf("negative delay %v", delay)
 		}

@@ -7,6 +7,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/crawlmaster/crawlmaster/crawl/errclass"
+	"github.com/crawlmaster/crawlmaster/crawl/linkkind"
 )
 
 // Metrics holds the package's Prometheus collectors. A nil *Metrics is
@@ -19,11 +20,20 @@ type Metrics struct {
 	robotsMisses  prometheus.Counter
 	robotsFetches *prometheus.CounterVec
 	fetchErrors   *prometheus.CounterVec
+	links         *prometheus.CounterVec
+	linksDropped  *prometheus.CounterVec
+	sitemaps      *prometheus.CounterVec
 
 	// Children resolved once so the hot path does no label hashing.
-	durByClass map[errclass.Class]prometheus.Observer
-	errByClass map[errclass.Class]prometheus.Counter
+	durByClass  map[errclass.Class]prometheus.Observer
+	errByClass  map[errclass.Class]prometheus.Counter
+	linkByKind  map[LinkKind]prometheus.Counter
+	dropMaxLink prometheus.Counter
+	dropTooLong prometheus.Counter
 }
+
+// Sitemap fetch result label values.
+var sitemapResults = []string{"2xx", "4xx", "5xx", "error", "parse_error", "disallowed"}
 
 // Robots fetch result label values.
 var robotsResults = []string{"2xx", "4xx", "5xx", "error", "redirect_limit", "other"}
@@ -60,6 +70,18 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "crawl_fetch_errors_total",
 			Help: "Fetches that did not end in class ok, by class.",
 		}, []string{"class"}),
+		links: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "crawl_links_total",
+			Help: "Links returned by fetches, by kind: anchor, frame, redirect, sitemap.",
+		}, []string{"kind"}),
+		linksDropped: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "crawl_links_dropped_total",
+			Help: "Links left out, by reason: cap (max_links, the sitemap caps, the link byte budgets), too_long (over 8 KiB).",
+		}, []string{"reason"}),
+		sitemaps: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "crawl_sitemap_fetches_total",
+			Help: "Sitemap file requests by result: 2xx, 4xx, 5xx (incl. 429), error, parse_error; disallowed ones were not requested.",
+		}, []string{"result"}),
 	}
 	if reg != nil {
 		m.fetchDuration = register(reg, m.fetchDuration)
@@ -68,6 +90,9 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		m.robotsMisses = register(reg, m.robotsMisses)
 		m.robotsFetches = register(reg, m.robotsFetches)
 		m.fetchErrors = register(reg, m.fetchErrors)
+		m.links = register(reg, m.links)
+		m.linksDropped = register(reg, m.linksDropped)
+		m.sitemaps = register(reg, m.sitemaps)
 	}
 	m.durByClass = make(map[errclass.Class]prometheus.Observer, len(errclass.All()))
 	m.errByClass = make(map[errclass.Class]prometheus.Counter, len(errclass.All()))
@@ -80,6 +105,15 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	for _, r := range robotsResults {
 		m.robotsFetches.WithLabelValues(r) // export zeros
 	}
+	for _, r := range sitemapResults {
+		m.sitemaps.WithLabelValues(r)
+	}
+	m.linkByKind = make(map[LinkKind]prometheus.Counter)
+	for _, k := range linkkind.All() {
+		m.linkByKind[k] = m.links.WithLabelValues(k.String())
+	}
+	m.dropMaxLink = m.linksDropped.WithLabelValues("cap")
+	m.dropTooLong = m.linksDropped.WithLabelValues("too_long")
 	return m
 }
 
@@ -112,6 +146,36 @@ func (m *Metrics) observe(res *Result) {
 	if c != errclass.OK {
 		m.errByClass[c].Inc()
 	}
+	if len(res.Links) > 0 {
+		// Links come in runs of one kind (page links, then sitemap URLs).
+		run, n := res.Links[0].Kind, 0
+		for _, l := range res.Links {
+			if l.Kind != run {
+				m.addLinks(run, n)
+				run, n = l.Kind, 0
+			}
+			n++
+		}
+		m.addLinks(run, n)
+	}
+	if res.LinksDropped > 0 {
+		m.dropMaxLink.Add(float64(res.LinksDropped))
+	}
+	if res.LinksTooLong > 0 {
+		m.dropTooLong.Add(float64(res.LinksTooLong))
+	}
+}
+
+func (m *Metrics) addLinks(k LinkKind, n int) {
+	if c := m.linkByKind[k]; c != nil {
+		c.Add(float64(n))
+	}
+}
+
+func (m *Metrics) sitemapFetch(result string) {
+	if m != nil {
+		m.sitemaps.WithLabelValues(result).Inc()
+	}
 }
 
 func (m *Metrics) robotsCacheHit() {
@@ -138,8 +202,8 @@ type metricsFetcher struct {
 	next Fetcher
 }
 
-func (f *metricsFetcher) Fetch(ctx context.Context, url string) *Result {
-	res := f.next.Fetch(ctx, url)
+func (f *metricsFetcher) Fetch(ctx context.Context, req Request) *Result {
+	res := f.next.Fetch(ctx, req)
 	f.m.observe(res)
 	return res
 }

@@ -86,7 +86,17 @@ type dialer struct {
 // is dialled at the rule's address (TLS still verifies the original name,
 // since the Transport sets ServerName from the URL); a host no rule matches
 // fails like NXDOMAIN so the closed world can never leak to real DNS.
+// Every connection is a wireConn, so that no request is resent
+// silently (see replay.go).
 func (d *dialer) DialContext(ctx context.Context, network, addr string) (net.Conn, error) {
+	c, err := d.dial(ctx, network, addr)
+	if err != nil {
+		return nil, err
+	}
+	return &wireConn{Conn: c}, nil
+}
+
+func (d *dialer) dial(ctx context.Context, network, addr string) (net.Conn, error) {
 	if d.rules == nil {
 		return d.d.DialContext(ctx, network, addr)
 	}

@@ -26,6 +26,7 @@ type robotsFetcher struct {
 	logger *slog.Logger
 	m      *Metrics
 	h      *httpFetcher // robots.txt requests share the page transport (keep-alive)
+	p      *politeness  // every request to a host books its slot there
 	next   Fetcher
 	agent  string // lowercase product token
 	cache  *robotsCache
@@ -43,13 +44,14 @@ type robotsFlight struct {
 	e    *robotsEntry
 }
 
-func newRobots(cfg fetchconfig.Config, clock Clock, logger *slog.Logger, m *Metrics, h *httpFetcher, next Fetcher) *robotsFetcher {
+func newRobots(cfg fetchconfig.Config, clock Clock, logger *slog.Logger, m *Metrics, h *httpFetcher, p *politeness) *robotsFetcher {
 	return &robotsFetcher{
 		cfg:     cfg,
 		logger:  logger,
 		m:       m,
 		h:       h,
-		next:    next,
+		p:       p,
+		next:    p,
 		agent:   fetchconfig.ProductToken(cfg.UserAgent),
 		cache:   newRobotsCache(cfg.RobotsCacheSize),
 		clock:   clock,
@@ -73,31 +75,47 @@ func hostKey(u *url.URL) string {
 	return host
 }
 
-// Fetch checks robots.txt for url, then (if allowed) calls next. It blocks
-// while robots.txt is fetched (shared with concurrent callers for the same
-// origin; see lookup) unless ctx ends first.
-func (r *robotsFetcher) Fetch(ctx context.Context, raw string) *Result {
-	u, err := parseFetchURL(raw)
+// Fetch checks robots.txt for the URL, then (if allowed) calls next, then
+// reads the host's sitemaps when asked, and reports how long the host's
+// next request would wait. It blocks while robots.txt is fetched (shared
+// with concurrent callers for the same origin; see lookup) unless ctx
+// ends first.
+func (r *robotsFetcher) Fetch(ctx context.Context, req Request) *Result {
+	u, err := parseFetchURL(req.URL)
 	if err != nil {
-		return newResult(raw).fail(errclass.InvalidURL, err)
+		return newResult(req.URL).fail(errclass.InvalidURL, err)
 	}
+	res, e := r.fetchPage(ctx, req, u)
+	if req.Sitemaps && e != nil && sitemapsAfter(res.Class) && ctx.Err() == nil {
+		if err := r.readSitemaps(ctx, u, e, res); err != nil {
+			// The caller gave up: the fetch says nothing, sitemaps included.
+			res = newResult(req.URL).fail(errclass.Canceled, fmt.Errorf("reading sitemaps: %w", err))
+		}
+	}
+	res.NextRequestAfter = r.p.after(hostKey(u))
+	return res
+}
+
+// fetchPage is the robots check and the page fetch. It returns the
+// origin's verdict when it had one to give.
+func (r *robotsFetcher) fetchPage(ctx context.Context, req Request, u *url.URL) (*Result, *robotsEntry) {
 	e, err := r.lookup(ctx, u)
 	if err != nil {
-		res := newResult(raw)
+		res := newResult(req.URL)
 		res.Robots = RobotsUnknown
-		return res.fail(errclass.Canceled, fmt.Errorf("waiting for robots.txt: %w", err))
+		return res.fail(errclass.Canceled, fmt.Errorf("waiting for robots.txt: %w", err)), nil
 	}
 	if e.class != errclass.OK {
-		res := newResult(raw)
+		res := newResult(req.URL)
 		res.Robots = RobotsUnavailable
-		return res.fail(e.class, errors.New(e.err))
+		return res.fail(e.class, errors.New(e.err)), nil
 	}
 	if !e.allowed(u.RequestURI()) {
-		res := newResult(raw)
+		res := newResult(req.URL)
 		res.Robots = RobotsDisallowed
-		return res.fail(errclass.RobotsDisallowed, fmt.Errorf("disallowed by %s/robots.txt", e.key))
+		return res.fail(errclass.RobotsDisallowed, fmt.Errorf("disallowed by %s/robots.txt", e.key)), e
 	}
-	res := r.next.Fetch(withCrawlDelay(ctx, e.delay), raw)
+	res := r.next.Fetch(withCrawlDelay(ctx, e.delay), req)
 	switch res.Class {
 	case errclass.RobotsDisallowed: // a redirect hop
 		res.Robots = RobotsDisallowed
@@ -106,7 +124,7 @@ func (r *robotsFetcher) Fetch(ctx context.Context, raw string) *Result {
 	default:
 		res.Robots = RobotsAllowed
 	}
-	return res
+	return res, e
 }
 
 // checkHop vets a redirect target before the HTTP client requests it. The
@@ -125,6 +143,9 @@ func (r *robotsFetcher) checkHop(ctx context.Context, target *url.URL) error {
 		return &classedError{class: errclass.RobotsDisallowed, target: target.String(),
 			err: fmt.Errorf("redirect target disallowed by %s/robots.txt", e.key)}
 	}
+	// The hop is requested at once (a redirect is one fetch), but it
+	// counts: the host's next request waits its delay from now.
+	r.p.note(hostKey(target), r.p.effectiveDelay(e.delay))
 	return nil
 }
 
@@ -146,7 +167,9 @@ func (r *robotsFetcher) lookupDetached(ctx context.Context, u *url.URL) (*robots
 	}
 	ch := make(chan *robotsEntry, 1)
 	go func() {
-		e, _ := r.lookup(context.WithoutCancel(ctx), u) // no error without a cancel
+		// A fresh context: the request's carries its fetch's wire guard
+		// (replay.go), which must not see robots.txt's connection.
+		e, _ := r.lookup(context.Background(), u) // no error without a cancel
 		ch <- e
 	}()
 	select {
@@ -199,7 +222,7 @@ func (r *robotsFetcher) lookup(ctx context.Context, u *url.URL) (*robotsEntry, e
 			fl = &robotsFlight{done: make(chan struct{})}
 			r.flights[key] = fl
 			r.mu.Unlock()
-			return r.lead(ctx, key, fl)
+			return r.lead(ctx, u, key, fl)
 		}
 		r.mu.Unlock()
 		select {
@@ -217,7 +240,7 @@ func (r *robotsFetcher) lookup(ctx context.Context, u *url.URL) (*robotsEntry, e
 // lead runs flight fl for key in the caller's goroutine. Whatever happens
 // (even a panic) fl is removed and done closed, so no waiter hangs; fl.e is
 // set only to a verdict that was cached.
-func (r *robotsFetcher) lead(ctx context.Context, key string, fl *robotsFlight) (*robotsEntry, error) {
+func (r *robotsFetcher) lead(ctx context.Context, u *url.URL, key string, fl *robotsFlight) (*robotsEntry, error) {
 	var shared *robotsEntry
 	defer func() {
 		r.mu.Lock()
@@ -231,7 +254,7 @@ func (r *robotsFetcher) lead(ctx context.Context, key string, fl *robotsFlight) 
 		shared = e
 		return e, nil
 	}
-	e := r.fetch(ctx, key)
+	e := r.fetch(ctx, u, key)
 	if err := ctx.Err(); err != nil {
 		return nil, err // gave up: not a verdict, waiters retry
 	}
@@ -256,8 +279,9 @@ func hostLevel(c errclass.Class) bool {
 // It never panics: it runs in the lookup leader's goroutine, which is some
 // page fetch's, so a bad robots.txt must not become that page's panic (and
 // a failed fetch still yields an entry to cache and share); the parse is
-// guarded. ctx is the leader's; fetch adds RobotsTimeout to it.
-func (r *robotsFetcher) fetch(ctx context.Context, key string) (e *robotsEntry) {
+// guarded. ctx is the leader's; fetch adds RobotsTimeout to it, after the
+// request has waited for the host's politeness slot like any other.
+func (r *robotsFetcher) fetch(ctx context.Context, u *url.URL, key string) (e *robotsEntry) {
 	start := time.Now()
 	e = &robotsEntry{key: key, class: errclass.OK}
 	defer func() {
@@ -274,10 +298,20 @@ func (r *robotsFetcher) fetch(ctx context.Context, key string) (e *robotsEntry) 
 		e.expires = r.clock.Now().Add(ttl)
 	}()
 
+	host := hostKey(u)
+	delay := r.p.effectiveDelay(0) // the Crawl-delay is in the file
+	if _, err := r.p.wait(ctx, host, delay); err != nil {
+		e.class, e.err = errclass.Canceled, err.Error()
+		return e // ctx is done: lead neither caches nor shares it
+	}
+	sent := r.clock.Now()
 	ctx, cancel := context.WithTimeoutCause(ctx, r.cfg.RobotsTimeout, errRobotsTimeout)
 	defer cancel()
-	status, body, err := r.h.getRobots(ctx, key+"/robots.txt", int64(r.cfg.RobotsCap))
+	status, retryAfter, body, err := r.h.getRobots(ctx, key+"/robots.txt", int64(r.cfg.RobotsCap))
 	defer r.h.release(body)
+	if err == nil {
+		r.p.answered(host, status, retryAfter, delay)
+	}
 	if err != nil {
 		class := Classify(err)
 		if ctx.Err() != nil && errors.Is(context.Cause(ctx), errRobotsTimeout) {
@@ -303,8 +337,11 @@ func (r *robotsFetcher) fetch(ctx context.Context, key string) (e *robotsEntry) 
 	}
 	switch {
 	case status >= 200 && status < 300:
-		e.group, e.delay = parseRobots(body.b, r.agent)
+		e.group, e.delay, e.sitemaps = parseRobots(body.b, r.agent)
 		r.m.robotsFetch("2xx")
+		// Now that the Crawl-delay is known, the request just sent counts
+		// with it: the page waits it from robots.txt.
+		r.p.extend(host, sent.Add(r.p.effectiveDelay(e.delay)))
 	case status == 429 || status >= 500:
 		// 429 is a request to back off: treated like 5xx (Google does the
 		// same) rather than as "no robots.txt, crawl everything".
@@ -322,13 +359,14 @@ func (r *robotsFetcher) fetch(ctx context.Context, key string) (e *robotsEntry) 
 }
 
 // parseRobots returns the rule group that applies to agent (never nil; an
-// empty group allows everything) and its Crawl-delay. robotstxt rejects a
+// empty group allows everything), its Crawl-delay and the file's Sitemap
+// URLs (at most MaxSitemapFiles, each at most MaxLinkLength bytes). robotstxt rejects a
 // whole file for a single bad line (rules before any User-agent, an
 // unparsable Crawl-delay); crawlers are expected to ignore such lines
 // (RFC 9309 2.2), so on a parse error the offending lines are dropped and
 // the rest parsed again: first cheaply by line key, then, if that is not
 // enough, by probing every line. A file that still fails allows all.
-func parseRobots(body []byte, agent string) (*robotstxt.Group, time.Duration) {
+func parseRobots(body []byte, agent string) (*robotstxt.Group, time.Duration, []string) {
 	data, err := robotstxt.FromBytes(body)
 	if err != nil {
 		data, err = robotstxt.FromBytes(sanitizeRobots(body, false))
@@ -337,10 +375,19 @@ func parseRobots(body []byte, agent string) (*robotstxt.Group, time.Duration) {
 		data, err = robotstxt.FromBytes(sanitizeRobots(body, true))
 	}
 	if err != nil {
-		return emptyGroup, 0
+		return emptyGroup, 0, nil
 	}
 	g := data.FindGroup(agent) // never nil: an empty group when none applies
-	return g, g.CrawlDelay
+	var sitemaps []string
+	for _, s := range data.Sitemaps {
+		if len(sitemaps) == MaxSitemapFiles {
+			break
+		}
+		if s = strings.TrimSpace(s); s != "" && len(s) <= MaxLinkLength {
+			sitemaps = append(sitemaps, s)
+		}
+	}
+	return g, g.CrawlDelay, sitemaps
 }
 
 // emptyGroup allows everything.

@@ -205,7 +205,7 @@ func TestRobotsWaitCanceled(t *testing.T) {
 	f := newFetcher(t, testConfig(s.addr()))
 	ctx, cancel := context.WithCancel(context.Background())
 	go func() { <-entered; cancel() }()
-	res := f.Fetch(ctx, "http://a.test/page")
+	res := f.Fetch(ctx, crawl.Request{URL: "http://a.test/page", FollowRedirects: true})
 	wantClass(t, res, errclass.Canceled)
 }
 
@@ -288,7 +288,7 @@ func TestRobotsLeaderCanceledWaiterRetries(t *testing.T) {
 	lctx, lcancel := context.WithCancel(context.Background())
 	defer lcancel()
 	leader := make(chan *crawl.Result, 1)
-	go func() { leader <- f.Fetch(lctx, "http://a.test/private/1") }()
+	go func() { leader <- f.Fetch(lctx, crawl.Request{URL: "http://a.test/private/1", FollowRedirects: true}) }()
 	<-entered
 
 	waiter := make(chan *crawl.Result, 1)
@@ -355,7 +355,7 @@ func TestRobotsWaiterCanceled(t *testing.T) {
 	wctx, wcancel := context.WithCancel(context.Background())
 	defer wcancel()
 	waiter := make(chan *crawl.Result, 1)
-	go func() { waiter <- f.Fetch(wctx, "http://a.test/page") }()
+	go func() { waiter <- f.Fetch(wctx, crawl.Request{URL: "http://a.test/page", FollowRedirects: true}) }()
 	waitFor(t, "the second fetch to wait for the first one's robots.txt", func() bool {
 		return robotsWaiters() == 1
 	})

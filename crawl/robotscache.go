@@ -13,12 +13,13 @@ import (
 // It keeps only the group that applies to our product token, not the whole
 // parsed file, so a cached entry costs a few hundred bytes for typical files.
 type robotsEntry struct {
-	key     string
-	group   *robotstxt.Group // nil: everything allowed
-	delay   time.Duration    // Crawl-delay of our group, uncapped
-	class   errclass.Class   // errclass.OK when usable, else why not (robots_unavailable, dns_not_found, ...)
-	err     string           // detail when class != errclass.OK
-	expires time.Time
+	key      string
+	group    *robotstxt.Group // nil: everything allowed
+	delay    time.Duration    // Crawl-delay of our group, uncapped
+	sitemaps []string         // the file's Sitemap URLs, as written
+	class    errclass.Class   // errclass.OK when usable, else why not (robots_unavailable, dns_not_found, ...)
+	err      string           // detail when class != errclass.OK
+	expires  time.Time
 
 	prev, next *robotsEntry // LRU list, most recent at head
 }

@@ -36,7 +36,7 @@ func TestRequestStartIsCalledOncePerRequestedPage(t *testing.T) {
 			calls++
 			seenBefore = s.count(hostPath(c.url))
 		})
-		res := f.Fetch(ctx, c.url)
+		res := f.Fetch(ctx, crawl.Request{URL: c.url, FollowRedirects: true})
 		wantClass(t, res, c.class)
 		if calls != c.calls {
 			t.Errorf("%s: callback called %d times, want %d", c.url, calls, c.calls)

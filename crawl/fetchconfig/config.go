@@ -42,11 +42,14 @@ type Config struct {
 	// RobotsCacheSize is the maximum number of origins cached; the least
 	// recently used is evicted, so memory does not grow with hosts crawled.
 	RobotsCacheSize int `yaml:"robots_cache_size"`
-	// DefaultDelay is the minimum interval between two page requests to one
-	// host. The effective delay is max(DefaultDelay, min(Crawl-delay,
-	// MaxCrawlDelay)).
+	// DefaultDelay is the minimum interval between two requests to one
+	// host (robots.txt and sitemaps included). The effective delay is
+	// max(DefaultDelay, min(Crawl-delay, MaxCrawlDelay)).
 	DefaultDelay time.Duration `yaml:"default_delay"`
 	// MaxCrawlDelay caps the robots.txt Crawl-delay; at least DefaultDelay.
+	// It also caps (with a floor of 1s) the host backoff after a 429 or
+	// 503 and the Retry-After honoured for the whole host: it is the
+	// longest any politeness wait makes a slot sleep.
 	MaxCrawlDelay time.Duration `yaml:"max_crawl_delay"`
 	// Resolve overrides DNS (see [ResolveRule]). When non-empty the world
 	// is closed: a host no rule matches fails as errclass.DNSNotFound

@@ -4,6 +4,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/crawlmaster/crawlmaster/crawl/errclass"
+	"github.com/crawlmaster/crawlmaster/crawl/linkkind"
 	pb "github.com/crawlmaster/crawlmaster/proto/crawlmaster/v1"
 )
 
@@ -52,6 +53,41 @@ func ClassFromProto(p pb.ErrorClass) errclass.Class {
 		}
 	}
 	return errclass.Other
+}
+
+// linkKinds pairs every linkkind.Kind with its enum value.
+var linkKinds = [...]struct {
+	k linkkind.Kind
+	p pb.LinkKind
+}{
+	{linkkind.Anchor, pb.LinkKind_LINK_KIND_ANCHOR},
+	{linkkind.Frame, pb.LinkKind_LINK_KIND_FRAME},
+	{linkkind.Redirect, pb.LinkKind_LINK_KIND_REDIRECT},
+	{linkkind.Sitemap, pb.LinkKind_LINK_KIND_SITEMAP},
+}
+
+// LinkKindToProto returns the enum value of k; a kind this table does not
+// know is sent as UNSPECIFIED.
+func LinkKindToProto(k linkkind.Kind) pb.LinkKind {
+	for _, e := range linkKinds {
+		if e.k == k {
+			return e.p
+		}
+	}
+	return pb.LinkKind_LINK_KIND_UNSPECIFIED
+}
+
+// LinkKindFromProto returns the kind of an enum value. ok is false for
+// UNSPECIFIED and for values this build does not know (a newer
+// assistant's): the receiver cannot know the link's depth, and should
+// skip it.
+func LinkKindFromProto(p pb.LinkKind) (k linkkind.Kind, ok bool) {
+	for _, e := range linkKinds {
+		if e.p == p {
+			return e.k, true
+		}
+	}
+	return 0, false
 }
 
 // RefusalOf returns the reason of a Crawl call the assistant refused

@@ -8,6 +8,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/crawlmaster/crawlmaster/crawl/errclass"
+	"github.com/crawlmaster/crawlmaster/crawl/linkkind"
 	pb "github.com/crawlmaster/crawlmaster/proto/crawlmaster/v1"
 )
 
@@ -46,6 +47,42 @@ func TestClassesRoundTrip(t *testing.T) {
 	}
 	if got := ClassToProto("future_class"); got != pb.ErrorClass_ERROR_CLASS_OTHER {
 		t.Errorf("unknown class -> %s, want OTHER", got)
+	}
+}
+
+// TestLinkKindsRoundTrip checks the link kind table is a bijection between
+// every linkkind.Kind and every enum value but UNSPECIFIED.
+func TestLinkKindsRoundTrip(t *testing.T) {
+	seen := map[pb.LinkKind]linkkind.Kind{}
+	for _, k := range linkkind.All() {
+		p := LinkKindToProto(k)
+		if p == pb.LinkKind_LINK_KIND_UNSPECIFIED {
+			t.Errorf("%s has no enum value", k)
+		}
+		if prev, dup := seen[p]; dup {
+			t.Errorf("%s and %s both map to %s", prev, k, p)
+		}
+		seen[p] = k
+		if back, ok := LinkKindFromProto(p); !ok || back != k {
+			t.Errorf("%s -> %s -> %s, %v", k, p, back, ok)
+		}
+	}
+	for v := range pb.LinkKind_name {
+		p := pb.LinkKind(v)
+		if p == pb.LinkKind_LINK_KIND_UNSPECIFIED {
+			continue
+		}
+		if _, ok := seen[p]; !ok {
+			t.Errorf("enum %s has no linkkind.Kind", p)
+		}
+	}
+	for _, p := range []pb.LinkKind{pb.LinkKind_LINK_KIND_UNSPECIFIED, pb.LinkKind(999)} {
+		if k, ok := LinkKindFromProto(p); ok {
+			t.Errorf("%s -> %s, ok; want not ok", p, k)
+		}
+	}
+	if got := LinkKindToProto(0); got != pb.LinkKind_LINK_KIND_UNSPECIFIED {
+		t.Errorf("kind 0 -> %s, want UNSPECIFIED", got)
 	}
 }
 
