@@ -2,15 +2,20 @@
 // port, for testing and benchmarking the crawler.
 //
 //	websim --domains N --seed S --listen 127.0.0.1:0 --out DIR \
-//	    [--latency-median 100ms --latency-sigma 1.0 --hang-fraction 0.01]
+//	    [--latency-median 100ms --latency-sigma 1.0 --hang-fraction 0.01] \
+//	    [--sites all --site-pages mean=50,sigma=1,max=1000 --site-features all \
+//	     --crawl-truth scope=domain,depth=3] [--timeline-out FILE]
 //
 // It writes DIR/tranco.csv (the domain list in Tranco format),
-// DIR/ground-truth.csv (the expected crawl outcome per domain) and, once
-// listening, DIR/addr (the actual listen address, no newline; written last
-// and atomically, so scripts can wait for it). It serves until SIGINT or
-// SIGTERM, then closes cleanly, writes the request count of every
-// requested (host, path) as "host,path,count" CSV to the file given by
-// --requests-out, if any, and exits 0. Usage errors exit 2.
+// DIR/ground-truth.csv (the expected crawl outcome per domain), with
+// --crawl-truth DIR/crawl-truth.csv (every URL a correct crawl of that
+// policy admits, with depth and outcome) and, once listening, DIR/addr
+// (the actual listen address, no newline; written last and atomically, so
+// scripts can wait for it). It serves until SIGINT or SIGTERM, then closes
+// cleanly, writes the request count of every requested (host, path) as
+// "host,path,count" CSV to the file given by --requests-out, if any, the
+// per-host request timeline to --timeline-out, if any, and exits 0. Usage
+// errors exit 2.
 package main
 
 import (
@@ -39,8 +44,9 @@ func main() {
 const usageHead = `Usage: websim --domains N --seed S --listen ADDR --out DIR [flags]
 
 Serves a deterministic synthetic web of N domains (w<rank>-<word>.test) on
-one port, chosen by Host header. Writes DIR/tranco.csv, DIR/ground-truth.csv
-and, once listening, DIR/addr. Runs until SIGINT/SIGTERM.
+one port, chosen by Host header; with --sites, domains are sites with a link
+graph. Writes DIR/tranco.csv, DIR/ground-truth.csv, with --crawl-truth
+DIR/crawl-truth.csv, and, once listening, DIR/addr. Runs until SIGINT/SIGTERM.
 
 Flags:
 `
@@ -75,6 +81,26 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, ready fun
 			}
 			return setFraction(&cfg.Fractions, name, val)
 		})
+	fs.Func("sites", "domains that are sites with a link graph: all, none, a fraction (0.3, 30%) or a count (500: the first 500\n"+
+		"eligible ranks); only domains whose home page is plain HTML can be sites (default none)",
+		func(v string) error { return websim.ParseSites(v, &cfg.Sites) })
+	fs.Func("site-pages", fmt.Sprintf("regular pages per site: MEAN or mean=M,sigma=S,max=N, drawn log-normally per site (default mean=%d,sigma=%v,max=%d)",
+		websim.DefaultSitePagesMean, websim.DefaultSitePagesSigma, websim.DefaultSitePagesMax),
+		func(v string) error { return websim.ParseSitePages(v, &cfg.Sites) })
+	fs.Func("site-features", "site features: all, none, a list to keep (calendar,bigpage) or to leave out (-calendar,-junk); names:\n"+
+		wrap(strings.Join(websim.SiteFeatureNames(), ", "), 70, "\t"),
+		func(v string) error {
+			without, err := websim.ParseSiteFeatures(v)
+			cfg.Sites.Without = without
+			return err
+		})
+	fs.DurationVar(&cfg.Sites.CrawlDelay, "site-crawl-delay", 0, "Crawl-delay every site's robots.txt advertises (0: none)")
+	crawlTruth := fs.String("crawl-truth", "", "write DIR/crawl-truth.csv for this crawl policy, e.g. scope=domain,depth=3,sitemaps=true\n"+
+		"(keys: scope, depth, budget, max_links, max_url_length, max_path_segments, max_repeated_segments,\n"+
+		"sitemaps, follow_redirects, seeds=N for ranks 1..N; unset keys take the crawl defaults)")
+	timelineOut := fs.String("timeline-out", "", "at shutdown, write the start and end of the last --timeline-size requests of every host\n"+
+		"as host,path,start_unix_ns,end_unix_ns CSV to this file")
+	fs.IntVar(&cfg.TimelineSize, "timeline-size", 0, "requests kept per host for --timeline-out (default 4096 when --timeline-out is set)")
 	logLevel := fs.String("log-level", "info", "log level: debug, info, warn or error")
 
 	if err := fs.Parse(args); err != nil {
@@ -122,6 +148,28 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, ready fun
 	if err := cfg.Fractions.Validate(); err != nil {
 		return usageErr("flags --fraction/--hang-fraction: %v", err)
 	}
+	if cfg.TimelineSize < 0 {
+		return usageErr("invalid value %d for flag --timeline-size: must be >= 0", cfg.TimelineSize)
+	}
+	if *timelineOut != "" && cfg.TimelineSize == 0 {
+		cfg.TimelineSize = 4096
+	}
+	if _, err := websim.New(cfg); err != nil {
+		return usageErr("flags --sites/--site-pages/--site-crawl-delay: %v", strings.TrimPrefix(err.Error(), "websim: "))
+	}
+	var policy *websim.CrawlPolicy
+	if *crawlTruth != "" {
+		p, err := websim.ParseCrawlPolicy(*crawlTruth)
+		if err != nil {
+			return usageErr("invalid value %q for flag --crawl-truth: %v", *crawlTruth, err)
+		}
+		for _, r := range p.Seeds {
+			if r > cfg.Domains {
+				return usageErr("invalid value %q for flag --crawl-truth: seeds beyond --domains %d", *crawlTruth, cfg.Domains)
+			}
+		}
+		policy = &p
+	}
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(*logLevel)); err != nil {
 		return usageErr("invalid value %q for flag --log-level: %v", *logLevel, err)
@@ -134,16 +182,26 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, ready fun
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
-	if err := serve(ctx, cfg, *out, *requestsOut, log, ready); err != nil {
+	files := outputs{dir: *out, requests: *requestsOut, timeline: *timelineOut, policy: policy}
+	if err := serve(ctx, cfg, files, log, ready); err != nil {
 		log.Error("failed", "err", err)
 		return 1
 	}
 	return 0
 }
 
+// outputs are the files websim writes.
+type outputs struct {
+	dir      string              // tranco.csv, ground-truth.csv, crawl-truth.csv, addr
+	requests string              // request counts at exit, "" for none
+	timeline string              // request timeline at exit, "" for none
+	policy   *websim.CrawlPolicy // crawl-truth.csv's policy, nil for none
+}
+
 // serve writes the files, listens, publishes the address and serves until
-// ctx ends; then it writes the request counts to requestsOut unless empty.
-func serve(ctx context.Context, cfg websim.Config, dir, requestsOut string, log *slog.Logger, ready func(string)) error {
+// ctx ends; then it writes the request counts and the timeline.
+func serve(ctx context.Context, cfg websim.Config, files outputs, log *slog.Logger, ready func(string)) error {
+	dir, requestsOut := files.dir, files.requests
 	sim, err := websim.New(cfg)
 	if err != nil {
 		return err
@@ -163,7 +221,16 @@ func serve(ctx context.Context, cfg websim.Config, dir, requestsOut string, log 
 		return err
 	}
 	log.Info("wrote domain list and ground truth", "dir", dir, "domains", cfg.Domains, "seed", cfg.Seed,
-		"took", time.Since(start).Round(time.Millisecond))
+		"sites", len(sim.Sites()), "took", time.Since(start).Round(time.Millisecond))
+	if files.policy != nil {
+		start := time.Now()
+		pol := *files.policy
+		if err := atomicfile.Write(filepath.Join(dir, "crawl-truth.csv"), func(w io.Writer) error { return sim.WriteCrawlTruth(w, pol) }); err != nil {
+			return err
+		}
+		log.Info("wrote crawl truth", "file", filepath.Join(dir, "crawl-truth.csv"), "policy", pol.String(),
+			"took", time.Since(start).Round(time.Millisecond))
+	}
 
 	if err := sim.Start(); err != nil {
 		return err
@@ -189,6 +256,12 @@ func serve(ctx context.Context, cfg websim.Config, dir, requestsOut string, log 
 			return err
 		}
 		log.Info("wrote request counts", "file", requestsOut)
+	}
+	if files.timeline != "" {
+		if err := atomicfile.Write(files.timeline, sim.WriteTimeline); err != nil {
+			return err
+		}
+		log.Info("wrote request timeline", "file", files.timeline)
 	}
 	log.Info("stopped")
 	return nil

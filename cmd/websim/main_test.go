@@ -42,7 +42,8 @@ func TestHelp(t *testing.T) {
 		t.Fatalf("exit %d, stderr %s", code, stderr.String())
 	}
 	for _, want := range []string{"Usage: websim", "-domains", "-seed", "-listen", "-out", "-latency-median",
-		"-latency-sigma", "-hang-fraction", "robots_hang", "-requests-out"} {
+		"-latency-sigma", "-hang-fraction", "robots_hang", "-requests-out", "-sites", "-site-pages", "-site-features",
+		"calendar", "-site-crawl-delay", "-crawl-truth", "-timeline-out", "-timeline-size"} {
 		if !strings.Contains(stdout.String(), want) {
 			t.Errorf("usage lacks %q:\n%s", want, stdout.String())
 		}
@@ -69,6 +70,14 @@ func TestBadFlags(t *testing.T) {
 		{[]string{"--hang-for", "0s", "--out", dir}, "--hang-for"},
 		{[]string{"--huge-body-size", "-5", "--out", dir}, "--huge-body-size"},
 		{[]string{"--log-level", "loud", "--out", dir}, "--log-level"},
+		{[]string{"--sites", "lots", "--out", dir}, "-sites"},
+		{[]string{"--site-pages", "mean=x", "--out", dir}, "-site-pages"},
+		{[]string{"--sites", "all", "--site-pages", "mean=0.5", "--out", dir}, "--sites"},
+		{[]string{"--site-features", "bogus", "--out", dir}, "-site-features"},
+		{[]string{"--site-crawl-delay", "-1s", "--out", dir}, "--site-crawl-delay"},
+		{[]string{"--crawl-truth", "scope=planet", "--out", dir}, "--crawl-truth"},
+		{[]string{"--domains", "10", "--crawl-truth", "seeds=11", "--out", dir}, "--crawl-truth"},
+		{[]string{"--timeline-size", "-1", "--out", dir}, "--timeline-size"},
 		{[]string{"--no-such-flag"}, "no-such-flag"},
 		{[]string{"--domains", "5"}, "--out"},
 		{[]string{"--out", dir, "stray"}, "stray"},
@@ -282,5 +291,97 @@ func TestSignal(t *testing.T) {
 				t.Errorf("no clean stop logged:\n%s", log.String())
 			}
 		})
+	}
+}
+
+// TestRunSites serves sites, writes the crawl truth the library computes,
+// and at exit the request timeline.
+func TestRunSites(t *testing.T) {
+	dir := t.TempDir()
+	timelineOut := filepath.Join(t.TempDir(), "timeline.csv")
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	ready := make(chan string, 1)
+	done := make(chan int, 1)
+	stderr := &syncBuffer{}
+	args := []string{"--domains", "40", "--seed", "2", "--out", dir, "--sites", "all", "--site-pages", "mean=5,sigma=0",
+		"--site-features", "-calendar", "--site-crawl-delay", "250ms", "--crawl-truth", "scope=domain,depth=2,sitemaps=true",
+		"--timeline-out", timelineOut}
+	go func() { done <- run(ctx, args, io.Discard, stderr, func(a string) { ready <- a }) }()
+	var addr string
+	select {
+	case addr = <-ready:
+	case code := <-done:
+		t.Fatalf("run exited %d early: %s", code, stderr.String())
+	case <-time.After(20 * time.Second):
+		t.Fatal("websim did not become ready")
+	}
+	cfg := websim.Config{Domains: 40, Seed: 2, Fractions: websim.DefaultFractions(), CoverageWindow: websim.DefaultCoverageWindow}
+	cfg.Sites = websim.SiteConfig{Fraction: 1, PagesMean: 5, CrawlDelay: 250 * time.Millisecond}
+	cfg.Sites.Without, _ = websim.ParseSiteFeatures("-calendar")
+	sim, err := websim.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pol, _ := websim.ParseCrawlPolicy("scope=domain,depth=2,sitemaps=true")
+	want, err := sim.CrawlTruth(pol)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.Open(filepath.Join(dir, "crawl-truth.csv"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows, err := websim.ReadCrawlTruth(f)
+	f.Close()
+	slices.SortFunc(rows, func(a, b websim.TruthURL) int { return strings.Compare(a.URL, b.URL) })
+	if err != nil || len(sim.Sites()) == 0 || !slices.Equal(rows, want.URLs) {
+		t.Fatalf("crawl-truth.csv: %d rows (%v), the library says %d", len(rows), err, len(want.URLs))
+	}
+	var site websim.SiteInfo
+	for _, r := range sim.Sites() {
+		if sim.Profile(r).Robots == websim.RobotsAllowAll {
+			site, _ = sim.Site(r)
+			break
+		}
+	}
+	client := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{
+		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+			var d net.Dialer
+			return d.DialContext(ctx, "tcp", addr)
+		}}}
+	for _, path := range []string{"/robots.txt", "/s0/p1.html"} {
+		resp, err := client.Get("http://" + site.Domain + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 || (path == "/robots.txt") != strings.Contains(string(body), "Crawl-delay: 0.25") {
+			t.Fatalf("GET %s: %d %s", path, resp.StatusCode, body)
+		}
+	}
+	client.CloseIdleConnections()
+	cancel()
+	select {
+	case code := <-done:
+		if code != 0 {
+			t.Fatalf("exit %d: %s", code, stderr.String())
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("websim did not stop")
+	}
+	tf, err := os.Open(timelineOut)
+	if err != nil {
+		t.Fatal(err)
+	}
+	spans, err := websim.ReadTimeline(tf)
+	tf.Close()
+	if err != nil || len(spans) != 2 || spans[0].Path != "/robots.txt" || spans[1].Path != "/s0/p1.html" ||
+		spans[1].Start.Before(spans[0].End) || spans[0].Host != site.Domain {
+		t.Fatalf("--timeline-out: %+v, %v", spans, err)
+	}
+	if !strings.Contains(stderr.String(), "msg=\"wrote crawl truth\"") {
+		t.Errorf("no crawl truth logged:\n%s", stderr.String())
 	}
 }

@@ -85,3 +85,46 @@ func BenchmarkLoopback(b *testing.B) {
 	})
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "req/s")
 }
+
+// BenchmarkServeSitePage measures the handler on the regular pages and
+// home pages of sites (no network).
+func BenchmarkServeSitePage(b *testing.B) {
+	cfg := cfgN(100000, 1)
+	cfg.Sites.Fraction = 1
+	s := newSim(b, cfg)
+	var reqs []*http.Request
+	for _, r := range s.Sites()[:1000] {
+		d := s.Domain(r)
+		for _, p := range []string{"/", "/s0/p0.html", "/s0/p1.html", "/s0/p3.html"} {
+			reqs = append(reqs, &http.Request{Method: "GET", Host: d, URL: &url.URL{Path: p}, Header: http.Header{}})
+		}
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		w := &discardWriter{h: http.Header{}}
+		i := 0
+		for pb.Next() {
+			clear(w.h)
+			s.ServeHTTP(w, reqs[i%len(reqs)])
+			i++
+		}
+	})
+}
+
+// BenchmarkCrawlTruth measures the truth of 1,000 sites of 50 pages at
+// depth 3, domain scope, sitemaps read.
+func BenchmarkCrawlTruth(b *testing.B) {
+	cfg := cfgN(1000, 1)
+	cfg.Sites.Fraction = 1
+	s := newSim(b, cfg)
+	pol := DefaultCrawlPolicy()
+	pol.Sitemaps = true
+	for b.Loop() {
+		tr, err := s.CrawlTruth(pol)
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.ReportMetric(float64(len(tr.URLs)), "urls")
+	}
+}

@@ -70,6 +70,16 @@ type Config struct {
 	// few plain domains. Default 2000; negative disables the guarantee.
 	CoverageWindow int
 
+	// Sites makes some domains sites with a link graph (see [SiteConfig]);
+	// the zero value makes none, and every domain serves its home page
+	// alone as without sites.
+	Sites SiteConfig
+
+	// TimelineSize, when > 0, records the start and end of the last
+	// TimelineSize requests of every served host ([Sim.HostTimeline]).
+	// 0 (the default) records nothing.
+	TimelineSize int
+
 	// Logger receives lifecycle logs (component=websim). Nil discards.
 	Logger *slog.Logger
 }
@@ -185,6 +195,7 @@ func DefaultConfig() Config {
 		RobotsSlowDelay: DefaultRobotsSlowDelay,
 		Fractions:       DefaultFractions(),
 		CoverageWindow:  DefaultCoverageWindow,
+		Sites:           DefaultSiteConfig(),
 	}
 }
 
@@ -337,6 +348,12 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if err := c.Fractions.Validate(); err != nil {
 		return c, fmt.Errorf("websim: %w", err)
+	}
+	if err := c.Sites.withDefaults(); err != nil {
+		return c, fmt.Errorf("websim: %w", err)
+	}
+	if c.TimelineSize < 0 {
+		return c, errors.New("websim: TimelineSize must be >= 0")
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)

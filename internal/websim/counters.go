@@ -60,15 +60,41 @@ const numShards = 64
 type counterShard struct {
 	mu    sync.Mutex
 	known map[uint64]int64
+	pages map[uint64]int64 // regular pages of sites, by pageKey
 	other map[otherKey]int64
-	_     [40]byte // keep shards on separate cache lines
+	_     [32]byte // keep shards on separate cache lines
 }
 
-// counters counts requests per (host, path). Counters exist only for
-// requested pairs; profile-defined paths of served hosts use a compact
-// integer key.
+// counters counts requests per (host, path): the path as received, with
+// "?query" when the request had one. Counters exist only for requested
+// pairs; profile-defined paths of served hosts and the regular pages of
+// sites (on the bare domain) use a compact integer key.
 type counters struct {
 	shards [numShards]counterShard
+}
+
+// pageKey packs (rank, regular page index) into one word.
+func pageKey(rank, idx int) uint64 { return uint64(rank)<<20 | uint64(idx) }
+
+// addPage increments and returns the count of a regular site page.
+func (c *counters) addPage(k uint64) int64 {
+	sh := &c.shards[mix64(k)%numShards]
+	sh.mu.Lock()
+	if sh.pages == nil {
+		sh.pages = make(map[uint64]int64)
+	}
+	n := sh.pages[k] + 1
+	sh.pages[k] = n
+	sh.mu.Unlock()
+	return n
+}
+
+func (c *counters) getPage(k uint64) int64 {
+	sh := &c.shards[mix64(k)%numShards]
+	sh.mu.Lock()
+	n := sh.pages[k]
+	sh.mu.Unlock()
+	return n
 }
 
 func fnv(s string) uint64 {

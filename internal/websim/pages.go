@@ -119,6 +119,12 @@ var bufPool = sync.Pool{New: func() any { b := make([]byte, 0, 4096); return &b 
 
 // appendPage appends a well-formed UTF-8 HTML page.
 func appendPage(b []byte, title, domain string, private bool) []byte {
+	return append(appendPageOpen(b, title, domain, private), pageTail...)
+}
+
+// appendPageOpen appends a page without its closing tags (pageTail): a
+// site's home page adds its links there.
+func appendPageOpen(b []byte, title, domain string, private bool) []byte {
 	b = append(b, pageHeadUTF8...)
 	b = append(b, title...)
 	b = append(b, domain...)
@@ -128,18 +134,22 @@ func appendPage(b []byte, title, domain string, private bool) []byte {
 	if private {
 		b = append(b, pagePrivLink...)
 	}
-	return append(b, pageTail...)
+	return b
 }
 
 // appendEncodedPage appends a page whose head and encoded title prefix are given.
 func appendEncodedPage(b, head, titlePrefix []byte, domain string) []byte {
+	return append(appendEncodedPageOpen(b, head, titlePrefix, domain), pageTail...)
+}
+
+// appendEncodedPageOpen is appendEncodedPage without the closing tags.
+func appendEncodedPageOpen(b, head, titlePrefix []byte, domain string) []byte {
 	b = append(b, head...)
 	b = append(b, titlePrefix...)
 	b = append(b, domain...)
 	b = append(b, pageMid...)
 	b = append(b, domain...)
-	b = append(b, pageFiller...)
-	return append(b, pageTail...)
+	return append(b, pageFiller...)
 }
 
 func appendBroken(b []byte, domain string) []byte {

@@ -122,6 +122,8 @@ type Profile struct {
 	Domain string
 	Home   HomeKind
 	Robots RobotsKind
+	// Site is true when the domain is a site ([Sim.Site] describes it).
+	Site bool
 	// Redirects lists, for redirecting home kinds, the absolute target of
 	// each redirect served starting from http://Domain/ (for a loop: the
 	// single self-redirect). RedirectCodes gives the matching status codes.
@@ -157,6 +159,10 @@ type profile struct {
 	hops   [maxHops]hop
 	code   int // redirect code for loop / redirect_disallowed
 	rel    bool
+
+	site    bool        // the domain is a site (site.go)
+	pages   int32       // regular pages of a site
+	sitemap SitemapKind // how a site publishes its sitemap
 }
 
 // Hash salts: one per independent random decision.
@@ -168,7 +174,19 @@ const (
 	saltLoop
 	saltCover
 	saltLatency
-	saltHop // + hop index
+	saltHop // + hop index (0..maxHops-1): values 8..10
+)
+
+// Salts of site decisions (site.go, sitegen.go), clear of saltHop's range
+// so that adding them changed no existing universe.
+const (
+	saltSite uint64 = iota + 100
+	saltSitePages
+	saltSitemap
+	saltSiteLink
+	saltCalendar
+	saltCross
+	saltFresh
 )
 
 var redirectCodes = [4]int{301, 302, 307, 308}
@@ -365,6 +383,11 @@ func (s *Sim) profile(rank int) profile {
 		p.code = redirectCodes[h&3]
 		p.rel = h&(1<<2) != 0
 	}
+	if s.isSite(rank, p.home) {
+		p.site = true
+		p.pages = int32(s.sitePages(rank))
+		p.sitemap = SitemapKind(s.hash(rank, saltSitemap) % uint64(numSitemapKinds))
+	}
 	return p
 }
 
@@ -405,7 +428,7 @@ func hopIndex(path string) (int, bool) {
 // public converts p into a Profile.
 func (p *profile) public() Profile {
 	d := p.domain()
-	out := Profile{Rank: p.rank, Domain: d, Home: p.home, Robots: p.robots}
+	out := Profile{Rank: p.rank, Domain: d, Home: p.home, Robots: p.robots, Site: p.site}
 	switch p.home {
 	case HomeRedirect:
 		for i := 0; i < p.nHops; i++ {

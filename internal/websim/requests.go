@@ -14,7 +14,7 @@ import (
 // RequestCount is how many requests one (host, path) received.
 type RequestCount struct {
 	Host  string // as served: the listed domain or its www. alias, lower case, no port
-	Path  string
+	Path  string // as received, with "?query" when the request had one
 	Count int64
 }
 
@@ -42,6 +42,9 @@ func (s *Sim) RequestCounts() []RequestCount {
 				host = "www." + host
 			}
 			out = append(out, RequestCount{Host: host, Path: pidPaths[pid], Count: n})
+		}
+		for k, n := range sh.pages {
+			out = append(out, RequestCount{Host: s.Domain(int(k >> 20)), Path: pagePath(int(k & (1<<20 - 1))), Count: n})
 		}
 		for k, n := range sh.other {
 			out = append(out, RequestCount{Host: k.host, Path: k.path, Count: n})

@@ -30,6 +30,9 @@ type Sim struct {
 	total       atomic.Int64
 	misdirected atomic.Int64
 	disallowed  disallowedLog
+	timeline    *timelines // nil unless Config.TimelineSize > 0
+	sessions    atomic.Uint64
+	siteLimit   int // count mode: eligible ranks up to this one are sites
 
 	mu        sync.Mutex // guards the lifecycle fields below
 	started   bool
@@ -71,6 +74,8 @@ func New(cfg Config) (*Sim, error) {
 	r := s.cfg.Fractions.robotsFields()
 	s.robotsCum = cumulative(r[:])
 	s.computeOverrides()
+	s.computeSiteLimit()
+	s.timeline = newTimelines(cfg.TimelineSize)
 	return s, nil
 }
 
@@ -205,12 +210,18 @@ func (s *Sim) DialContext(ctx context.Context, network, address string) (net.Con
 }
 
 // Requests returns how many requests were served for host (as sent, port
-// and case ignored) and path.
+// and case ignored) and path (as sent, with "?query" for requests that had
+// one).
 func (s *Sim) Requests(host, path string) int64 {
 	host = normalizeHost(host)
-	if rank, www, tld, ok := s.parseHost(host); ok && tld == ".test" {
+	if rank, www, tld, ok := s.parseHost(host); ok && tld == ".test" && !strings.Contains(path, "?") {
 		if pid := pathID(path); pid >= 0 {
 			return s.counters.getKnown(knownKey(rank, www, pid))
+		}
+		if p := s.profile(rank); p.site && !www {
+			if i, ok := parsePagePath(path); ok && i < int(p.pages) {
+				return s.counters.getPage(pageKey(rank, i))
+			}
 		}
 	}
 	return s.counters.getOther(host, path)
@@ -340,9 +351,14 @@ func (s *Sim) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	defer s.handlers.Done()
 	s.total.Add(1)
+	var start time.Time
+	if s.timeline != nil {
+		start = time.Now()
+	}
 
 	host := normalizeHost(r.Host)
 	path := r.URL.Path
+	rawQuery := r.URL.RawQuery
 	rank, www, tld, ok := s.parseHost(host)
 	var p profile
 	if ok && tld == ".test" {
@@ -361,18 +377,37 @@ func (s *Sim) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
+	// Requests are counted by path as received, with the query if any.
+	key := path
+	if rawQuery != "" {
+		key = path + "?" + rawQuery
+	}
 	pid := pathID(path)
+	page := -1 // a site's regular page, counted by a compact key
+	if p.site && !www && rawQuery == "" && pid < 0 {
+		if i, ok := parsePagePath(path); ok && i < int(p.pages) {
+			page = i
+		}
+	}
 	var n int64
 	var latKey uint64
-	if pid >= 0 {
+	switch {
+	case pid >= 0 && rawQuery == "":
 		k := knownKey(rank, www, pid)
 		n = s.counters.addKnown(k)
 		latKey = k
-	} else {
-		n = s.counters.addOther(host, path)
+	case page >= 0:
+		n = s.counters.addPage(pageKey(rank, page))
 		latKey = fnv(path)
+	default:
+		n = s.counters.addOther(host, key)
+		latKey = fnv(key)
 	}
-	if p.robots.disallows(path) {
+	if s.timeline != nil {
+		ring, seq := s.timeline.begin(host, key, start)
+		defer func() { s.timeline.end(host, ring, seq, time.Now()) }()
+	}
+	if s.robotsForbids(&p, path) {
 		s.disallowed.add(host, path)
 	}
 	if d := s.drawLatency(rank, latKey, n); d > 0 && !s.wait(r.Context(), d) {
@@ -383,10 +418,28 @@ func (s *Sim) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if www {
 		bare = host[len("www."):]
 	}
+	if p.site {
+		// A site answers the canonical form of the request: session ids
+		// and ;jsessionid= removed, parameters sorted, dot segments resolved.
+		cpath := removeDotSegments(dropJSession(path))
+		cquery := canonicalQuery(rawQuery)
+		pid = -1
+		if cquery == "" {
+			pid = pathID(cpath)
+		}
+		if pid < 0 {
+			s.serveSite(w, &p, host, www, cpath, cquery)
+			return
+		}
+	}
 	switch pid {
 	case pidRobots:
 		s.serveRobots(w, r, &p)
 	case pidRoot:
+		if p.site {
+			s.serveSiteHome(w, &p, host, bare)
+			return
+		}
 		s.serveHome(w, r, &p, bare, n)
 	case pidLanding:
 		if p.home != HomeRedirect {
@@ -418,6 +471,19 @@ func (s *Sim) serveRobots(w http.ResponseWriter, r *http.Request, p *profile) {
 	h := w.Header()
 	h["Content-Type"] = ctText
 	var body []byte
+	if p.site && siteRobots(p.robots) {
+		if p.robots == RobotsSlow && !s.wait(r.Context(), s.cfg.RobotsSlowDelay) {
+			abort()
+		}
+		bp := bufPool.Get().(*[]byte)
+		defer bufPool.Put(bp)
+		*bp = s.appendSiteRobots((*bp)[:0], p)
+		body = *bp
+		h["Content-Length"] = []string{strconv.Itoa(len(body))}
+		w.WriteHeader(http.StatusOK)
+		_, _ = w.Write(body)
+		return
+	}
 	switch p.robots {
 	case RobotsDisallowAll:
 		body = robotsDisallowAll
