@@ -198,9 +198,15 @@ func (p *Policy) check(parent Parent, seedSite string, l Link) (frontier.Link, R
 		return frontier.Link{}, Depth, false
 	}
 	site := urlnorm.Site(host)
+	seedHost := parent.SeedHost
+	if l.Kind == Redirect && parent.Depth == 0 {
+		// A seed that redirects names the site it means: the target is a
+		// seed of its own (example.com -> www.example.com in host scope).
+		seedHost, seedSite = host, site
+	}
 	switch c.Scope {
 	case frontier.ScopeHost:
-		if host != parent.SeedHost {
+		if host != seedHost {
 			return frontier.Link{}, Scope, false
 		}
 	case frontier.ScopeDomain:
@@ -212,7 +218,7 @@ func (p *Policy) check(parent Parent, seedSite string, l Link) (frontier.Link, R
 		return frontier.Link{}, Pattern, false
 	}
 	return frontier.Link{URL: norm, Key: frontier.Key(norm), Host: host, Domain: site,
-		Shard: frontier.Shard(site), Depth: depth, SeedHost: parent.SeedHost}, 0, true
+		Shard: frontier.Shard(site), Depth: depth, SeedHost: seedHost}, 0, true
 }
 
 func (p *Policy) patternOK(u string) bool {

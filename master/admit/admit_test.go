@@ -36,6 +36,8 @@ func TestLinks(t *testing.T) {
 		{"subdomain is in domain scope", nil, Parent{0, "a.example.com"}, Link{"http://www.example.com/", Anchor}, "http://www.example.com/", 1},
 		{"frame counts like an anchor", nil, Parent{0, "example.com"}, Link{"http://example.com/f", Frame}, "http://example.com/f", 1},
 		{"redirect keeps the depth", nil, Parent{3, "example.com"}, Link{"http://example.com/moved", Redirect}, "http://example.com/moved", 3},
+		{"a seed's redirect target is a seed", func(c *frontier.Crawl) { c.Scope = frontier.ScopeHost }, Parent{0, "example.com"}, Link{"http://www.example.com/", Redirect}, "http://www.example.com/", 0},
+		{"a deeper redirect is scope-checked", func(c *frontier.Crawl) { c.Scope = frontier.ScopeHost }, Parent{1, "example.com"}, Link{"http://www.example.com/", Redirect}, "refused:scope", 0},
 		{"sitemap URLs are depth 1", nil, Parent{0, "example.com"}, Link{"http://example.com/s", Sitemap}, "http://example.com/s", 1},
 		{"too deep", nil, Parent{3, "example.com"}, Link{"http://example.com/d", Anchor}, "refused:depth", 0},
 		{"other site out of domain scope", nil, Parent{0, "example.com"}, Link{"http://other.org/", Anchor}, "refused:scope", 0},
@@ -65,7 +67,11 @@ func TestLinks(t *testing.T) {
 				}
 				return
 			}
-			if len(got) != 1 || got[0].URL != c.want || got[0].Depth != c.depth || got[0].SeedHost != c.parent.SeedHost {
+			wantSeed := c.parent.SeedHost
+			if c.link.Kind == Redirect && c.parent.Depth == 0 && len(got) == 1 {
+				wantSeed = got[0].Host
+			}
+			if len(got) != 1 || got[0].URL != c.want || got[0].Depth != c.depth || got[0].SeedHost != wantSeed {
 				t.Fatalf("got %+v (refused %v), want %s at depth %d", got, refused, c.want, c.depth)
 			}
 			l := got[0]
@@ -150,11 +156,13 @@ func FuzzLinks(f *testing.F) {
 			return
 		}
 		var refused Refused
-		for _, l := range p.Links(Parent{depth, "example.com"}, []Link{{raw, Kind(kind%4 + 1)}}, &refused) {
+		k := Kind(kind%4 + 1)
+		for _, l := range p.Links(Parent{depth, "example.com"}, []Link{{raw, k}}, &refused) {
 			if n, err := urlnorm.Normalize(l.URL); err != nil || n != l.URL {
 				t.Fatalf("admitted %q is not normalised (%q, %v)", l.URL, n, err)
 			}
-			if int(l.Depth) > p.Crawl.MaxDepth || len(l.URL) > p.Crawl.MaxURLLength || urlnorm.Site(l.Host) != "example.com" {
+			newSeed := k == Redirect && depth == 0
+			if int(l.Depth) > p.Crawl.MaxDepth || len(l.URL) > p.Crawl.MaxURLLength || (!newSeed && urlnorm.Site(l.Host) != "example.com") {
 				t.Fatalf("admitted %+v breaks the policy", l)
 			}
 		}

@@ -17,7 +17,10 @@
 // Scope is relative to the seed the page descends from, not to the page:
 // a link found on a page of seed A's site is in domain scope only if it is
 // on A's site, even when it points at the site of another seed of the same
-// crawl. A URL found twice on one page is offered once.
+// crawl. The target of a seed's redirect is a seed of its own (depth 0, its
+// own host and site), so a seed that redirects from example.com to
+// www.example.com is crawled in host scope too. A URL found twice on one
+// page is offered once.
 //
 // The package is pure (no I/O): the master runs it on each result as it
 // arrives, and the store admits the survivors with the result in one
