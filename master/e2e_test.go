@@ -84,6 +84,14 @@ func newCluster(t *testing.T, domains, nAssistants, workers int) *cluster {
 
 func newClusterSim(t *testing.T, simCfg websim.Config, nAssistants, workers int) *cluster {
 	t.Helper()
+	return newClusterCrawl(t, simCfg, nil, nil, nAssistants, workers)
+}
+
+// newClusterCrawl is newClusterSim importing the list into a crawl created
+// with policy (nil: the default crawl), with the config edited by edit
+// (nil: none) before the assistants start.
+func newClusterCrawl(t *testing.T, simCfg websim.Config, policy *frontier.Crawl, edit func(*config.Config), nAssistants, workers int) *cluster {
+	t.Helper()
 	if testing.Short() {
 		t.Skip("end-to-end: skipped in -short mode")
 	}
@@ -119,6 +127,9 @@ func newClusterSim(t *testing.T, simCfg websim.Config, nAssistants, workers int)
 	cfg.Fetch.DefaultDelay = 0
 	cfg.Fetch.Resolve = []fetchconfig.ResolveRule{{Pattern: "*.test", Addr: sim.Addr()}}
 	cfg.Fetch.ShutdownGrace = 5 * time.Second
+	if edit != nil {
+		edit(cfg)
+	}
 	if err := cfg.Validate(); err != nil {
 		t.Fatal(err)
 	}
@@ -138,7 +149,13 @@ func newClusterSim(t *testing.T, simCfg websim.Config, nAssistants, workers int)
 	if err := sim.WriteTranco(&list); err != nil {
 		t.Fatal(err)
 	}
-	rep, err := master.ImportTranco(context.Background(), st, &list, master.ImportOptions{Scheme: "http"})
+	crawl := frontier.Crawl{ID: frontier.DefaultCrawlID}
+	if policy != nil {
+		if crawl, err = st.CreateCrawl(context.Background(), *policy); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rep, err := master.ImportTranco(context.Background(), st, &list, master.ImportOptions{Scheme: "http", Crawl: crawl})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -13,6 +13,7 @@ import (
 type Admitted struct {
 	Offered    int64 // distinct links (a URL found twice in one write counts once)
 	Known      int64 // already in their crawl's frontier
+	Shallower  int64 // of those, pending and now found at a smaller depth (moved up)
 	New        int64 // entered the frontier
 	OverBudget int64 // refused: their site had used its budget
 }
@@ -34,6 +35,13 @@ CREATE TEMP TABLE IF NOT EXISTS link_staging (
 //   - URLs already in their crawl's frontier are skipped: the unique key
 //     (crawl_id, url_key) answers "seen?" for any frontier size, with no
 //     seen-set in the master's memory;
+//   - a known URL still pending at a greater depth takes the smaller one
+//     (and the seed of that path). The claim's level barrier keeps a site's
+//     deeper URLs waiting while any shallower one is pending or its site in
+//     flight, so this can only happen before the URL is fetched: the
+//     target of a redirect keeps its page's depth, and the page an anchor
+//     on a sibling page already admitted one level deeper is fetched with
+//     the right depth;
 //   - each site admits at most its crawl's site_budget URLs in all
 //     (sites.admitted, seeds included), shallowest first;
 //   - a new URL's priority is its site's admission sequence number, so
@@ -49,6 +57,11 @@ WITH cand AS (
     FROM link_staging l
     WHERE l.parent_token = ANY($1::bigint[])
     ORDER BY l.crawl_id, l.url_key, l.depth, l.ord
+), lowered AS (
+    UPDATE frontier f SET depth = c.depth, seed_host = c.seed_host
+    FROM cand c
+    WHERE f.crawl_id = c.crawl_id AND f.url_key = c.url_key AND f.state = 'pending' AND f.depth > c.depth
+    RETURNING 1
 ), fresh AS (
     SELECT c.*, row_number() OVER (PARTITION BY c.crawl_id, c.domain ORDER BY c.depth, c.ord) AS rn
     FROM cand c
@@ -70,7 +83,7 @@ WITH cand AS (
     SELECT crawl_id, domain, count(*) FROM ins GROUP BY crawl_id, domain
     ON CONFLICT (crawl_id, site) DO UPDATE SET admitted = sites.admitted + EXCLUDED.admitted
 )
-SELECT (SELECT count(*) FROM cand), (SELECT count(*) FROM fresh), (SELECT count(*) FROM ins)`
+SELECT (SELECT count(*) FROM cand), (SELECT count(*) FROM fresh), (SELECT count(*) FROM ins), (SELECT count(*) FROM lowered)`
 
 // admit stages the links of outs and admits those of the accepted
 // outcomes (tokens) inside the result write's transaction, so a result
@@ -104,7 +117,7 @@ func admit(ctx context.Context, tx pgx.Tx, outs []frontier.Outcome, tokens []int
 	}
 	var a Admitted
 	var fresh int64
-	if err := tx.QueryRow(ctx, admitSQL, tokens).Scan(&a.Offered, &fresh, &a.New); err != nil {
+	if err := tx.QueryRow(ctx, admitSQL, tokens).Scan(&a.Offered, &fresh, &a.New, &a.Shallower); err != nil {
 		return Admitted{}, fmt.Errorf("admit links: %w", err)
 	}
 	a.Known, a.OverBudget = a.Offered-fresh, fresh-a.New
