@@ -97,8 +97,14 @@ type Result struct {
 	FetchedAt   time.Time // when the page request started (or when the fetch ended without one)
 	Body        []byte    // capped body, only for 2xx
 	// RetryAfter is the parsed Retry-After header (delta-seconds or
-	// HTTP-date, capped at MaxRetryAfter) of a 429 or 503 answer.
+	// HTTP-date, capped at MaxRetryAfter) of a 429 or 503 answer; for a
+	// NotRequested result, when the remembered verdict expires.
 	RetryAfter time.Duration
+	// NotRequested: the fetch sent no request at all; a robots.txt failure
+	// remembered from an earlier fetch (RobotsErrorTTL) decided it. Such a
+	// result says nothing new about the URL, and a caller that counts
+	// attempts should not count it.
+	NotRequested bool
 	// Waited is the time spent in the politeness wait before the request.
 	Waited time.Duration
 

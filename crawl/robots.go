@@ -99,6 +99,7 @@ func (r *robotsFetcher) Fetch(ctx context.Context, req Request) *Result {
 // fetchPage is the robots check and the page fetch. It returns the
 // origin's verdict when it had one to give.
 func (r *robotsFetcher) fetchPage(ctx context.Context, req Request, u *url.URL) (*Result, *robotsEntry) {
+	start := r.clock.Now()
 	e, err := r.lookup(ctx, u)
 	if err != nil {
 		res := newResult(req.URL)
@@ -108,6 +109,14 @@ func (r *robotsFetcher) fetchPage(ctx context.Context, req Request, u *url.URL) 
 	if e.class != errclass.OK {
 		res := newResult(req.URL)
 		res.Robots = RobotsUnavailable
+		if e.fetched.Before(start) {
+			// An earlier fetch's failure, remembered for RobotsErrorTTL:
+			// this fetch sent nothing. Say so, and when the verdict
+			// expires, so the caller retries then without counting this
+			// as an attempt.
+			res.NotRequested = true
+			res.RetryAfter = max(0, e.expires.Sub(r.clock.Now()))
+		}
 		return res.fail(e.class, errors.New(e.err)), nil
 	}
 	if !e.allowed(u.RequestURI()) {
@@ -295,7 +304,8 @@ func (r *robotsFetcher) fetch(ctx context.Context, u *url.URL, key string) (e *r
 		if e.class != errclass.OK {
 			ttl = r.cfg.RobotsErrorTTL
 		}
-		e.expires = r.clock.Now().Add(ttl)
+		e.fetched = r.clock.Now()
+		e.expires = e.fetched.Add(ttl)
 	}()
 
 	host := hostKey(u)

@@ -92,13 +92,25 @@ func TestRobotsUnavailable(t *testing.T) {
 			if n := s.count("a.test/page"); n != 0 {
 				t.Errorf("page requested %d times while robots unavailable", n)
 			}
-			// Cached for RobotsErrorTTL, then retried.
-			wantClass(t, fetch(t, f, "http://a.test/page"), errclass.RobotsUnavailable)
+			if res.NotRequested {
+				t.Error("the fetch that requested robots.txt says it requested nothing")
+			}
+			// Cached for RobotsErrorTTL, then retried. A fetch decided by
+			// the remembered failure says it sent nothing, and when the
+			// failure is forgotten.
+			clock.Advance(20 * time.Second)
+			cached := fetch(t, f, "http://a.test/page")
+			wantClass(t, cached, errclass.RobotsUnavailable)
+			if !cached.NotRequested || cached.RetryAfter != 40*time.Second {
+				t.Errorf("cached verdict: not requested %v, retry after %v; want true, 40s (the rest of the error TTL)", cached.NotRequested, cached.RetryAfter)
+			}
 			if n := s.count("a.test/robots.txt"); n != 1 {
 				t.Errorf("robots.txt requested %d times within error TTL, want 1", n)
 			}
-			clock.Advance(time.Minute)
-			fetch(t, f, "http://a.test/page")
+			clock.Advance(40 * time.Second)
+			if again := fetch(t, f, "http://a.test/page"); again.NotRequested {
+				t.Error("a fetch that requested robots.txt again says it requested nothing")
+			}
 			if n := s.count("a.test/robots.txt"); n != 2 {
 				t.Errorf("robots.txt requested %d times after error TTL, want 2", n)
 			}

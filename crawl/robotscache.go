@@ -19,6 +19,7 @@ type robotsEntry struct {
 	sitemaps []string         // the file's Sitemap URLs, as written
 	class    errclass.Class   // errclass.OK when usable, else why not (robots_unavailable, dns_not_found, ...)
 	err      string           // detail when class != errclass.OK
+	fetched  time.Time        // when the robots.txt request that decided it ended
 	expires  time.Time
 
 	prev, next *robotsEntry // LRU list, most recent at head

@@ -225,6 +225,9 @@ fetch:
   timeout: 2s
   connect_timeout: 1s
   robots_timeout: 2s
+  # A robots.txt failure (a SIGSTOPped assistant times its fetches out) is
+  # remembered this long; URLs it decides in the meantime wait it out.
+  robots_error_ttl: 2s
   default_delay: 0s
   shutdown_grace: 5s
   resolve: ["*.test=%s"]

@@ -7,6 +7,7 @@ import (
 	"github.com/crawlmaster/crawlmaster/internal/wire"
 	"github.com/crawlmaster/crawlmaster/master/admit"
 	"github.com/crawlmaster/crawlmaster/master/frontier"
+	"github.com/crawlmaster/crawlmaster/master/retry"
 	pb "github.com/crawlmaster/crawlmaster/proto/crawlmaster/v1"
 )
 
@@ -21,6 +22,14 @@ func decide(cfg *Config, assistant string, t frontier.Task, r *pb.CrawlResult, p
 	refused *admit.Refused, now time.Time, u float64) frontier.Outcome {
 	class := wire.ClassFromProto(r.GetErrorClass())
 	dec := cfg.Retry.Decide(class, t.Attempts, r.GetRetryAfter().AsDuration(), now, u)
+	attempts := t.Attempts
+	if r.GetNotRequested() && class.Transient() {
+		// Nothing was sent: an assistant's remembered robots.txt failure
+		// decided it. Not an attempt; retry once the verdict expires.
+		attempts--
+		dec = retry.Decision{State: frontier.StatePending,
+			NextFetchAt: now.Add(max(cfg.Retry.Backoff(1, u), r.GetRetryAfter().AsDuration()))}
+	}
 	fetchedAt := now
 	if ts := r.GetFetchedAt(); ts != nil {
 		fetchedAt = ts.AsTime()
@@ -43,7 +52,7 @@ func decide(cfg *Config, assistant string, t frontier.Task, r *pb.CrawlResult, p
 		Error:         clean(r.GetErrorMessage(), 1024),
 		Robots:        robotsName(r.GetRobots()),
 		Redirects:     r.GetRedirects(),
-		Attempts:      int32(t.Attempts),
+		Attempts:      int32(attempts),
 		Assistant:     assistant,
 		FetchedAt:     fetchedAt,
 		CrawlID:       t.CrawlID,

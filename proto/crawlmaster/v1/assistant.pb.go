@@ -951,8 +951,13 @@ type CrawlResult struct {
 	// else the host's backoff). The master hands the host's next URL out no
 	// sooner, so no slot sleeps on a host while others are ready.
 	NextRequestAfter *durationpb.Duration `protobuf:"bytes,25,opt,name=next_request_after,json=nextRequestAfter,proto3" json:"next_request_after,omitempty"`
-	unknownFields    protoimpl.UnknownFields
-	sizeCache        protoimpl.SizeCache
+	// The fetch sent no request: a robots.txt failure the assistant
+	// remembers from an earlier fetch decided it (for robots_error_ttl).
+	// The master counts no attempt for it and retries the URL once
+	// retry_after (when the remembered verdict expires) has passed.
+	NotRequested  bool `protobuf:"varint,26,opt,name=not_requested,json=notRequested,proto3" json:"not_requested,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *CrawlResult) Reset() {
@@ -1153,6 +1158,13 @@ func (x *CrawlResult) GetNextRequestAfter() *durationpb.Duration {
 	return nil
 }
 
+func (x *CrawlResult) GetNotRequested() bool {
+	if x != nil {
+		return x.NotRequested
+	}
+	return false
+}
+
 var File_crawlmaster_v1_assistant_proto protoreflect.FileDescriptor
 
 const file_crawlmaster_v1_assistant_proto_rawDesc = "" +
@@ -1191,7 +1203,7 @@ const file_crawlmaster_v1_assistant_proto_rawDesc = "" +
 	"\x03url\x18\x01 \x01(\tR\x03url\x12,\n" +
 	"\x04kind\x18\x02 \x01(\x0e2\x18.crawlmaster.v1.LinkKindR\x04kind\"@\n" +
 	"\aRefusal\x125\n" +
-	"\x06reason\x18\x01 \x01(\x0e2\x1d.crawlmaster.v1.RefusalReasonR\x06reason\"\xcf\a\n" +
+	"\x06reason\x18\x01 \x01(\x0e2\x1d.crawlmaster.v1.RefusalReasonR\x06reason\"\xf4\a\n" +
 	"\vCrawlResult\x12\x15\n" +
 	"\x06url_id\x18\x01 \x01(\x03R\x05urlId\x12\x1f\n" +
 	"\vlease_token\x18\x02 \x01(\x03R\n" +
@@ -1222,7 +1234,8 @@ const file_crawlmaster_v1_assistant_proto_rawDesc = "" +
 	"\rlinks_dropped\x18\x16 \x01(\rR\flinksDropped\x12\x18\n" +
 	"\anoindex\x18\x17 \x01(\bR\anoindex\x12\x1a\n" +
 	"\bnofollow\x18\x18 \x01(\bR\bnofollow\x12G\n" +
-	"\x12next_request_after\x18\x19 \x01(\v2\x19.google.protobuf.DurationR\x10nextRequestAfterJ\x04\b\f\x10\r*\x7f\n" +
+	"\x12next_request_after\x18\x19 \x01(\v2\x19.google.protobuf.DurationR\x10nextRequestAfter\x12#\n" +
+	"\rnot_requested\x18\x1a \x01(\bR\fnotRequestedJ\x04\b\f\x10\r*\x7f\n" +
 	"\bLinkKind\x12\x19\n" +
 	"\x15LINK_KIND_UNSPECIFIED\x10\x00\x12\x14\n" +
 	"\x10LINK_KIND_ANCHOR\x10\x01\x12\x13\n" +
