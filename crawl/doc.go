@@ -47,7 +47,11 @@
 // comes the Crawl-delay after robots.txt. Redirect hops followed inside a
 // fetch are not delayed (a redirect is one fetch, as before) but the
 // host's next request waits its delay from the hop. The wait is a timer
-// that ends early when the caller's context does. With no delay and no
+// that ends early when the caller's context does. The delay counts from
+// when a request was written, not from when its slot was booked: one that
+// left late (a slow dial, a busy process) pushes the next one back as
+// much (onwire.go), so the server never sees two requests closer than the
+// delay. With no delay and no
 // backoff a host has no politeness state at all: the common no-delay case
 // is a map lookup.
 //

@@ -88,12 +88,13 @@ func newHTTPFetcher(cfg fetchconfig.Config, logger *slog.Logger) *httpFetcher {
 		uaHeader:  []string{cfg.UserAgent},
 		agent:     fetchconfig.ProductToken(cfg.UserAgent),
 	}
-	f.client = &http.Client{Transport: tr, CheckRedirect: f.checkRedirect}
-	f.noFollowClient = &http.Client{Transport: tr, CheckRedirect: func(*http.Request, []*http.Request) error {
+	rt := wireTimed{tr} // politeness counts from the wire (onwire.go)
+	f.client = &http.Client{Transport: rt, CheckRedirect: f.checkRedirect}
+	f.noFollowClient = &http.Client{Transport: rt, CheckRedirect: func(*http.Request, []*http.Request) error {
 		return http.ErrUseLastResponse
 	}}
-	f.robotsClient = &http.Client{Transport: tr, CheckRedirect: checkRobotsRedirect}
-	f.sitemapClient = &http.Client{Transport: tr, CheckRedirect: func(req *http.Request, via []*http.Request) error {
+	f.robotsClient = &http.Client{Transport: rt, CheckRedirect: checkRobotsRedirect}
+	f.sitemapClient = &http.Client{Transport: rt, CheckRedirect: func(req *http.Request, via []*http.Request) error {
 		if f.sitemapHop == nil {
 			return http.ErrUseLastResponse
 		}

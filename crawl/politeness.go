@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/url"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/crawlmaster/crawlmaster/crawl/errclass"
@@ -22,7 +23,10 @@ const minBackoff = time.Second
 // start + delay, delay = max(DefaultDelay, min(Crawl-delay,
 // MaxCrawlDelay)). The slot is booked under the lock before waiting, so
 // concurrent callers for one host queue up one delay apart instead of all
-// waking at once. Redirect hops followed inside a fetch are not delayed
+// waking at once. Once the request is written to its connection,
+// next[host] moves to the write time + delay if that is later (fromWire,
+// onwire.go): a request that left late (slow dial, busy process) still
+// leaves the server the full delay before the next one. Redirect hops followed inside a fetch are not delayed
 // but push next[host] to now + delay (note).
 //
 // A 429 or 503 answer slows the whole host (answered): next[host] moves
@@ -144,6 +148,25 @@ func (p *politeness) note(host string, delay time.Duration) {
 	p.store(host, st, now)
 }
 
+// fromWire returns ctx whose requests to host, once written, move the
+// host's next slot to that moment + delay (see onwire.go) and, when wrote
+// is not nil, record the moment there. Hops to other hosts are noted by
+// the robots layer's redirect check.
+func (p *politeness) fromWire(ctx context.Context, host string, delay time.Duration, wrote *atomic.Int64) context.Context {
+	if delay <= 0 && wrote == nil {
+		return ctx
+	}
+	return withOnWire(ctx, func(u *url.URL) {
+		if hostKey(u) != host {
+			return
+		}
+		if wrote != nil {
+			wrote.Store(p.clock.Now().UnixNano())
+		}
+		p.note(host, delay)
+	})
+}
+
 // extend makes the next request to host wait until at least t (the
 // Crawl-delay learnt from the robots.txt just requested).
 func (p *politeness) extend(host string, t time.Time) {
@@ -224,16 +247,16 @@ func (p *politeness) Fetch(ctx context.Context, req Request) *Result {
 		return newResult(req.URL).fail(errclass.InvalidURL, err)
 	}
 	delay := p.effectiveDelay(crawlDelayFrom(ctx))
-	waited, err := p.wait(ctx, hostKey(u), delay)
+	host := hostKey(u)
+	waited, err := p.wait(ctx, host, delay)
 	if err != nil {
 		res := newResult(req.URL)
 		res.Waited = waited
 		return res.fail(errclass.Canceled, err)
 	}
-	res := p.next.Fetch(ctx, req)
+	res := p.next.Fetch(p.fromWire(ctx, host, delay, nil), req)
 	res.Waited = waited
 	if res.Status != 0 {
-		host := hostKey(u)
 		if res.FinalURL != req.URL {
 			if fu, err := url.Parse(res.FinalURL); err == nil && fu.Host != "" {
 				host = hostKey(fu)

@@ -47,6 +47,9 @@ type wireConn struct {
 	sent  atomic.Bool               // a guarded request was written, no answer byte read since
 	dead  atomic.Bool               // a read failed: the connection is gone
 	h2    atomic.Int32              // 0 unknown, 1 HTTP/1.x, 2 HTTP/2 (not guarded)
+	// onWrite, when set, runs once after the next write returns: the
+	// politeness callback of the request about to be written (onwire.go).
+	onWrite atomic.Pointer[func()]
 }
 
 // errConnGone is a write on a connection whose read side already failed:
@@ -60,7 +63,13 @@ func (c *wireConn) Write(b []byte) (int, error) {
 	if c.owner.Load() != nil {
 		c.sent.Store(true) // before the write: an answer may come before Write returns
 	}
-	return c.Conn.Write(b)
+	n, err := c.Conn.Write(b)
+	if n > 0 {
+		if fn := c.onWrite.Swap(nil); fn != nil {
+			(*fn)()
+		}
+	}
+	return n, err
 }
 
 func (c *wireConn) Read(b []byte) (int, error) {
@@ -112,19 +121,24 @@ func (g *wireGuard) fix(err error) error {
 	return err
 }
 
-func (g *wireGuard) gotConn(info httptrace.GotConnInfo) {
-	c := info.Conn
-	tc, isTLS := c.(*tls.Conn)
-	if isTLS {
-		c = tc.NetConn()
+// asWireConn returns the wireConn under c (a TLS connection's too), or
+// nil; tc is the TLS connection when there is one.
+func asWireConn(c net.Conn) (wc *wireConn, tc *tls.Conn) {
+	if t, ok := c.(*tls.Conn); ok {
+		tc, c = t, t.NetConn()
 	}
-	wc, ok := c.(*wireConn)
-	if !ok {
+	wc, _ = c.(*wireConn)
+	return wc, tc
+}
+
+func (g *wireGuard) gotConn(info httptrace.GotConnInfo) {
+	wc, tc := asWireConn(info.Conn)
+	if wc == nil {
 		return
 	}
 	switch wc.h2.Load() {
 	case 0:
-		if isTLS && tc.ConnectionState().NegotiatedProtocol == "h2" {
+		if tc != nil && tc.ConnectionState().NegotiatedProtocol == "h2" {
 			wc.h2.Store(2)
 			return
 		}

@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/temoto/robotstxt"
@@ -314,8 +315,9 @@ func (r *robotsFetcher) fetch(ctx context.Context, u *url.URL, key string) (e *r
 		e.class, e.err = errclass.Canceled, err.Error()
 		return e // ctx is done: lead neither caches nor shares it
 	}
-	sent := r.clock.Now()
-	ctx, cancel := context.WithTimeoutCause(ctx, r.cfg.RobotsTimeout, errRobotsTimeout)
+	var wrote atomic.Int64 // when the request reached the wire (onwire.go)
+	wrote.Store(r.clock.Now().UnixNano())
+	ctx, cancel := context.WithTimeoutCause(r.p.fromWire(ctx, host, delay, &wrote), r.cfg.RobotsTimeout, errRobotsTimeout)
 	defer cancel()
 	status, retryAfter, body, err := r.h.getRobots(ctx, key+"/robots.txt", int64(r.cfg.RobotsCap))
 	defer r.h.release(body)
@@ -351,7 +353,7 @@ func (r *robotsFetcher) fetch(ctx context.Context, u *url.URL, key string) (e *r
 		r.m.robotsFetch("2xx")
 		// Now that the Crawl-delay is known, the request just sent counts
 		// with it: the page waits it from robots.txt.
-		r.p.extend(host, sent.Add(r.p.effectiveDelay(e.delay)))
+		r.p.extend(host, time.Unix(0, wrote.Load()).Add(r.p.effectiveDelay(e.delay)))
 	case status == 429 || status >= 500:
 		// 429 is a request to back off: treated like 5xx (Google does the
 		// same) rather than as "no robots.txt, crawl everything".

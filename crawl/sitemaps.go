@@ -97,7 +97,7 @@ func (r *robotsFetcher) readSitemaps(ctx context.Context, page *url.URL, e *robo
 		if _, err := r.p.wait(ctx, host, delay); err != nil {
 			return err
 		}
-		status, retryAfter, err := r.h.getSitemap(ctx, f.u.String(), func(body io.Reader) error {
+		status, retryAfter, err := r.h.getSitemap(r.p.fromWire(ctx, host, delay, nil), f.u.String(), func(body io.Reader) error {
 			_, perr := sitemap.Parse(body, sitemap.Limits{}, func(kind sitemap.Kind, loc string) bool {
 				if kind == sitemap.Index {
 					if f.depth < MaxSitemapDepth {
