@@ -306,8 +306,9 @@
 // host and cache period, and the sitemap files of [Truth.Sitemaps].
 //
 // With [Config.TimelineSize] > 0 (cmd/websim --timeline-out), websim also
-// records when each request to a served host started (handler entered,
-// before any latency) and ended (handler returned), the last TimelineSize
+// records when each request to a served host started (arrived: the
+// kernel's receive time on Linux, so a loaded websim does not skew the
+// gaps; handler entered elsewhere) and ended (handler returned), the last TimelineSize
 // per host: [Sim.HostTimeline], [Sim.SiteTimeline] (domain and www alias
 // together), [Sim.WriteTimeline]. A polite crawler's spans on one host
 // never overlap and start at least its delay (max of the crawler's own and

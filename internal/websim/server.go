@@ -99,8 +99,10 @@ func (s *Sim) Start() error {
 	}
 	s.started = true
 	s.addr = ln.Addr().String()
+	ln = newArrivalListener(ln) // request starts from the kernel (arrival_linux.go)
 	s.srv = &http.Server{
 		Handler:           s,
+		ConnContext:       arrivalContext,
 		ReadHeaderTimeout: 30 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
@@ -353,7 +355,7 @@ func (s *Sim) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.total.Add(1)
 	var start time.Time
 	if s.timeline != nil {
-		start = time.Now()
+		start = arrived(r)
 	}
 
 	host := normalizeHost(r.Host)

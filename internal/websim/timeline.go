@@ -13,10 +13,12 @@ import (
 	"time"
 )
 
-// RequestSpan is one request as the server saw it: from the moment its
-// handler started (headers read, before any latency) to the moment the
-// handler returned (response written, or the connection dropped). End is
-// zero while the request is in flight.
+// RequestSpan is one request as the server saw it: from the moment it
+// arrived (on Linux the kernel's receive time of the segment that carried
+// it, so websim's own scheduling delays do not skew the gaps; elsewhere
+// when its handler started) to the moment the handler returned (response
+// written, or the connection dropped). End is zero while the request is
+// in flight.
 type RequestSpan struct {
 	Host  string // as served, lower case, no port
 	Path  string // as received, with "?query" when the request had one
