@@ -316,6 +316,7 @@ func toProto(t *pb.CrawlTask, r *crawl.Result, sendCap int64) *pb.CrawlResult {
 	out.LinksDropped = uint32(min(max(r.LinksDropped, 0), math.MaxUint32))
 	out.Noindex, out.Nofollow = r.NoIndex, r.NoFollow
 	out.NotRequested = r.NotRequested
+	out.SitemapsRead = r.SitemapsRead
 	if r.NextRequestAfter > 0 {
 		out.NextRequestAfter = durationpb.New(r.NextRequestAfter)
 	}

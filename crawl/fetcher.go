@@ -105,6 +105,10 @@ type Result struct {
 	// result says nothing new about the URL, and a caller that counts
 	// attempts should not count it.
 	NotRequested bool
+	// SitemapsRead: Request.Sitemaps asked for the host's sitemaps and they
+	// were read (whether or not they listed any URL); false when the
+	// page's outcome skipped them or the fetch was cancelled.
+	SitemapsRead bool
 	// Waited is the time spent in the politeness wait before the request.
 	Waited time.Duration
 

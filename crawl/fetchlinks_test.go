@@ -304,6 +304,9 @@ func TestSitemaps(t *testing.T) {
 		t.Fatalf("an unexpected request waited %v", d)
 	}
 	wantClass(t, res, errclass.OK)
+	if !res.SitemapsRead {
+		t.Error("SitemapsRead false after reading the sitemaps")
+	}
 	want := []string{"anchor http://a.test/p1", "sitemap http://a.test/p1", "sitemap http://a.test/p2", "sitemap http://a.test/p3"}
 	if got := linkStrings(res.Links); !slices.Equal(got, want) {
 		t.Errorf("links\n got %q\nwant %q", got, want)
@@ -353,8 +356,16 @@ func TestSitemapFallbackAndCaps(t *testing.T) {
 	}
 	// No sitemaps unless asked.
 	before := s.count("a.test/sitemap.xml")
-	fetchReq(t, f, crawl.Request{URL: "http://a.test/again", MaxLinks: 5})
+	if res := fetchReq(t, f, crawl.Request{URL: "http://a.test/again", MaxLinks: 5}); res.SitemapsRead {
+		t.Error("SitemapsRead without Request.Sitemaps")
+	}
 	if s.count("a.test/sitemap.xml") != before {
 		t.Error("sitemap read without Request.Sitemaps")
+	}
+	// A page whose outcome skips the sitemaps (a 5xx) says it did not
+	// read them, so the master asks again with the host's next seed.
+	s.handle("c.test/", func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusInternalServerError) })
+	if res := fetchReq(t, f, crawl.Request{URL: "http://c.test/", Sitemaps: true}); res.SitemapsRead || s.count("c.test/sitemap.xml") != 0 {
+		t.Errorf("after a 500 page: SitemapsRead %v, sitemap requests %d; want false and 0", res.SitemapsRead, s.count("c.test/sitemap.xml"))
 	}
 }

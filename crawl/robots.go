@@ -91,6 +91,8 @@ func (r *robotsFetcher) Fetch(ctx context.Context, req Request) *Result {
 		if err := r.readSitemaps(ctx, u, e, res); err != nil {
 			// The caller gave up: the fetch says nothing, sitemaps included.
 			res = newResult(req.URL).fail(errclass.Canceled, fmt.Errorf("reading sitemaps: %w", err))
+		} else {
+			res.SitemapsRead = true
 		}
 	}
 	res.NextRequestAfter = r.p.after(hostKey(u))

@@ -40,10 +40,25 @@ func (f *feeder) runBatch(ctx context.Context, slot int, b *batch, started time.
 	req := &pb.CrawlRequest{BatchId: b.id, Slot: uint32(slot), MasterId: f.cfg.MasterID,
 		SendBodyCap: f.cfg.SendBodyCap, Tasks: make([]*pb.CrawlTask, len(b.tasks))}
 	pols := make([]*admit.Policy, len(b.tasks))
+	sitemaps := map[int]uint64{} // task index → its host's key, for the tasks asked to read sitemaps
 	for i, t := range b.tasks {
 		pols[i] = f.env.policy(t.CrawlID)
-		req.Tasks[i] = &pb.CrawlTask{UrlId: t.URLID, LeaseToken: t.Token, Url: t.URL, Policy: fetchPolicy(pols[i], t)}
+		fp := fetchPolicy(pols[i], t)
+		if fp.GetSitemaps() {
+			key, ok := f.sitemaps.ask(t.CrawlID, t.URL)
+			fp.Sitemaps = ok
+			if ok {
+				sitemaps[i] = key
+			}
+		}
+		req.Tasks[i] = &pb.CrawlTask{UrlId: t.URLID, LeaseToken: t.Token, Url: t.URL, Policy: fp}
 	}
+	read := map[int]bool{}
+	defer func() {
+		for i, key := range sitemaps {
+			f.sitemaps.done(key, read[i])
+		}
+	}()
 	var refused admit.Refused
 	defer f.env.refused(&refused)
 	states := make([]taskState, len(b.tasks))
@@ -70,6 +85,7 @@ func (f *feeder) runBatch(ctx context.Context, slot int, b *batch, started time.
 			continue
 		}
 		res.after[b.tasks[i].Domain] = r.GetNextRequestAfter().AsDuration()
+		read[i] = r.GetSitemapsRead()
 		out := decide(f.cfg, f.id, b.tasks[i], r, pols[i], &refused, time.Now(), rand.Float64())
 		// Submit blocks while the writer is full (back-pressure). The
 		// batch context bounds the wait: past the shutdown grace, or once

@@ -117,6 +117,7 @@ func New(cfg Config, targets []Target, st Store, sink Sink, log *slog.Logger, m 
 		grpc.WithKeepaliveParams(keepalive.ClientParameters{Time: 20 * time.Second, Timeout: 10 * time.Second, PermitWithoutStream: true}),
 		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(16 << 20)),
 	}, cfg.DialOptions...)
+	sitemaps := newSitemapHosts()
 	for _, t := range targets {
 		conn, err := grpc.NewClient(t.Addr, opts...)
 		if err != nil {
@@ -124,7 +125,9 @@ func New(cfg Config, targets []Target, st Store, sink Sink, log *slog.Logger, m 
 			return nil, fmt.Errorf("dispatch: assistant %s: %w", t.ID, err)
 		}
 		d.conns = append(d.conns, conn)
-		d.feeders = append(d.feeders, newFeeder(t.ID, pb.NewAssistantClient(conn), d, &d.cfg, m, log.With("assistant", t.ID)))
+		f := newFeeder(t.ID, pb.NewAssistantClient(conn), d, &d.cfg, m, log.With("assistant", t.ID))
+		f.sitemaps = sitemaps
+		d.feeders = append(d.feeders, f)
 	}
 	return d, nil
 }

@@ -27,6 +27,9 @@ type feeder struct {
 	events chan event
 	wake   chan struct{} // shard owners changed
 	status atomic.Pointer[frontier.AssistantStatus]
+	// sitemaps is the dispatcher's record of hosts whose sitemaps are
+	// read (nil in tests of the loop: every seed asks).
+	sitemaps *sitemapHosts
 
 	// Loop-owned.
 	live       liveness

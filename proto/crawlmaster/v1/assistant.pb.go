@@ -955,7 +955,12 @@ type CrawlResult struct {
 	// remembers from an earlier fetch decided it (for robots_error_ttl).
 	// The master counts no attempt for it and retries the URL once
 	// retry_after (when the remembered verdict expires) has passed.
-	NotRequested  bool `protobuf:"varint,26,opt,name=not_requested,json=notRequested,proto3" json:"not_requested,omitempty"`
+	NotRequested bool `protobuf:"varint,26,opt,name=not_requested,json=notRequested,proto3" json:"not_requested,omitempty"`
+	// The host's sitemaps were read for this task (the policy asked, and
+	// the page's outcome allowed it), whether or not they listed any URL.
+	// The master asks for a host's sitemaps once per crawl: again only when
+	// an asking task comes back without this.
+	SitemapsRead  bool `protobuf:"varint,27,opt,name=sitemaps_read,json=sitemapsRead,proto3" json:"sitemaps_read,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1165,6 +1170,13 @@ func (x *CrawlResult) GetNotRequested() bool {
 	return false
 }
 
+func (x *CrawlResult) GetSitemapsRead() bool {
+	if x != nil {
+		return x.SitemapsRead
+	}
+	return false
+}
+
 var File_crawlmaster_v1_assistant_proto protoreflect.FileDescriptor
 
 const file_crawlmaster_v1_assistant_proto_rawDesc = "" +
@@ -1203,7 +1215,7 @@ const file_crawlmaster_v1_assistant_proto_rawDesc = "" +
 	"\x03url\x18\x01 \x01(\tR\x03url\x12,\n" +
 	"\x04kind\x18\x02 \x01(\x0e2\x18.crawlmaster.v1.LinkKindR\x04kind\"@\n" +
 	"\aRefusal\x125\n" +
-	"\x06reason\x18\x01 \x01(\x0e2\x1d.crawlmaster.v1.RefusalReasonR\x06reason\"\xf4\a\n" +
+	"\x06reason\x18\x01 \x01(\x0e2\x1d.crawlmaster.v1.RefusalReasonR\x06reason\"\x99\b\n" +
 	"\vCrawlResult\x12\x15\n" +
 	"\x06url_id\x18\x01 \x01(\x03R\x05urlId\x12\x1f\n" +
 	"\vlease_token\x18\x02 \x01(\x03R\n" +
@@ -1235,7 +1247,8 @@ const file_crawlmaster_v1_assistant_proto_rawDesc = "" +
 	"\anoindex\x18\x17 \x01(\bR\anoindex\x12\x1a\n" +
 	"\bnofollow\x18\x18 \x01(\bR\bnofollow\x12G\n" +
 	"\x12next_request_after\x18\x19 \x01(\v2\x19.google.protobuf.DurationR\x10nextRequestAfter\x12#\n" +
-	"\rnot_requested\x18\x1a \x01(\bR\fnotRequestedJ\x04\b\f\x10\r*\x7f\n" +
+	"\rnot_requested\x18\x1a \x01(\bR\fnotRequested\x12#\n" +
+	"\rsitemaps_read\x18\x1b \x01(\bR\fsitemapsReadJ\x04\b\f\x10\r*\x7f\n" +
 	"\bLinkKind\x12\x19\n" +
 	"\x15LINK_KIND_UNSPECIFIED\x10\x00\x12\x14\n" +
 	"\x10LINK_KIND_ANCHOR\x10\x01\x12\x13\n" +
