@@ -124,6 +124,10 @@ func newClusterCrawl(t *testing.T, simCfg websim.Config, policy *frontier.Crawl,
 	cfg.Fetch.Timeout = 2 * time.Second
 	cfg.Fetch.ConnectTimeout = time.Second
 	cfg.Fetch.RobotsTimeout = 2 * time.Second
+	// A URL whose robots.txt failed waits for the remembered failure to
+	// expire before its retry (5 minutes by default); websim's failing
+	// robots.txt would hold these crawls that long.
+	cfg.Fetch.RobotsErrorTTL = time.Second
 	cfg.Fetch.DefaultDelay = 0
 	cfg.Fetch.Resolve = []fetchconfig.ResolveRule{{Pattern: "*.test", Addr: sim.Addr()}}
 	cfg.Fetch.ShutdownGrace = 5 * time.Second
