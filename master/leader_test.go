@@ -25,17 +25,25 @@ type runningMaster struct {
 	registry *prometheus.Registry
 	led      chan struct{} // a value each time it starts leading (Options.Started)
 	standby  chan struct{} // a value each time it starts standing by (Options.Standby)
+	admin    string        // its admin endpoint's address
+	id       atomic.Value  // string: its id, once it has led
 
 	stopOnce sync.Once
 	err      error
 }
 
 func (c *cluster) runMaster(t *testing.T) *runningMaster {
+	return runMasterConfig(t, c.cfg)
+}
+
+// runMasterConfig is runMaster with a config of the caller's.
+func runMasterConfig(t *testing.T, cfg *config.Config) *runningMaster {
 	ctx, cancel := context.WithCancel(context.Background())
+	ln, _ := listen(t)
 	// Buffers far larger than the terms of a test; the hooks never block
 	// the master.
 	rm := &runningMaster{cancel: cancel, done: make(chan error, 1), registry: admin.NewRegistry(),
-		led: make(chan struct{}, 16), standby: make(chan struct{}, 16)}
+		led: make(chan struct{}, 16), standby: make(chan struct{}, 16), admin: ln.Addr().String()}
 	notify := func(ch chan struct{}) {
 		select {
 		case ch <- struct{}{}:
@@ -43,8 +51,8 @@ func (c *cluster) runMaster(t *testing.T) *runningMaster {
 		}
 	}
 	go func() {
-		rm.done <- master.Run(ctx, master.Options{Config: c.cfg, Log: testLogger(t), Registry: rm.registry, AdminAddr: "127.0.0.1:0",
-			Started: func(*master.Daemon) { notify(rm.led) }, Standby: func() { notify(rm.standby) }})
+		rm.done <- master.Run(ctx, master.Options{Config: cfg, Log: testLogger(t), Registry: rm.registry, AdminListener: ln,
+			Started: func(d *master.Daemon) { rm.id.Store(d.ID); notify(rm.led) }, Standby: func() { notify(rm.standby) }})
 	}()
 	t.Cleanup(func() {
 		if err := rm.stop(); err != nil {

@@ -2,11 +2,13 @@ package master
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"os"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -77,56 +79,104 @@ var (
 // close the database pool last.
 func Run(ctx context.Context, o Options) error {
 	cfg, log := o.Config, o.Log.With("component", "master")
-	st, pool, err := openAndMigrate(ctx, cfg.Database.URL, int32(cfg.Database.MaxConns), log)
-	if err != nil {
-		if o.AdminListener != nil {
-			o.AdminListener.Close()
-		}
-		if ctx.Err() != nil {
-			return nil // stopped while waiting for the database
-		}
-		return err
-	}
-	defer pool.Close()
+	me := &self{id: masterID(), started: time.Now()}
 	m := &termMetrics{dispatch: dispatch.NewMetrics(o.Registry), persist: persist.NewMetrics(o.Registry), frontier: newMetrics(o.Registry)}
+	// The admin endpoint serves first, so an orchestrator sees the process
+	// alive (/healthz) and not ready (/readyz) while the database is down.
 	adminAddr := o.AdminAddr
 	if adminAddr == "" {
 		adminAddr = cfg.RPC.Manager.Addr()
 	}
 	var adm *admin.Server
 	if o.AdminListener != nil {
-		adm = admin.Serve(o.AdminListener, o.Registry, cfg.Metrics.Pprof, nil, o.Log.With("component", "admin"))
-	} else if adm, err = admin.Start(adminAddr, o.Registry, cfg.Metrics.Pprof, nil, o.Log.With("component", "admin")); err != nil {
+		adm = admin.Serve(o.AdminListener, o.Registry, cfg.Metrics.Pprof, me.ready, o.Log.With("component", "admin"))
+	} else {
+		var err error
+		if adm, err = admin.Start(adminAddr, o.Registry, cfg.Metrics.Pprof, me.ready, o.Log.With("component", "admin")); err != nil {
+			return err
+		}
+	}
+	defer func() {
+		if err := adm.Close(); err != nil {
+			log.Warn("admin server did not close cleanly", "err", err)
+		}
+	}()
+	st, pool, err := openAndMigrate(ctx, cfg.Database.URL, int32(cfg.Database.MaxConns), log)
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil // stopped while waiting for the database
+		}
 		return err
 	}
-	// The daemon's components, stopped in order: leading (or standing by)
-	// first, the admin endpoint last, so /metrics and /healthz answer
-	// while the master drains; the pool closes after both (deferred above).
-	return lifecycle.Run(ctx,
-		lifecycle.Stage{func(ctx context.Context) error { return leadTerms(ctx, o, st, pool, adm, m) }},
-		lifecycle.Stage{func(ctx context.Context) error {
-			<-ctx.Done()
-			if err := adm.Close(); err != nil {
-				log.Warn("admin server did not close cleanly", "err", err)
-			}
-			return nil
-		}})
+	defer pool.Close()
+	me.pool.Store(pool)
+	// Leading (or standing by) stops first; the admin endpoint closes
+	// after it (deferred above), so /metrics and /healthz answer while the
+	// master drains; the pool closes last.
+	err = leadTerms(ctx, o, st, pool, adm, m, me)
+	// A clean stop clears this master's heartbeat (and its leader status),
+	// so `master status` shows it stopped at once.
+	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	if ferr := st.ForgetMaster(fctx, me.id); ferr != nil {
+		log.Warn("clear heartbeat", "err", ferr)
+	}
+	return err
+}
+
+// self is this master's identity and role, shared by its loops and read
+// by /readyz.
+type self struct {
+	id      string
+	started time.Time
+	role    atomic.Value // store.MasterRole; unset while starting
+	pool    atomic.Pointer[pgxpool.Pool]
+}
+
+func (s *self) setRole(r store.MasterRole) { s.role.Store(r) }
+
+// ready answers /readyz: ready when the database answers and the master
+// knows its role (leader or standby).
+func (s *self) ready() (string, error) {
+	pool := s.pool.Load()
+	if pool == nil {
+		return "", errors.New("waiting for the database")
+	}
+	pctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	if err := pool.Ping(pctx); err != nil {
+		return "", fmt.Errorf("database unreachable: %w", err)
+	}
+	r, _ := s.role.Load().(store.MasterRole)
+	if r == "" {
+		return "", errors.New("starting")
+	}
+	return string(r), nil
 }
 
 // leadTerms waits as a standby until it holds the leader lock, leads a
 // term, and goes back to standby when the term ends without a shutdown
 // (lost lock, database failure while taking over).
-func leadTerms(ctx context.Context, o Options, st *store.Store, pool *pgxpool.Pool, adm *admin.Server, m *termMetrics) error {
+func leadTerms(ctx context.Context, o Options, st *store.Store, pool *pgxpool.Pool, adm *admin.Server, m *termMetrics, me *self) error {
 	log := o.Log.With("component", "master")
 	for {
-		lock, err := lead(ctx, pool, log, o.Standby)
+		lock, err := lead(ctx, pool, log, func() {
+			me.setRole(store.RoleStandby)
+			if o.Standby != nil {
+				o.Standby()
+			}
+		}, func(ctx context.Context) {
+			if err := st.Heartbeat(ctx, me.id, store.RoleStandby, me.started); err != nil && ctx.Err() == nil {
+				log.Warn("write heartbeat", "err", err)
+			}
+		})
 		if err != nil {
 			if ctx.Err() != nil {
 				return nil // stopped while standing by
 			}
 			return err
 		}
-		err = term(ctx, o, st, lock, adm, m)
+		err = term(ctx, o, st, lock, adm, m, me)
 		lock.Release()
 		switch {
 		case ctx.Err() != nil:
@@ -155,9 +205,9 @@ type termMetrics struct {
 
 // term is one leadership term: from taking the lock to stopping (ctx
 // cancelled) or losing the lock.
-func term(ctx context.Context, o Options, st *store.Store, lock *leaderLock, adm *admin.Server, m *termMetrics) error {
+func term(ctx context.Context, o Options, st *store.Store, lock *leaderLock, adm *admin.Server, m *termMetrics, me *self) error {
 	cfg, log := o.Config, o.Log.With("component", "master")
-	id := masterID()
+	id := me.id
 	if n, err := st.ReleaseAll(ctx); err != nil {
 		return fmt.Errorf("%w: %w", errTermDatabase, err)
 	} else if n > 0 {
@@ -206,6 +256,7 @@ func term(ctx context.Context, o Options, st *store.Store, lock *leaderLock, adm
 	started := time.Now()
 	log.Info("master leading", "id", id, "assistants", len(targets), "admin", adm.Addr(),
 		"database", cfg.Database.RedactedURL())
+	me.setRole(store.RoleLeader)
 	m.frontier.leader.Set(1)
 	defer m.frontier.leader.Set(0)
 
@@ -367,9 +418,11 @@ func tryLock(ctx context.Context, pool *pgxpool.Pool) (bool, *pgxpool.Conn, erro
 }
 
 // lead takes the leader lock, waiting as a standby while another master
-// holds it; standby (if not nil) is called when the waiting starts.
-func lead(ctx context.Context, pool *pgxpool.Pool, log *slog.Logger, standby func()) (*leaderLock, error) {
+// holds it; standby is called when the waiting starts, beat (a heartbeat)
+// every few seconds while it lasts.
+func lead(ctx context.Context, pool *pgxpool.Pool, log *slog.Logger, standby func(), beat func(context.Context)) (*leaderLock, error) {
 	waiting := false
+	var lastBeat time.Time
 	for {
 		ok, conn, err := tryLock(ctx, pool)
 		if err != nil {
@@ -384,9 +437,11 @@ func lead(ctx context.Context, pool *pgxpool.Pool, log *slog.Logger, standby fun
 			if !waiting {
 				log.Info("another master leads; waiting as standby")
 				waiting = true
-				if standby != nil {
-					standby()
-				}
+				standby()
+			}
+			if time.Since(lastBeat) >= standbyBeat {
+				beat(ctx)
+				lastBeat = time.Now()
 			}
 		}
 		if err := backoff.Sleep(ctx, backoff.Jitter(time.Second, 0.5)); err != nil {
@@ -394,6 +449,9 @@ func lead(ctx context.Context, pool *pgxpool.Pool, log *slog.Logger, standby fun
 		}
 	}
 }
+
+// standbyBeat is how often a standby writes its heartbeat.
+const standbyBeat = 5 * time.Second
 
 // rescueLoop returns expired leases to pending every interval (jittered)
 // until ctx is done.
@@ -411,5 +469,9 @@ func rescueLoop(ctx context.Context, st *store.Store, every time.Duration, log *
 
 func masterID() string {
 	host, _ := os.Hostname()
-	return fmt.Sprintf("%s:%d:%d", host, os.Getpid(), time.Now().Unix())
+	// The random part tells apart masters started in the same second by
+	// one process (tests) and a pid reused after a restart.
+	var r [3]byte
+	_, _ = rand.Read(r[:])
+	return fmt.Sprintf("%s:%d:%x", host, os.Getpid(), r)
 }

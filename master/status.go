@@ -17,6 +17,7 @@ type Report struct {
 	Stats      store.Stats
 	LastMinute int64 // results persisted in the last minute
 	Master     *store.MasterStatus
+	Masters    []store.MasterBeat // every running master, leader first
 	Now        time.Time
 	Crawls     []crawlProgress
 }
@@ -32,6 +33,9 @@ func ReadReport(ctx context.Context, st *store.Store) (Report, error) {
 		return r, err
 	}
 	if r.Crawls, err = readProgress(ctx, st); err != nil {
+		return r, err
+	}
+	if r.Masters, err = st.Masters(ctx); err != nil {
 		return r, err
 	}
 	ms, err := st.ReadStatus(ctx)
@@ -82,18 +86,14 @@ func (r Report) Write(w io.Writer) error {
 			return err
 		}
 	}
+	if err := r.writeMasters(w); err != nil {
+		return err
+	}
 	if r.Master == nil {
-		fmt.Fprintln(w, "\nmaster: none has run against this database yet")
 		return nil
 	}
 	m := r.Master
-	age := r.Now.Sub(m.UpdatedAt).Round(time.Second)
-	state := "leading"
-	if age > time.Minute {
-		state = "NOT RUNNING (no heartbeat)"
-	}
-	fmt.Fprintf(w, "\nmaster: %s, %s, started %s, heartbeat %s ago\n\n", m.MasterID, state,
-		m.StartedAt.Local().Format(time.DateTime), age)
+	fmt.Fprintf(w, "\nassistants, as leader %s saw them %s ago:\n\n", m.MasterID, r.Now.Sub(m.UpdatedAt).Round(time.Second))
 	tw = tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "assistant\tup\tslots\tbusy\tin-flight\tdispatched\tnote")
 	for _, a := range m.Assistants {
@@ -102,6 +102,33 @@ func (r Report) Write(w io.Writer) error {
 			note = "draining"
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%d\t%s\n", a.ID, yesNo(a.Up), a.Slots, a.Busy, a.InFlight, a.Dispatched, note)
+	}
+	return tw.Flush()
+}
+
+// staleBeat is the heartbeat age past which a master is shown as not
+// running: several missed beats (a leader beats every progress interval,
+// a standby every standbyBeat).
+const staleBeat = time.Minute
+
+// writeMasters lists every master with its role and heartbeat age. A
+// master that stopped cleanly removed its row; one whose heartbeat is old
+// died or lost the database.
+func (r Report) writeMasters(w io.Writer) error {
+	if len(r.Masters) == 0 {
+		_, err := fmt.Fprintln(w, "\nmasters: none running")
+		return err
+	}
+	fmt.Fprintln(w, "\nmasters:")
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "id\trole\tstarted\theartbeat\tnote")
+	for _, b := range r.Masters {
+		age := r.Now.Sub(b.UpdatedAt).Round(time.Second)
+		note := ""
+		if age > staleBeat {
+			note = "NOT RUNNING (no heartbeat)"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s ago\t%s\n", b.ID, b.Role, b.StartedAt.Local().Format(time.DateTime), age, note)
 	}
 	return tw.Flush()
 }

@@ -112,10 +112,14 @@ func run(args []string, stdout, stderr io.Writer) error {
 		if err := parse(fs, args, 0); err != nil {
 			return err
 		}
-		return withStore(ctx, *cfgPath, stderr, func(st *store.Store) error {
+		return withDB(ctx, *cfgPath, stderr, func(st *store.Store) error {
 			applied, err := store.Migrate(ctx, st.Pool())
 			if err != nil {
 				return err
+			}
+			if len(applied) == 0 {
+				fmt.Fprintln(stdout, "migrations: none to apply (the schema is current)")
+				return nil
 			}
 			fmt.Fprintf(stdout, "applied migrations: %v\n", applied)
 			return nil
@@ -273,6 +277,16 @@ func load(path string, stderr io.Writer) (*config.Config, *slog.Logger, error) {
 
 // withStore opens the database (applying migrations) for a one-shot command.
 func withStore(ctx context.Context, cfgPath string, stderr io.Writer, f func(*store.Store) error) error {
+	return withDB(ctx, cfgPath, stderr, func(st *store.Store) error {
+		if _, err := store.Migrate(ctx, st.Pool()); err != nil {
+			return err
+		}
+		return f(st)
+	})
+}
+
+// withDB opens the database as it is, for f to use.
+func withDB(ctx context.Context, cfgPath string, stderr io.Writer, f func(*store.Store) error) error {
 	cfg, _, err := load(cfgPath, stderr)
 	if err != nil {
 		return err
@@ -282,9 +296,6 @@ func withStore(ctx context.Context, cfgPath string, stderr io.Writer, f func(*st
 		return err
 	}
 	defer pool.Close()
-	if _, err := store.Migrate(ctx, pool); err != nil {
-		return err
-	}
 	return f(st)
 }
 

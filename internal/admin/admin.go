@@ -34,30 +34,43 @@ type Server struct {
 	log *slog.Logger
 }
 
-// Start listens on addr and serves in the background. healthy reports the
-// daemon's health for /healthz (nil: always healthy).
-func Start(addr string, reg *prometheus.Registry, pprofOn bool, healthy func() error, log *slog.Logger) (*Server, error) {
+// Ready answers /readyz: a short description of the daemon's state when
+// it can do its work (200), an error saying why not otherwise (503). nil:
+// ready whenever the process is.
+type Ready func() (string, error)
+
+// Start listens on addr and serves in the background.
+func Start(addr string, reg *prometheus.Registry, pprofOn bool, ready Ready, log *slog.Logger) (*Server, error) {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, fmt.Errorf("admin server: listen %s: %w", addr, err)
 	}
-	return Serve(ln, reg, pprofOn, healthy, log), nil
+	return Serve(ln, reg, pprofOn, ready, log), nil
 }
 
 // Serve is Start on a listener the caller opened (tests bind port 0 and
 // hand the listener over, so no other process can take the port between
 // choosing and binding it). The server owns ln from now on: Close closes it.
-func Serve(ln net.Listener, reg *prometheus.Registry, pprofOn bool, healthy func() error, log *slog.Logger) *Server {
+//
+// /healthz answers 200 while the process serves at all (a liveness probe:
+// restart me when it fails); /readyz asks ready (a readiness probe: send
+// me work, or count me, only when it succeeds).
+func Serve(ln net.Listener, reg *prometheus.Registry, pprofOn bool, ready Ready, log *slog.Logger) *Server {
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) {
-		if healthy != nil {
-			if err := healthy(); err != nil {
-				http.Error(w, err.Error(), http.StatusServiceUnavailable)
+		_, _ = w.Write([]byte("ok\n"))
+	})
+	mux.HandleFunc("/readyz", func(w http.ResponseWriter, _ *http.Request) {
+		state := "ready"
+		if ready != nil {
+			var err error
+			if state, err = ready(); err != nil {
+				http.Error(w, "not ready: "+err.Error(), http.StatusServiceUnavailable)
 				return
 			}
 		}
-		_, _ = w.Write([]byte("ok\n"))
+		_, _ = w.Write([]byte(state + "\n"))
 	})
 	if pprofOn {
 		mux.HandleFunc("/debug/pprof/", pprof.Index)

@@ -14,8 +14,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 )
 
-// Serve serves /metrics from the registry and /healthz from the health
-// function on a listener the caller bound, and Close releases it.
+// Serve serves /metrics from the registry, /healthz while it runs and
+// /readyz from the ready function on a listener the caller bound, and Close releases it.
 func TestServeOnListener(t *testing.T) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -30,12 +30,12 @@ func TestServeOnListener(t *testing.T) {
 		mu        sync.Mutex
 		unhealthy error
 	)
-	health := func() error {
+	ready := func() (string, error) {
 		mu.Lock()
 		defer mu.Unlock()
-		return unhealthy
+		return "leader", unhealthy
 	}
-	s := Serve(ln, reg, false, health, slog.New(slog.DiscardHandler))
+	s := Serve(ln, reg, false, ready, slog.New(slog.DiscardHandler))
 	if s.Addr() != ln.Addr().String() {
 		t.Fatalf("Addr() = %s, want the listener's %s", s.Addr(), ln.Addr())
 	}
@@ -66,7 +66,9 @@ func TestServeOnListener(t *testing.T) {
 	}{
 		{"/metrics", nil, 200, "admin_test_gauge 7"},
 		{"/healthz", nil, 200, "ok"},
-		{"/healthz", errors.New("database down"), 503, "database down"},
+		{"/healthz", errors.New("database down"), 200, "ok"}, // liveness: the process serves
+		{"/readyz", nil, 200, "leader"},
+		{"/readyz", errors.New("database down"), 503, "not ready: database down"},
 		{"/debug/pprof/", nil, 404, ""}, // pprof is off
 	}
 	for _, tc := range cases {
