@@ -132,7 +132,7 @@ func Run(ctx context.Context, o Options) error {
 			return fmt.Errorf("admin server: listen %s: %w", metricsAddr, err)
 		}
 	}
-	adm := admin.Serve(mln, o.Registry, o.Config.Metrics.Pprof, nil, o.Log.With("component", "admin"))
+	adm := admin.Serve(mln, o.Registry, o.Config.Metrics.Pprof, srv.Ready, o.Log.With("component", "admin"))
 	defer adm.Close()
 	serveErr := make(chan error, 1)
 	served = true
@@ -180,7 +180,8 @@ func listenHost(listen string) string {
 
 // NewGRPCServer builds the assistant's gRPC server: panic recovery and
 // logging interceptors, keepalive enforcement matching the master's client
-// parameters, the health service and reflection.
+// parameters, the health service (NOT_SERVING once srv drains) and
+// reflection.
 func NewGRPCServer(srv *Server, log *slog.Logger) *grpc.Server {
 	gs := grpc.NewServer(
 		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 10 * time.Second, PermitWithoutStream: true}),
@@ -190,9 +191,10 @@ func NewGRPCServer(srv *Server, log *slog.Logger) *grpc.Server {
 		grpc.ChainStreamInterceptor(recoverStream(log)),
 	)
 	pb.RegisterAssistantServer(gs, srv)
-	hs := health.NewServer()
+	hs := health.NewServer() // the whole server ("") is SERVING from the start
 	hs.SetServingStatus(pb.Assistant_ServiceDesc.ServiceName, healthpb.HealthCheckResponse_SERVING)
 	healthpb.RegisterHealthServer(gs, hs)
+	srv.health = hs
 	reflection.Register(gs)
 	return gs
 }

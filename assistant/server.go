@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/health"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/durationpb"
 	"google.golang.org/protobuf/types/known/timestamppb"
@@ -78,6 +79,7 @@ type Server struct {
 	draining bool
 	master   string // the id of the master that polled last
 	running  sync.WaitGroup
+	health   *health.Server // set by NewGRPCServer; NOT_SERVING from Drain on
 }
 
 type slot struct {
@@ -93,6 +95,17 @@ func NewServer(id string, n int, f crawl.Fetcher, bodyCap int64, log *slog.Logge
 	}
 	m.Slots.Set(float64(n))
 	return &Server{id: id, fetcher: f, bodyCap: bodyCap, log: log, m: m, slots: make([]slot, n)}
+}
+
+// Ready answers the admin endpoint's /readyz: ready while it takes
+// batches, not once it drains.
+func (s *Server) Ready() (string, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.draining {
+		return "", errors.New("draining")
+	}
+	return "serving", nil
 }
 
 // ReportIdleWorker reports the slots that hold no batch. It takes a lock
@@ -218,6 +231,12 @@ func (s *Server) releaseSlot(i int) {
 func (s *Server) Drain(ctx context.Context) {
 	s.mu.Lock()
 	s.draining = true
+	if s.health != nil {
+		// From now on health checks say NOT_SERVING (and keep saying it:
+		// Shutdown ignores later updates), so a load balancer or an
+		// orchestrator stops counting this assistant at once.
+		s.health.Shutdown()
+	}
 	busy := 0
 	for _, sl := range s.slots {
 		if sl.batchID != "" {

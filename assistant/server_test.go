@@ -15,6 +15,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/status"
 
 	"github.com/crawlmaster/crawlmaster/assistant"
@@ -66,6 +67,7 @@ func (g *gate) Fetch(ctx context.Context, req crawl.Request) *crawl.Result {
 type env struct {
 	srv    *assistant.Server
 	client pb.AssistantClient
+	health healthpb.HealthClient
 }
 
 func newEnv(t *testing.T, slots int, f crawl.Fetcher) *env {
@@ -84,7 +86,7 @@ func newEnv(t *testing.T, slots int, f crawl.Fetcher) *env {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { conn.Close() })
-	return &env{srv: srv, client: pb.NewAssistantClient(conn)}
+	return &env{srv: srv, client: pb.NewAssistantClient(conn), health: healthpb.NewHealthClient(conn)}
 }
 
 func batch(id string, slot uint32, urls ...string) *pb.CrawlRequest {
@@ -252,11 +254,19 @@ func TestSlotFreeWhenStreamEnds(t *testing.T) {
 	}
 }
 
-// Drain: reports draining with no idle slots, refuses new batches, lets the
-// running batch finish within the grace period.
+// Drain: reports draining with no idle slots (and NOT_SERVING to health
+// checks), refuses new batches, lets the running batch finish within the
+// grace period.
 func TestDrainLetsRunningBatchFinish(t *testing.T) {
 	g := newGate()
 	e := newEnv(t, 2, g)
+	if h, err := e.health.Check(context.Background(), &healthpb.HealthCheckRequest{Service: pb.Assistant_ServiceDesc.ServiceName}); err != nil ||
+		h.GetStatus() != healthpb.HealthCheckResponse_SERVING {
+		t.Fatalf("health before draining: %v, %v; want SERVING", h.GetStatus(), err)
+	}
+	if state, err := e.srv.Ready(); err != nil {
+		t.Fatalf("Ready before draining: %q, %v", state, err)
+	}
 	s, err := e.client.Crawl(context.Background(), batch("b", 0, "http://a.test/"))
 	if err != nil {
 		t.Fatal(err)
@@ -276,6 +286,17 @@ func TestDrainLetsRunningBatchFinish(t *testing.T) {
 	}
 	if r := e.idle(t); len(r.GetIdleSlots()) != 0 {
 		t.Fatalf("draining assistant reports idle slots: %v", r)
+	}
+	// Health says so too, for the server and for the Assistant service,
+	// and /readyz.
+	for _, svc := range []string{"", pb.Assistant_ServiceDesc.ServiceName} {
+		h, err := e.health.Check(context.Background(), &healthpb.HealthCheckRequest{Service: svc})
+		if err != nil || h.GetStatus() != healthpb.HealthCheckResponse_NOT_SERVING {
+			t.Errorf("health of %q while draining: %v, %v; want NOT_SERVING", svc, h.GetStatus(), err)
+		}
+	}
+	if _, err := e.srv.Ready(); err == nil {
+		t.Error("Ready while draining: no error")
 	}
 	s2, err := e.client.Crawl(context.Background(), batch("late", 1, "http://b.test/"))
 	if err == nil {
