@@ -231,6 +231,9 @@ fetch:
   timeout: 2s
   connect_timeout: 1s
   robots_timeout: 2s
+  # A host whose robots.txt fetch failed (a timeout on a loaded CI
+  # machine) is retried after this, not after the 5m default.
+  robots_error_ttl: 1s
   default_delay: 0s
   shutdown_grace: 5s
   resolve: ["*.test=%s"]
