@@ -13,9 +13,11 @@
 //   - Otherwise the repository's private cluster is started with
 //     scripts/pg.sh start (once per test process; concurrent starts from
 //     several test binaries are serialised by the script's flock) and its URL,
-//     postgres://crawlmaster@127.0.0.1:15432/crawlmaster?sslmode=disable by
-//     default, is used. CRAWLMASTER_PGDATA and CRAWLMASTER_PGPORT are honoured
-//     because the script reads them.
+//     postgres://crawlmaster@127.0.0.1:15432/crawlmaster?sslmode=disable&passfile=<repo>/.data/pg.pgpass
+//     by default, is used. CRAWLMASTER_PGDATA and CRAWLMASTER_PGPORT are
+//     honoured because the script reads them. The role crawlmaster logs in
+//     with the scram-sha-256 password kept in that pgpass file; it is not a
+//     superuser but may create databases, and drop those it created.
 //
 // If no server can be had, the test fails via t.Fatalf: database tests are
 // never skipped silently.

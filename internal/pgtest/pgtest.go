@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 )
 
 // EnvURL names the environment variable that, when set, points the tests at an
@@ -261,10 +262,25 @@ func createDatabase(ctx context.Context, base, name, strategy string) error {
 	if serverMajor(conn) >= 15 {
 		sql += " STRATEGY " + strategy
 	}
-	if _, err := conn.Exec(ctx, sql); err != nil {
-		return fmt.Errorf("%s: %v", sql, err)
+	// A connection still starting up has no role yet, and a role that is
+	// not a superuser may not terminate it (SQLSTATE 42501, "must be a
+	// member of the role whose process is being terminated"): a moment
+	// later it has one, ours, and can be terminated.
+	for attempt := 0; ; attempt++ {
+		_, err := conn.Exec(ctx, sql)
+		var pgErr *pgconn.PgError
+		if err == nil {
+			return nil
+		}
+		if !errors.As(err, &pgErr) || pgErr.Code != "42501" || attempt == 10 {
+			return fmt.Errorf("%s: %v", sql, err)
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("%s: %v", sql, err)
+		case <-time.After(100 * time.Millisecond):
+		}
 	}
-	return nil
 }
 
 func dropDatabase(ctx context.Context, base, name string) error {
