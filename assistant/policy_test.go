@@ -2,7 +2,6 @@ package assistant_test
 
 import (
 	"context"
-	"io"
 	"sync"
 	"testing"
 	"time"
@@ -53,17 +52,7 @@ func TestPolicyAndLinks(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var got []*pb.CrawlResult
-	for {
-		r, err := s.Recv()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		got = append(got, r)
-	}
+	got := recvAll(t, s)
 	wantReqs := []crawl.Request{
 		{URL: "http://a.test/", MaxLinks: 50, Sitemaps: true},
 		{URL: "http://b.test/", FollowRedirects: true, MaxLinks: 100000},

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"os"
 	"runtime/debug"
 	"strconv"
 	"time"
@@ -12,6 +13,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/keepalive"
@@ -22,6 +24,8 @@ import (
 	"github.com/crawlmaster/crawlmaster/internal/admin"
 	"github.com/crawlmaster/crawlmaster/internal/config"
 	"github.com/crawlmaster/crawlmaster/internal/gctune"
+	"github.com/crawlmaster/crawlmaster/internal/mtls"
+	"github.com/crawlmaster/crawlmaster/internal/wire"
 	pb "github.com/crawlmaster/crawlmaster/proto/crawlmaster/v1"
 )
 
@@ -49,6 +53,11 @@ type Options struct {
 	Registry        *prometheus.Registry
 	// Started, if set, is called with the bound addresses once serving.
 	Started func(grpcAddr, metricsAddr string)
+	// TLS overrides the files of the assistant's certificate, key and CA
+	// (empty fields: those in rpc.yaml's tls.dir for its entry).
+	TLS mtls.Files
+	// Reload, when a value arrives (SIGHUP), reloads the certificates.
+	Reload <-chan os.Signal
 }
 
 // FindEntry picks this assistant's rpc.yaml entry for a listen address.
@@ -116,13 +125,21 @@ func Run(ctx context.Context, o Options) error {
 	if err != nil {
 		return err
 	}
-	srv := NewServer(entry.ID(), int(entry.Workers), fetcher, int64(fc.BodyCap), log, NewMetrics(o.Registry))
+	lim := Limits{BodyCap: int64(fc.BodyCap), MaxTasks: o.Config.Dispatch.BatchSize}
+	srv := NewServer(entry.ID(), int(entry.Workers), fetcher, lim, log, NewMetrics(o.Registry))
 	if ln == nil {
 		if ln, err = net.Listen("tcp", listen); err != nil {
 			return fmt.Errorf("listen %s: %w", listen, err)
 		}
 	}
-	gs := NewGRPCServer(srv, log)
+	tctx, stopTLS := context.WithCancel(ctx)
+	creds, waitTLS, err := serverCredentials(tctx, o, entry, ln.Addr().String(), log)
+	if err != nil {
+		stopTLS()
+		return err
+	}
+	defer func() { stopTLS(); waitTLS() }() // the certificate reload loop
+	gs := NewGRPCServer(srv, creds, log)
 	if mln == nil {
 		metricsAddr := o.MetricsListen
 		if metricsAddr == "" {
@@ -178,15 +195,18 @@ func listenHost(listen string) string {
 	return h
 }
 
-// NewGRPCServer builds the assistant's gRPC server: panic recovery and
-// logging interceptors, keepalive enforcement matching the master's client
-// parameters, the health service (NOT_SERVING once srv drains) and
-// reflection.
-func NewGRPCServer(srv *Server, log *slog.Logger) *grpc.Server {
+// NewGRPCServer builds the assistant's gRPC server on creds (mutual TLS,
+// see serverCredentials): panic recovery and logging interceptors,
+// keepalive enforcement matching the master's client parameters, message
+// size bounds from srv's limits, the health service (NOT_SERVING once srv
+// drains) and reflection (behind the same authentication).
+func NewGRPCServer(srv *Server, creds credentials.TransportCredentials, log *slog.Logger) *grpc.Server {
 	gs := grpc.NewServer(
+		grpc.Creds(creds),
 		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 10 * time.Second, PermitWithoutStream: true}),
 		grpc.KeepaliveParams(keepalive.ServerParameters{Time: 30 * time.Second, Timeout: 10 * time.Second}),
-		grpc.MaxRecvMsgSize(8<<20),
+		grpc.MaxRecvMsgSize(wire.MaxRequestBytes(srv.lim.MaxTasks)),
+		grpc.MaxSendMsgSize(wire.MaxResultBytes(srv.lim.BodyCap)),
 		grpc.ChainUnaryInterceptor(recoverUnary(log)),
 		grpc.ChainStreamInterceptor(recoverStream(log)),
 	)

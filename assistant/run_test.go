@@ -7,17 +7,21 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/status"
 
 	"github.com/crawlmaster/crawlmaster/assistant"
 	"github.com/crawlmaster/crawlmaster/crawl/fetchconfig"
 	"github.com/crawlmaster/crawlmaster/internal/config"
+	"github.com/crawlmaster/crawlmaster/internal/mtls"
 	pb "github.com/crawlmaster/crawlmaster/proto/crawlmaster/v1"
 )
 
@@ -63,8 +67,16 @@ func TestRunClosesIdleConnections(t *testing.T) {
 	cfg.RPC.Manager.Port = 1 // the master's, not bound here
 	cfg.RPC.Assistants = []config.Assistant{{Address: "127.0.0.1", Port: ln.Addr().(*net.TCPAddr).Port, Workers: 1}}
 	cfg.Fetch.Resolve = []fetchconfig.ResolveRule{{Pattern: "*.test", Addr: site.Listener.Addr().String()}}
+	cfg.Fetch.AllowedNetworks = []fetchconfig.Network{{Prefix: netip.MustParsePrefix("127.0.0.0/8")}} // the site's
 	cfg.Fetch.DefaultDelay = 0
 	cfg.Fetch.ShutdownGrace = time.Second
+	// Mutual TLS, as deployed: the certificates `master certs` writes.
+	cfg.TLS.Dir = t.TempDir()
+	set := mtls.FileSet{Dir: cfg.TLS.Dir}
+	if _, err := mtls.Issue(set, mtls.IssueOptions{MasterName: cfg.TLS.MasterName,
+		Assistants: []string{cfg.RPC.Assistants[0].ID()}, Validity: time.Hour}); err != nil {
+		t.Fatal(err)
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	done := make(chan error, 1)
@@ -73,22 +85,30 @@ func TestRunClosesIdleConnections(t *testing.T) {
 			Log: slog.New(slog.DiscardHandler), Registry: prometheus.NewRegistry()})
 	}()
 
-	conn, err := grpc.NewClient(ln.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	// A client without the master's certificate is refused.
+	plain, err := grpc.NewClient(ln.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
 	if err != nil {
 		t.Fatal(err)
 	}
+	defer plain.Close()
+	if _, err := pb.NewAssistantClient(plain).ReportIdleWorker(ctx, &pb.ReportIdleWorkerRequest{}); status.Code(err) != codes.Unavailable {
+		t.Fatalf("a plaintext client: %v, want Unavailable (no TLS handshake)", err)
+	}
+	r, err := mtls.NewReloader(set.Master(), slog.New(slog.DiscardHandler), mtls.NewMetrics(prometheus.NewRegistry()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn, err := grpc.NewClient(ln.Addr().String(), grpc.WithTransportCredentials(
+		mtls.ClientCredentials(r, "127.0.0.1", slog.New(slog.DiscardHandler), mtls.NewMetrics(prometheus.NewRegistry()))))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
 	s, err := pb.NewAssistantClient(conn).Crawl(ctx, batch("b", 0, "http://a.test/"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	for {
-		r, err := s.Recv()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
+	for _, r := range recvAll(t, s) {
 		if r.GetDisposition() == pb.Disposition_DISPOSITION_STARTED {
 			continue // announces the fetch; the result follows
 		}

@@ -21,8 +21,16 @@ import (
 	pb "github.com/crawlmaster/crawlmaster/proto/crawlmaster/v1"
 )
 
-// MaxBatch bounds the URLs in one Crawl request.
-const MaxBatch = 10000
+// Limits bound what one Crawl call may ask and send.
+type Limits struct {
+	// BodyCap bounds the bytes of body sent per result (and so, with the
+	// links, the size of a result message).
+	BodyCap int64
+	// MaxTasks bounds the URLs in one Crawl request: rpc.yaml's
+	// dispatch.batch_size, the most the master ever sends. A request with
+	// more is refused (BAD_BATCH) before anything is fetched.
+	MaxTasks int
+}
 
 // Errors returned by Crawl when it refuses a batch before fetching
 // anything, encoded for the wire by one table (refusals).
@@ -70,7 +78,7 @@ type Server struct {
 
 	id      string
 	fetcher crawl.Fetcher
-	bodyCap int64
+	lim     Limits
 	log     *slog.Logger
 	m       *Metrics
 
@@ -88,13 +96,13 @@ type slot struct {
 }
 
 // NewServer creates a server with n slots. id is the assistant's advertised
-// address ("host:port"); bodyCap bounds the bytes of body sent per result.
-func NewServer(id string, n int, f crawl.Fetcher, bodyCap int64, log *slog.Logger, m *Metrics) *Server {
+// address ("host:port").
+func NewServer(id string, n int, f crawl.Fetcher, lim Limits, log *slog.Logger, m *Metrics) *Server {
 	if m == nil {
 		m = NewMetrics(nil)
 	}
 	m.Slots.Set(float64(n))
-	return &Server{id: id, fetcher: f, bodyCap: bodyCap, log: log, m: m, slots: make([]slot, n)}
+	return &Server{id: id, fetcher: f, lim: lim, log: log, m: m, slots: make([]slot, n)}
 }
 
 // Ready answers the admin endpoint's /readyz: ready while it takes
@@ -133,7 +141,7 @@ func (s *Server) ReportIdleWorker(ctx context.Context, req *pb.ReportIdleWorkerR
 // slot is freed before the stream ends, so a master that sees the end may
 // send the next batch at once.
 func (s *Server) Crawl(req *pb.CrawlRequest, stream pb.Assistant_CrawlServer) error {
-	if err := validate(req); err != nil {
+	if err := s.validate(req); err != nil {
 		return refusalStatus(err)
 	}
 	ctx, cancel := context.WithCancelCause(stream.Context())
@@ -143,7 +151,7 @@ func (s *Server) Crawl(req *pb.CrawlRequest, stream pb.Assistant_CrawlServer) er
 	}
 	defer s.releaseSlot(int(req.GetSlot()))
 	start := time.Now()
-	sendCap := min(req.GetSendBodyCap(), s.bodyCap)
+	sendCap := min(req.GetSendBodyCap(), s.lim.BodyCap)
 	var sent, cancelled int
 	// The STARTED message of the task being fetched; Fetch sends it from
 	// this goroutine, so the stream is never written concurrently.
@@ -183,10 +191,10 @@ func (s *Server) Crawl(req *pb.CrawlRequest, stream pb.Assistant_CrawlServer) er
 	return nil
 }
 
-func validate(req *pb.CrawlRequest) error {
+func (s *Server) validate(req *pb.CrawlRequest) error {
 	n := len(req.GetTasks())
-	if n == 0 || n > MaxBatch {
-		return fmt.Errorf("%w: %d tasks (want 1..%d)", ErrInvalidBatch, n, MaxBatch)
+	if n == 0 || n > s.lim.MaxTasks {
+		return fmt.Errorf("%w: %d tasks, the most one batch may hold is %d (dispatch.batch_size)", ErrInvalidBatch, n, s.lim.MaxTasks)
 	}
 	if req.GetBatchId() == "" {
 		return fmt.Errorf("%w: empty batch_id", ErrInvalidBatch)

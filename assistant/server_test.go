@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -64,6 +65,25 @@ func (g *gate) Fetch(ctx context.Context, req crawl.Request) *crawl.Result {
 	}
 }
 
+// recvAll receives a Crawl stream's messages up to its clean end.
+func recvAll(t *testing.T, s grpc.ServerStreamingClient[pb.CrawlResult]) []*pb.CrawlResult {
+	t.Helper()
+	var got []*pb.CrawlResult
+	for {
+		r, err := s.Recv()
+		if err == io.EOF {
+			return got
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, r)
+	}
+}
+
+// testMaxTasks is the assistants' dispatch.batch_size in these tests.
+const testMaxTasks = 8
+
 type env struct {
 	srv    *assistant.Server
 	client pb.AssistantClient
@@ -72,9 +92,17 @@ type env struct {
 
 func newEnv(t *testing.T, slots int, f crawl.Fetcher) *env {
 	t.Helper()
+	return newEnvMetrics(t, slots, f, nil)
+}
+
+// newEnvMetrics is newEnv with the assistant's metrics (nil: unregistered).
+func newEnvMetrics(t *testing.T, slots int, f crawl.Fetcher, m *assistant.Metrics) *env {
+	t.Helper()
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	srv := assistant.NewServer("test:1", slots, f, 1<<20, log, nil)
-	gs := assistant.NewGRPCServer(srv, log)
+	srv := assistant.NewServer("test:1", slots, f, assistant.Limits{BodyCap: 1 << 20, MaxTasks: testMaxTasks}, log, m)
+	// The batch logic under test does not depend on the transport; mutual
+	// TLS has its own tests (internal/mtls) and runs in the end-to-end ones.
+	gs := assistant.NewGRPCServer(srv, insecure.NewCredentials(), log)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -141,6 +169,8 @@ func TestCrawlRejectsBadRequests(t *testing.T) {
 		{batch("b2", 0), codes.InvalidArgument, pb.RefusalReason_REFUSAL_REASON_BAD_BATCH},
 		{batch("", 0, "http://a.test/"), codes.InvalidArgument, pb.RefusalReason_REFUSAL_REASON_BAD_BATCH},
 		{batch("b3", 0, ""), codes.InvalidArgument, pb.RefusalReason_REFUSAL_REASON_BAD_BATCH},
+		// More tasks than dispatch.batch_size.
+		{batch("b4", 0, slices.Repeat([]string{"http://a.test/"}, testMaxTasks+1)...), codes.InvalidArgument, pb.RefusalReason_REFUSAL_REASON_BAD_BATCH},
 	}
 	for _, c := range cases {
 		s, err := e.client.Crawl(context.Background(), c.req)
@@ -151,6 +181,18 @@ func TestCrawlRejectsBadRequests(t *testing.T) {
 		if status.Code(err) != c.code || !refused || reason != c.reason {
 			t.Errorf("Crawl(%v): got %v (refusal %s, %v), want code %v, reason %s", c.req, err, reason, refused, c.code, c.reason)
 		}
+	}
+	// A request beyond the message bound (tasks of 400 KB URLs) is cut
+	// off by gRPC before it is read whole.
+	huge := "http://a.test/" + strings.Repeat("x", 400<<10)
+	hctx, hcancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer hcancel()
+	s, err := e.client.Crawl(hctx, batch("b5", 0, slices.Repeat([]string{huge}, testMaxTasks)...))
+	if err == nil {
+		_, err = s.Recv()
+	}
+	if status.Code(err) != codes.ResourceExhausted {
+		t.Errorf("an oversized request: %v, want ResourceExhausted", err)
 	}
 	// A busy slot is refused, another slot is not.
 	ctx, cancel := context.WithCancel(context.Background())

@@ -2,7 +2,6 @@ package assistant_test
 
 import (
 	"context"
-	"io"
 	"slices"
 	"strings"
 	"testing"
@@ -37,14 +36,7 @@ func TestCrawlAnnouncesEachRequestedPage(t *testing.T) {
 		t.Fatal(err)
 	}
 	var got []string
-	for {
-		r, err := s.Recv()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
+	for _, r := range recvAll(t, s) {
 		got = append(got, r.GetUrl()+" "+r.GetDisposition().String())
 		if r.GetDisposition() == pb.Disposition_DISPOSITION_STARTED && (r.GetLeaseToken() == 0 || r.GetUrlId() == 0) {
 			t.Errorf("STARTED message without its task's ids: %v", r)

@@ -14,6 +14,7 @@ import (
 	"syscall"
 
 	"github.com/crawlmaster/crawlmaster/crawl/errclass"
+	"github.com/crawlmaster/crawlmaster/crawl/netguard"
 )
 
 // classedError carries a class decided by this package (robots verdicts,
@@ -48,6 +49,9 @@ func Classify(err error) errclass.Class {
 	var ce *classedError
 	if errors.As(err, &ce) {
 		return ce.class
+	}
+	if errors.Is(err, netguard.ErrBlocked) { // the dialer's guard refused the address
+		return errclass.BlockedAddress
 	}
 	if errors.Is(err, context.Canceled) {
 		return errclass.Canceled
@@ -114,7 +118,8 @@ func Classify(err error) errclass.Class {
 		strings.Contains(msg, "flate: corrupt input"),
 		strings.Contains(msg, "http2: "),
 		strings.Contains(msg, "stream error"),
-		strings.Contains(msg, "too many transfer encodings"):
+		strings.Contains(msg, "too many transfer encodings"),
+		strings.Contains(msg, "server response headers exceeded"): // MaxHeaderBytes
 		return errclass.Protocol
 	case strings.Contains(msg, "connection reset"), strings.Contains(msg, "broken pipe"),
 		strings.Contains(msg, "server closed idle connection"):

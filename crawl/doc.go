@@ -75,6 +75,22 @@
 // resent; the fetch ends with the read error's class (conn_reset, usually)
 // and the master's retry policy decides. See replay.go for how.
 //
+// # Hostile servers
+//
+// Every connection (page, redirect hop, robots.txt, sitemap) is dialled
+// through a net.Dialer whose control hook is package netguard's: an
+// address of a special-purpose range (loopback, private, link-local,
+// reserved..., and their IPv4-mapped and NAT64 forms) is refused before
+// the connect, unless Config.AllowedNetworks lists it, and the fetch ends
+// as errclass.BlockedAddress (permanent; counted in
+// crawl_fetch_errors_total{class="blocked_address"}). The check runs on
+// the address actually dialled, so DNS names and DNS rebinding are
+// covered, and the Resolve override does not bypass it. The Transport
+// asks for and decodes gzip only, and the body cap applies to the decoded
+// bytes (a gzip bomb is cut at BodyCap); a response's header section is
+// capped at MaxHeaderBytes (errclass.Protocol). Error strings have the
+// userinfo of any URL in them redacted (urlnorm.Redact).
+//
 // # Links
 //
 // With Request.MaxLinks > 0, a 2xx HTML body (by Content-Type, or sniffed

@@ -9,6 +9,7 @@ import (
 
 	"github.com/crawlmaster/crawlmaster/crawl/errclass"
 	"github.com/crawlmaster/crawlmaster/crawl/fetchconfig"
+	"github.com/crawlmaster/crawlmaster/crawl/urlnorm"
 )
 
 // Request is one fetch: a URL and what the caller wants beyond the page.
@@ -144,7 +145,7 @@ func newResult(url string) *Result {
 func (r *Result) fail(class errclass.Class, err error) *Result {
 	r.Class = class
 	if err != nil {
-		r.Err = err.Error()
+		r.Err = urlnorm.Redact(err.Error()) // net/http's errors quote the URL
 	}
 	return r
 }
@@ -180,7 +181,11 @@ type Deps struct {
 // New does no I/O. The returned Fetcher also has a CloseIdleConnections()
 // method for shutdown. When cfg.Resolve is set it logs a warning, because a
 // forgotten override silently closes the world.
-func New(cfg fetchconfig.Config, d Deps) (Fetcher, error) {
+func New(cfg fetchconfig.Config, d Deps) (Fetcher, error) { return newStack(cfg, d, nil) }
+
+// newStack is New; afterGuard (tests only) sees every address the
+// SSRF guard lets through, before connecting, and may refuse it.
+func newStack(cfg fetchconfig.Config, d Deps, afterGuard func(network, address string) error) (Fetcher, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("crawl: invalid configuration: %w", err)
 	}
@@ -191,7 +196,7 @@ func New(cfg fetchconfig.Config, d Deps) (Fetcher, error) {
 	if clock == nil {
 		clock = SystemClock{}
 	}
-	h := newHTTPFetcher(cfg, logger)
+	h := newHTTPFetcher(cfg, logger, afterGuard)
 	p := newPoliteness(cfg, clock, h)
 	r := newRobots(cfg, clock, logger, d.Metrics, h, p)
 	h.checkHop = r.checkHop
@@ -219,7 +224,7 @@ func (s *safeFetcher) CloseIdleConnections() { s.closeIdle() }
 func (s *safeFetcher) Fetch(ctx context.Context, req Request) (res *Result) {
 	defer func() {
 		if p := recover(); p != nil {
-			s.logger.Error("crawl: panic in fetch", "url", req.URL, "panic", p, "stack", string(debug.Stack()))
+			s.logger.Error("crawl: panic in fetch", "url", urlnorm.Redact(req.URL), "panic", p, "stack", string(debug.Stack()))
 			res = newResult(req.URL).fail(errclass.Other, fmt.Errorf("internal error: panic: %v", p))
 		}
 	}()

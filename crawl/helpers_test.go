@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"strings"
 	"sync"
 	"testing"
@@ -31,9 +32,20 @@ type site struct {
 	conns    int // TCP connections accepted
 }
 
-func newSite(t testing.TB) *site {
+func newSite(t testing.TB) *site { return newSiteOn(t, "") }
+
+// newSiteOn is newSite listening on addr ("": 127.0.0.1, a free port).
+func newSiteOn(t testing.TB, addr string) *site {
 	s := &site{t: t, counts: map[string]int{}, handlers: map[string]http.HandlerFunc{}}
 	s.srv = httptest.NewUnstartedServer(s)
+	if addr != "" {
+		ln, err := net.Listen("tcp", addr)
+		if err != nil {
+			t.Fatalf("listen %s: %v", addr, err)
+		}
+		s.srv.Listener.Close()
+		s.srv.Listener = ln
+	}
 	s.srv.Config.ConnState = func(c net.Conn, st http.ConnState) {
 		if st == http.StateNew {
 			s.mu.Lock()
@@ -102,12 +114,18 @@ func (s *site) connCount() int {
 	return s.conns
 }
 
+// loopbackV4 is the allow-list of tests whose servers listen on 127.0.0.1:
+// the resolve override does not lift the SSRF guard.
+var loopbackV4 = []fetchconfig.Network{{Prefix: netip.MustParsePrefix("127.0.0.0/8")}}
+
 // testConfig routes *.test (and any extra rules) to addr, with no
-// politeness delay and short timeouts so failures are fast.
+// politeness delay and short timeouts so failures are fast, and allows
+// loopback (127.0.0.0/8), where the tests' servers listen.
 func testConfig(addr string) fetchconfig.Config {
 	cfg := fetchconfig.Default()
 	cfg.UserAgent = "testbot/1.0 (+https://example.invalid/bot)"
 	cfg.Resolve = []fetchconfig.ResolveRule{{Pattern: "*.test", Addr: addr}}
+	cfg.AllowedNetworks = loopbackV4
 	cfg.DefaultDelay = 0
 	cfg.ConnectTimeout = 2 * time.Second
 	cfg.Timeout = 5 * time.Second

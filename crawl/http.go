@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -17,6 +16,8 @@ import (
 
 	"github.com/crawlmaster/crawlmaster/crawl/errclass"
 	"github.com/crawlmaster/crawlmaster/crawl/fetchconfig"
+	"github.com/crawlmaster/crawlmaster/crawl/netguard"
+	"github.com/crawlmaster/crawlmaster/crawl/urlnorm"
 )
 
 // MaxRetryAfter caps Result.RetryAfter so a bogus header cannot park a URL
@@ -26,6 +27,12 @@ const MaxRetryAfter = 24 * time.Hour
 // maxRobotsRedirects follows Google: at least five hops for robots.txt,
 // then treat it as not found.
 const maxRobotsRedirects = 5
+
+// MaxHeaderBytes caps a response's header section (status line and
+// headers; for HTTP/2 the decoded header list): a longer one ends the
+// fetch as errclass.Protocol (a robots.txt one makes the origin
+// unavailable).
+const MaxHeaderBytes = 256 << 10
 
 // idleConnTimeout keeps a host's connection long enough for robots.txt then
 // the page (and the next page after a politeness delay) to reuse it.
@@ -40,6 +47,7 @@ var (
 // politeness except the checkHop hook called on every redirect.
 type httpFetcher struct {
 	cfg            fetchconfig.Config
+	dialer         *dialer // every connection: resolve override, SSRF guard
 	transport      *http.Transport
 	client         *http.Client // pages: redirect policy + robots hop hook
 	noFollowClient *http.Client // pages of Request.FollowRedirects false: the 3xx is the answer
@@ -59,17 +67,15 @@ type httpFetcher struct {
 	bufPool sync.Pool // *[]byte read buffers for bodies of unknown length
 }
 
-func newHTTPFetcher(cfg fetchconfig.Config, logger *slog.Logger) *httpFetcher {
-	d := &dialer{
-		d: net.Dialer{
-			Timeout:   cfg.ConnectTimeout,
-			KeepAlive: 30 * time.Second,
-		},
-		rules: newRuleIndex(cfg.Resolve),
-	}
+func newHTTPFetcher(cfg fetchconfig.Config, logger *slog.Logger, afterGuard func(network, address string) error) *httpFetcher {
+	d := newDialer(cfg.ConnectTimeout, newRuleIndex(cfg.Resolve), netguard.New(cfg.AllowedPrefixes()), afterGuard)
 	if d.rules != nil {
 		logger.Warn("resolver override ON", "rules", d.rules.String(),
 			"effect", "DNS is bypassed; hosts matching no rule fail as dns_not_found")
+	}
+	if len(cfg.AllowedNetworks) > 0 {
+		logger.Info("special-purpose networks allowed", "allowed_networks", fmt.Sprint(cfg.AllowedPrefixes()),
+			"effect", "addresses of these networks are fetched although loopback, private, link-local or reserved")
 	}
 	tr := &http.Transport{
 		Proxy:                  nil, // a crawler must not silently go through $HTTP_PROXY
@@ -80,10 +86,11 @@ func newHTTPFetcher(cfg fetchconfig.Config, logger *slog.Logger) *httpFetcher {
 		IdleConnTimeout:        idleConnTimeout,
 		TLSHandshakeTimeout:    cfg.ConnectTimeout,
 		ExpectContinueTimeout:  time.Second,
-		MaxResponseHeaderBytes: 256 << 10, // bounded per-response memory
+		MaxResponseHeaderBytes: MaxHeaderBytes, // bounded per-response memory
 	}
 	f := &httpFetcher{
 		cfg:       cfg,
+		dialer:    d,
 		transport: tr,
 		uaHeader:  []string{cfg.UserAgent},
 		agent:     fetchconfig.ProductToken(cfg.UserAgent),
@@ -159,8 +166,11 @@ func (f *httpFetcher) Fetch(ctx context.Context, req Request) *Result {
 			res.Redirects = redirectCount(resp)
 		}
 		var ce *classedError
+		var ue *url.Error
 		if errors.As(err, &ce) && ce.target != "" {
 			res.FinalURL = ce.target
+		} else if errors.Is(err, netguard.ErrBlocked) && errors.As(err, &ue) {
+			res.FinalURL = ue.URL // the hop whose address was refused (not requested)
 		}
 		return res.fail(f.errClass(ctx, fctx, err), f.errDetail(fctx, err))
 	}
@@ -282,7 +292,7 @@ func (f *httpFetcher) checkRedirect(req *http.Request, via []*http.Request) erro
 			err: fmt.Errorf("redirect to unsupported scheme %q", s)}
 	}
 	if req.URL.Hostname() == "" || req.URL.User != nil {
-		return &classedError{class: errclass.InvalidURL, target: target,
+		return &classedError{class: errclass.InvalidURL, target: urlnorm.Redact(target),
 			err: errors.New("redirect to url without host or with userinfo")}
 	}
 	if f.checkHop != nil {

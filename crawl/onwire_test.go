@@ -4,6 +4,7 @@ import (
 	"context"
 	"net"
 	"net/http"
+	"net/netip"
 	"sync"
 	"testing"
 	"time"
@@ -43,6 +44,7 @@ func TestPolitenessCountsFromTheWire(t *testing.T) {
 	cfg := fetchconfig.Default()
 	cfg.UserAgent = "testbot/1.0 (+https://example.invalid/bot)"
 	cfg.Resolve = []fetchconfig.ResolveRule{{Pattern: "*.test", Addr: ln.Addr().String()}}
+	cfg.AllowedNetworks = []fetchconfig.Network{{Prefix: netip.MustParsePrefix("127.0.0.0/8")}}
 	cfg.DefaultDelay = delay
 	f, err := New(cfg, Deps{})
 	if err != nil {

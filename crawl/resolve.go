@@ -5,8 +5,11 @@ import (
 	"fmt"
 	"net"
 	"strings"
+	"syscall"
+	"time"
 
 	"github.com/crawlmaster/crawlmaster/crawl/fetchconfig"
+	"github.com/crawlmaster/crawlmaster/crawl/netguard"
 )
 
 // ruleIndex answers "which address serves this host" for the Resolve rules.
@@ -77,15 +80,42 @@ func (ix *ruleIndex) String() string {
 }
 
 // dialer dials with ConnectTimeout and applies the Resolve override.
+// Every connection attempt, to a rule's address as to a resolved one,
+// passes the guard first (control).
 type dialer struct {
 	d     net.Dialer
 	rules *ruleIndex // nil: real DNS
+	guard *netguard.Guard
+	// afterGuard, when set (tests only), runs for each address the guard
+	// let through, before connecting; an error aborts the connection.
+	afterGuard func(network, address string) error
+}
+
+// newDialer returns a dialer whose every connection attempt is vetted by
+// guard: the net.Dialer's control hook runs after DNS and before the
+// connect system call, for each address tried.
+func newDialer(timeout time.Duration, rules *ruleIndex, guard *netguard.Guard, afterGuard func(network, address string) error) *dialer {
+	d := &dialer{rules: rules, guard: guard, afterGuard: afterGuard}
+	d.d = net.Dialer{Timeout: timeout, KeepAlive: 30 * time.Second, ControlContext: d.control}
+	return d
+}
+
+func (d *dialer) control(ctx context.Context, network, address string, c syscall.RawConn) error {
+	if err := d.guard.Control(ctx, network, address, c); err != nil {
+		return err
+	}
+	if d.afterGuard != nil {
+		return d.afterGuard(network, address)
+	}
+	return nil
 }
 
 // DialContext is the http.Transport dial hook. With rules, a matching host
 // is dialled at the rule's address (TLS still verifies the original name,
 // since the Transport sets ServerName from the URL); a host no rule matches
-// fails like NXDOMAIN so the closed world can never leak to real DNS.
+// fails like NXDOMAIN so the closed world can never leak to real DNS. A
+// rule's address is guarded like any other: the override does not lift
+// the guard (tests list their loopback network in AllowedNetworks).
 // Every connection is a wireConn, so that no request is resent
 // silently (see replay.go).
 func (d *dialer) DialContext(ctx context.Context, network, addr string) (net.Conn, error) {

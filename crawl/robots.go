@@ -281,7 +281,8 @@ func (r *robotsFetcher) lead(ctx context.Context, u *url.URL, key string, fl *ro
 // else that prevents reading robots.txt is robots_unavailable.
 func hostLevel(c errclass.Class) bool {
 	switch c {
-	case errclass.DNSNotFound, errclass.DNSTemporary, errclass.ConnRefused, errclass.TLS, errclass.InvalidURL:
+	case errclass.DNSNotFound, errclass.DNSTemporary, errclass.ConnRefused, errclass.TLS, errclass.InvalidURL,
+		errclass.BlockedAddress:
 		return true
 	}
 	return false

@@ -10,6 +10,7 @@ import (
 
 	"github.com/crawlmaster/crawlmaster/crawl/errclass"
 	"github.com/crawlmaster/crawlmaster/crawl/sitemap"
+	"github.com/crawlmaster/crawlmaster/crawl/urlnorm"
 )
 
 // Sitemap caps per fetch (per seed: Request.Sitemaps is set for seeds).
@@ -133,10 +134,10 @@ func (r *robotsFetcher) readSitemaps(ctx context.Context, page *url.URL, e *robo
 		switch {
 		case err != nil && status == 0:
 			r.m.sitemapFetch("error")
-			r.logger.Debug("sitemap unavailable", "url", f.u.String(), "err", err)
+			r.logger.Debug("sitemap unavailable", "url", f.u.Redacted(), "err", urlnorm.Redact(err.Error()))
 		case err != nil:
 			r.m.sitemapFetch("parse_error")
-			r.logger.Debug("sitemap malformed", "url", f.u.String(), "err", err)
+			r.logger.Debug("sitemap malformed", "url", f.u.Redacted(), "err", urlnorm.Redact(err.Error()))
 		case status >= 200 && status < 300:
 			r.m.sitemapFetch("2xx")
 		case status == http.StatusTooManyRequests || status == http.StatusServiceUnavailable:

@@ -5,6 +5,7 @@ import (
 	"context"
 	"log/slog"
 	"net"
+	"net/netip"
 	"testing"
 	"time"
 
@@ -15,6 +16,7 @@ import (
 	"github.com/crawlmaster/crawlmaster/crawl/fetchconfig"
 	"github.com/crawlmaster/crawlmaster/internal/admin"
 	"github.com/crawlmaster/crawlmaster/internal/config"
+	"github.com/crawlmaster/crawlmaster/internal/mtls"
 	"github.com/crawlmaster/crawlmaster/internal/pgtest"
 	"github.com/crawlmaster/crawlmaster/internal/promtest"
 	"github.com/crawlmaster/crawlmaster/internal/websim"
@@ -130,7 +132,18 @@ func newClusterCrawl(t *testing.T, simCfg websim.Config, policy *frontier.Crawl,
 	cfg.Fetch.RobotsErrorTTL = time.Second
 	cfg.Fetch.DefaultDelay = 0
 	cfg.Fetch.Resolve = []fetchconfig.ResolveRule{{Pattern: "*.test", Addr: sim.Addr()}}
+	cfg.Fetch.AllowedNetworks = []fetchconfig.Network{{Prefix: netip.MustParsePrefix("127.0.0.0/8")}} // websim, on loopback
 	cfg.Fetch.ShutdownGrace = 5 * time.Second
+	// Mutual TLS, as deployed: a CA and certificates for this master and
+	// these assistants.
+	cfg.TLS.Dir = t.TempDir()
+	var ids []string
+	for _, a := range cfg.RPC.Assistants {
+		ids = append(ids, a.ID())
+	}
+	if _, err := mtls.Issue(mtls.FileSet{Dir: cfg.TLS.Dir}, mtls.IssueOptions{MasterName: cfg.TLS.MasterName, Assistants: ids, Validity: time.Hour}); err != nil {
+		t.Fatal(err)
+	}
 	if edit != nil {
 		edit(cfg)
 	}

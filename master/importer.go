@@ -6,9 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"strings"
 	"time"
 
+	"github.com/crawlmaster/crawlmaster/crawl/netguard"
 	"github.com/crawlmaster/crawlmaster/crawl/urlnorm"
 	"github.com/crawlmaster/crawlmaster/master/frontier"
 	"github.com/crawlmaster/crawlmaster/master/store"
@@ -44,6 +46,9 @@ type ImportOptions struct {
 	Progress func(ImportReport)
 	// ProgressEvery is the minimum time between Progress calls.
 	ProgressEvery time.Duration
+	// Guard refuses domains that are IP literals of special-purpose
+	// ranges or localhost names (see [Enqueue]); nil refuses them all.
+	Guard *netguard.Guard
 }
 
 // ImportTranco streams a Tranco list into the frontier: one URL per domain
@@ -61,7 +66,7 @@ func ImportTranco(ctx context.Context, ins Inserter, r io.Reader, o ImportOption
 	tr := tranco.NewReader(r)
 	var rep ImportReport
 	lastProgress := start
-	b := &urlBatch{ctx: ctx, ins: ins, crawl: o.Crawl, src: store.SourceTranco, rep: &rep, onFlush: func() {
+	b := &urlBatch{ctx: ctx, ins: ins, crawl: o.Crawl, src: store.SourceTranco, rep: &rep, guard: o.Guard, onFlush: func() {
 		if o.Progress != nil && time.Since(lastProgress) >= o.ProgressEvery {
 			lastProgress = time.Now()
 			progress := rep
@@ -91,7 +96,7 @@ func ImportTranco(ctx context.Context, ins Inserter, r io.Reader, o ImportOption
 	// normalise; each carries its line number.
 	rep.Lines = tr.Lines()
 	rep.Bad += tr.Bad()
-	rep.FirstBad = append(tr.FirstBad(), rep.FirstBad...)
+	rep.FirstBad = append(redactBad(tr.FirstBad()), rep.FirstBad...)
 	if len(rep.FirstBad) > tranco.MaxReportedBadLines {
 		rep.FirstBad = rep.FirstBad[:tranco.MaxReportedBadLines]
 	}
@@ -107,15 +112,24 @@ const maxEnqueueLine = 16 << 10
 // Enqueue adds arbitrary URLs to crawl, one per line ('#' comments and
 // blank lines ignored), at the given priority. Invalid and oversized URLs
 // are reported with their line numbers and not stored; the lines after
-// them are read as usual.
-func Enqueue(ctx context.Context, ins Inserter, crawl frontier.Crawl, r io.Reader, priority int32) (ImportReport, error) {
+// them are read as usual. So is a URL whose host guard refuses
+// ([netguard.Guard.CheckHost]): an IP literal of a special-purpose range
+// (loopback, private, link-local, ..., and their IPv4-mapped and NAT64
+// forms) or localhost, unless rpc.yaml's fetch.allowed_networks, from
+// which the guard is made, allows it (nil: none is allowed). Userinfo is
+// redacted from reported lines.
+func Enqueue(ctx context.Context, ins Inserter, crawl frontier.Crawl, r io.Reader, priority int32, guard *netguard.Guard) (ImportReport, error) {
 	start := time.Now()
 	br := bufio.NewReaderSize(r, maxEnqueueLine)
 	var rep ImportReport
-	b := &urlBatch{ctx: ctx, ins: ins, crawl: crawl, src: store.SourceEnqueue, rep: &rep}
+	b := &urlBatch{ctx: ctx, ins: ins, crawl: crawl, src: store.SourceEnqueue, rep: &rep, guard: guard}
 	for {
 		raw, err := br.ReadSlice('\n')
 		long := errors.Is(err, bufio.ErrBufferFull)
+		var head string
+		if long {
+			head = string(raw) // kept: skipping the rest overwrites raw
+		}
 		for errors.Is(err, bufio.ErrBufferFull) { // skip the rest of an oversized line
 			_, err = br.ReadSlice('\n')
 		}
@@ -127,7 +141,8 @@ func Enqueue(ctx context.Context, ins Inserter, crawl frontier.Crawl, r io.Reade
 		}
 		rep.Lines++
 		if long {
-			b.bad(rep.Lines, string(raw[:120]), fmt.Sprintf("line longer than %d bytes (a URL may have at most %d)", maxEnqueueLine, urlnorm.MaxLength))
+			b.bad(rep.Lines, head, // bad redacts, then cuts
+				fmt.Sprintf("line longer than %d bytes (a URL may have at most %d)", maxEnqueueLine, urlnorm.MaxLength))
 			continue
 		}
 		line := strings.TrimSpace(string(raw))
@@ -154,13 +169,14 @@ func Enqueue(ctx context.Context, ins Inserter, crawl frontier.Crawl, r io.Reade
 }
 
 // urlBatch normalises URLs and inserts them in chunks of store.ImportChunk,
-// recording invalid ones in the report.
+// recording invalid and refused ones in the report.
 type urlBatch struct {
 	ctx     context.Context
 	ins     Inserter
 	crawl   frontier.Crawl
 	src     store.ImportSource
 	rep     *ImportReport
+	guard   *netguard.Guard // nil: refuses every special-purpose host
 	urls    []store.NewURL
 	onFlush func()
 }
@@ -168,6 +184,9 @@ type urlBatch struct {
 // add normalises raw (from line, shown as text when invalid) and queues it.
 func (b *urlBatch) add(line int, text, raw string, priority int32) error {
 	u, err := newURL(raw, priority)
+	if err == nil {
+		err = b.guard.CheckHost(hostname(u.Host))
+	}
 	if err != nil {
 		b.bad(line, text, err.Error())
 		return nil
@@ -183,12 +202,30 @@ func (b *urlBatch) add(line int, text, raw string, priority int32) error {
 	return nil
 }
 
-// bad records a skipped line.
+// bad records a skipped line, its URL's userinfo redacted.
 func (b *urlBatch) bad(line int, text, reason string) {
 	b.rep.Bad++
 	if len(b.rep.FirstBad) < tranco.MaxReportedBadLines {
-		b.rep.FirstBad = append(b.rep.FirstBad, tranco.BadLine{Line: line, Text: cut(text, 120), Reason: reason})
+		b.rep.FirstBad = append(b.rep.FirstBad, tranco.BadLine{Line: line,
+			Text: cut(urlnorm.Redact(text), 120), Reason: urlnorm.Redact(reason)})
 	}
+}
+
+// redactBad redacts userinfo in bad lines, in place.
+func redactBad(bad []tranco.BadLine) []tranco.BadLine {
+	for i := range bad {
+		bad[i].Text, bad[i].Reason = urlnorm.Redact(bad[i].Text), urlnorm.Redact(bad[i].Reason)
+	}
+	return bad
+}
+
+// hostname is host ("name", "name:port", "[v6]:port", "[v6]") without
+// its port.
+func hostname(host string) string {
+	if h, _, err := net.SplitHostPort(host); err == nil {
+		return h
+	}
+	return host
 }
 
 func (b *urlBatch) flush() error {

@@ -13,6 +13,7 @@ import (
 
 	"github.com/crawlmaster/crawlmaster/internal/admin"
 	"github.com/crawlmaster/crawlmaster/internal/config"
+	"github.com/crawlmaster/crawlmaster/internal/mtls"
 	"github.com/crawlmaster/crawlmaster/internal/promtest"
 	"github.com/crawlmaster/crawlmaster/master"
 )
@@ -212,6 +213,10 @@ func TestRunWaitsForTheDatabase(t *testing.T) {
 	// and a master that never leads dials no assistant.
 	cfg.RPC.Manager.Port = unusedManagerPort
 	cfg.RPC.Assistants = []config.Assistant{{Address: "127.0.0.1", Port: 2, Workers: 1}}
+	cfg.TLS.Dir = t.TempDir()
+	if _, err := mtls.Issue(mtls.FileSet{Dir: cfg.TLS.Dir}, mtls.IssueOptions{MasterName: cfg.TLS.MasterName, Validity: time.Hour}); err != nil {
+		t.Fatal(err)
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() {

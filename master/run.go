@@ -13,12 +13,13 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/prometheus/client_golang/prometheus"
-	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
 
 	"github.com/crawlmaster/crawlmaster/internal/admin"
 	"github.com/crawlmaster/crawlmaster/internal/backoff"
 	"github.com/crawlmaster/crawlmaster/internal/config"
 	"github.com/crawlmaster/crawlmaster/internal/lifecycle"
+	"github.com/crawlmaster/crawlmaster/internal/mtls"
 	"github.com/crawlmaster/crawlmaster/master/dispatch"
 	"github.com/crawlmaster/crawlmaster/master/frontier"
 	"github.com/crawlmaster/crawlmaster/master/persist"
@@ -42,8 +43,11 @@ type Options struct {
 	// address: the caller binds port 0 and hands it over, so no one can
 	// take the port in between. Run closes it.
 	AdminListener net.Listener
-	// DialOptions are added to assistant connections (tests).
-	DialOptions []grpc.DialOption
+	// TLS overrides the files of the master's certificate, key and CA
+	// (empty fields: those in rpc.yaml's tls.dir).
+	TLS mtls.Files
+	// Reload, when a value arrives (SIGHUP), reloads the certificates.
+	Reload <-chan os.Signal
 	// Started, if set, is called once the master leads and dispatches.
 	Started func(*Daemon)
 	// Standby, if set, is called each time the master starts waiting as a
@@ -101,6 +105,14 @@ func Run(ctx context.Context, o Options) error {
 			log.Warn("admin server did not close cleanly", "err", err)
 		}
 	}()
+	tctx, stopTLS := context.WithCancel(ctx)
+	creds, waitTLS, err := assistantCredentials(tctx, o, log)
+	if err != nil {
+		stopTLS()
+		return err
+	}
+	defer func() { stopTLS(); waitTLS() }() // the certificate reload loop
+	me.creds = creds
 	st, pool, err := openAndMigrate(ctx, cfg.Database.URL, int32(cfg.Database.MaxConns), log)
 	if err != nil {
 		if ctx.Err() != nil {
@@ -131,6 +143,8 @@ type self struct {
 	started time.Time
 	role    atomic.Value // store.MasterRole; unset while starting
 	pool    atomic.Pointer[pgxpool.Pool]
+	// creds are how it dials each assistant (tls.go).
+	creds func(dispatch.Target) credentials.TransportCredentials
 }
 
 func (s *self) setRole(r store.MasterRole) { s.role.Store(r) }
@@ -247,7 +261,7 @@ func term(ctx context.Context, o Options, st *store.Store, lock *leaderLock, adm
 			MaxDelay:    cfg.Retry.MaxDelay,
 			Jitter:      cfg.Retry.Jitter,
 		},
-		DialOptions: o.DialOptions,
+		Credentials: me.creds,
 	}, targets, st, writer, o.Log.With("component", "dispatch"), m.dispatch)
 	if err != nil {
 		return err

@@ -19,6 +19,7 @@ import (
 	"github.com/crawlmaster/crawlmaster/internal/atomicfile"
 	"github.com/crawlmaster/crawlmaster/internal/config"
 	"github.com/crawlmaster/crawlmaster/internal/logging"
+	"github.com/crawlmaster/crawlmaster/internal/mtls"
 )
 
 const usage = `assistant: a crawlmaster assistant (fetches batches the master pushes)
@@ -65,6 +66,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 	metrics := fs.String("metrics-listen", "", "admin HTTP address for /metrics (default: the entry's metrics_port)")
 	id := fs.String("id", "", "rpc.assistant entry (ADDRESS:PORT) this assistant serves (default: found from --listen)")
 	addrFile := fs.String("addr-file", "", "write the gRPC address actually bound to this file (for port 0)")
+	tlsFiles := mtls.AddFlags(fs)
 	if err := fs.Parse(args[1:]); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return err
@@ -87,8 +89,11 @@ func run(args []string, stdout, stderr io.Writer) error {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	hup := make(chan os.Signal, 1) // SIGHUP reloads the certificates
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
 	o := assistant.Options{Config: cfg, Listen: *listen, ID: *id, MetricsListen: *metrics,
-		Log: log, Registry: admin.NewRegistry()}
+		Log: log, Registry: admin.NewRegistry(), TLS: *tlsFiles, Reload: hup}
 	if *addrFile != "" {
 		// Bind here and hand the listener over, so the file names the port
 		// before the assistant serves on it (connections wait meanwhile).

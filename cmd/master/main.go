@@ -16,10 +16,12 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/crawlmaster/crawlmaster/crawl/netguard"
 	"github.com/crawlmaster/crawlmaster/internal/admin"
 	"github.com/crawlmaster/crawlmaster/internal/atomicfile"
 	"github.com/crawlmaster/crawlmaster/internal/config"
 	"github.com/crawlmaster/crawlmaster/internal/logging"
+	"github.com/crawlmaster/crawlmaster/internal/mtls"
 	"github.com/crawlmaster/crawlmaster/master"
 	"github.com/crawlmaster/crawlmaster/master/store"
 	"github.com/crawlmaster/crawlmaster/master/tranco"
@@ -30,6 +32,9 @@ const usage = `master: the crawlmaster master (owns PostgreSQL, dispatches to as
 Usage:
   master run            [--config rpc.yaml] [--admin-listen HOST:PORT] [--addr-file FILE]
                                                        run the daemon
+  master certs          [--config rpc.yaml] [--days N] [--force]
+                                                       create the CA and the certificates of the master and
+                                                       of every listed assistant in tls.dir (keeps existing keys)
   master migrate        [--config rpc.yaml]            apply database migrations
   master import-tranco  [--config rpc.yaml] [--crawl NAME] [--limit N] [--scheme https|http] FILE
                                                        import a Tranco list (.zip or .csv) as seeds
@@ -80,6 +85,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 	case "run":
 		adminListen := fs.String("admin-listen", "", "admin HTTP address HOST:PORT (default: rpc.manager's); port 0 picks a free port")
 		addrFile := fs.String("addr-file", "", "write the admin address actually bound to this file (for port 0)")
+		tlsFiles := mtls.AddFlags(fs)
 		if err := parse(fs, args, 0); err != nil {
 			return err
 		}
@@ -87,7 +93,10 @@ func run(args []string, stdout, stderr io.Writer) error {
 		if err != nil {
 			return err
 		}
-		o := master.Options{Config: cfg, Log: log, Registry: admin.NewRegistry()}
+		hup := make(chan os.Signal, 1) // SIGHUP reloads the certificates
+		signal.Notify(hup, syscall.SIGHUP)
+		defer signal.Stop(hup)
+		o := master.Options{Config: cfg, Log: log, Registry: admin.NewRegistry(), TLS: *tlsFiles, Reload: hup}
 		if *adminListen != "" || *addrFile != "" {
 			// Bind here, so the address file names the port before the
 			// master starts (it serves once the database answers).
@@ -108,6 +117,17 @@ func run(args []string, stdout, stderr io.Writer) error {
 			o.AdminListener = ln
 		}
 		return master.Run(ctx, o)
+	case "certs":
+		days := fs.Int("days", 365, "validity of the master's and assistants' certificates, in days (the CA's: ten times as long)")
+		force := fs.Bool("force", false, "replace existing keys and certificates, the CA's included")
+		if err := parse(fs, args, 0); err != nil {
+			return err
+		}
+		cfg, _, err := load(*cfgPath, stderr)
+		if err != nil {
+			return err
+		}
+		return writeCerts(stdout, cfg, time.Duration(*days)*24*time.Hour, *force)
 	case "migrate":
 		if err := parse(fs, args, 0); err != nil {
 			return err
@@ -131,6 +151,10 @@ func run(args []string, stdout, stderr io.Writer) error {
 		if err := parse(fs, args, 1); err != nil {
 			return err
 		}
+		guard, err := fetchGuard(*cfgPath)
+		if err != nil {
+			return err
+		}
 		return withStore(ctx, *cfgPath, stderr, func(st *store.Store) error {
 			crawl, err := st.Crawl(ctx, *crawlName)
 			if err != nil {
@@ -142,7 +166,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 			}
 			defer f.Close()
 			rep, err := master.ImportTranco(ctx, st, f, master.ImportOptions{
-				Crawl: crawl, Limit: *limit, Scheme: *scheme, ProgressEvery: 5 * time.Second,
+				Crawl: crawl, Limit: *limit, Scheme: *scheme, ProgressEvery: 5 * time.Second, Guard: guard,
 				Progress: func(r master.ImportReport) {
 					fmt.Fprintf(stderr, "import: %d lines, %d new URLs, %s\n", r.Lines, r.Inserted, r.Duration.Round(time.Second))
 				},
@@ -160,6 +184,10 @@ func run(args []string, stdout, stderr io.Writer) error {
 		if err := parse(fs, args, 1); err != nil {
 			return err
 		}
+		guard, err := fetchGuard(*cfgPath)
+		if err != nil {
+			return err
+		}
 		return withStore(ctx, *cfgPath, stderr, func(st *store.Store) error {
 			crawl, err := st.Crawl(ctx, *crawlName)
 			if err != nil {
@@ -174,7 +202,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 				defer f.Close()
 				r = f
 			}
-			rep, err := master.Enqueue(ctx, st, crawl, r, int32(*priority))
+			rep, err := master.Enqueue(ctx, st, crawl, r, int32(*priority), guard)
 			printBad(stderr, rep)
 			if err != nil {
 				return err
@@ -273,6 +301,17 @@ func load(path string, stderr io.Writer) (*config.Config, *slog.Logger, error) {
 		return nil, nil, err
 	}
 	return cfg, log, nil
+}
+
+// fetchGuard is the SSRF guard of the config's fetch.allowed_networks:
+// enqueue and import-tranco refuse the hosts the assistants would refuse
+// to dial (special-purpose IP literals, localhost) unless allowed there.
+func fetchGuard(path string) (*netguard.Guard, error) {
+	cfg, err := config.Load(path)
+	if err != nil {
+		return nil, err
+	}
+	return netguard.New(cfg.Fetch.AllowedPrefixes()), nil
 }
 
 // withStore opens the database (applying migrations) for a one-shot command.

@@ -70,6 +70,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, ready fun
 	fs.DurationVar(&cfg.HangFor, "hang-for", cfg.HangFor, "how long hanging endpoints stall (must exceed the crawler's timeout)")
 	fs.Int64Var(&cfg.HugeBodySize, "huge-body-size", cfg.HugeBodySize, "body size in bytes of huge pages")
 	fs.DurationVar(&cfg.RobotsSlowDelay, "robots-slow-delay", cfg.RobotsSlowDelay, "delay of slow robots.txt")
+	fs.BoolVar(&cfg.GzipBomb, "gzip-bomb", false, "serve "+websim.GzipBombPath+" on every domain: ~1 MiB of gzip that decompresses to 1 GiB")
 	fs.Func("hang-fraction", fmt.Sprintf("fraction of domains whose home page hangs (default %v)", cfg.Fractions.Hang),
 		func(v string) error { return setFraction(&cfg.Fractions, "hang", v) })
 	fs.Func("fraction", "set a profile fraction as NAME=VALUE; repeatable; NAME is one of:\n"+

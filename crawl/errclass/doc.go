@@ -25,6 +25,9 @@
 //	too_many_redirects  permanent  more redirects than allowed (loops end here)
 //	tls                 permanent  certificate or handshake failure
 //	invalid_url         permanent  unparsable URL, not http(s), userinfo, bad redirect
+//	blocked_address     permanent  the host (or a redirect hop, or robots.txt) is at an
+//	                               address of a special-purpose range (loopback, private,
+//	                               link-local...) not in fetch.allowed_networks; nothing sent
 //	protocol            transient  malformed HTTP response
 //	canceled            transient  the caller's context ended: not an outcome
 //	other               transient  anything else (also unknown stored strings)

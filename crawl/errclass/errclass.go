@@ -20,6 +20,7 @@ const (
 	TooManyRedirects  Class = "too_many_redirects"
 	TLS               Class = "tls"
 	InvalidURL        Class = "invalid_url"
+	BlockedAddress    Class = "blocked_address"
 	Protocol          Class = "protocol"
 	Canceled          Class = "canceled"
 	Other             Class = "other"
@@ -31,7 +32,7 @@ var all = [...]Class{
 	RobotsDisallowed, RobotsUnavailable,
 	Timeout, ConnRefused, ConnReset,
 	DNSNotFound, DNSTemporary,
-	TooManyRedirects, TLS, InvalidURL, Protocol,
+	TooManyRedirects, TLS, InvalidURL, BlockedAddress, Protocol,
 	Canceled, Other,
 }
 
@@ -44,7 +45,7 @@ func All() []Class { return append([]Class(nil), all[:]...) }
 // newer peer's class never makes a URL final for good.
 func (c Class) Transient() bool {
 	switch c {
-	case OK, HTTP4xx, RobotsDisallowed, DNSNotFound, TooManyRedirects, TLS, InvalidURL:
+	case OK, HTTP4xx, RobotsDisallowed, DNSNotFound, TooManyRedirects, TLS, InvalidURL, BlockedAddress:
 		return false
 	}
 	return true

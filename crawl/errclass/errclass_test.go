@@ -10,9 +10,10 @@ func TestClassProperties(t *testing.T) {
 	permanent := map[errclass.Class]bool{
 		errclass.HTTP4xx: true, errclass.RobotsDisallowed: true, errclass.DNSNotFound: true,
 		errclass.TooManyRedirects: true, errclass.TLS: true, errclass.InvalidURL: true,
+		errclass.BlockedAddress: true,
 	}
 	all := errclass.All()
-	if len(all) != 17 {
+	if len(all) != 18 {
 		t.Fatalf("%d classes", len(all))
 	}
 	seen := map[errclass.Class]bool{}

@@ -55,13 +55,21 @@ type Config struct {
 	// is closed: a host no rule matches fails as errclass.DNSNotFound
 	// without any DNS query.
 	Resolve []ResolveRule `yaml:"resolve"`
+	// AllowedNetworks lists the networks the fetcher may connect to
+	// although they are special-purpose ranges (loopback, private,
+	// link-local, ...), which it refuses otherwise, before connecting, as
+	// errclass.BlockedAddress (see package crawl/netguard). Empty (the
+	// default) crawls only the public internet. An intranet crawl lists its
+	// networks; tests and websim, on loopback, list 127.0.0.0/8: Resolve
+	// does not lift the guard.
+	AllowedNetworks []Network `yaml:"allowed_networks"`
 	// MaxIdleConns bounds idle keep-alive connections over all hosts. It is
 	// not a YAML setting: the assistant derives it from its slot count.
 	MaxIdleConns int `yaml:"-"`
 }
 
 // Default returns the production defaults, which are also rpc.yaml's:
-// Resolve is empty (real DNS).
+// Resolve is empty (real DNS), AllowedNetworks too (public addresses only).
 func Default() Config {
 	return Config{
 		UserAgent:       "crawlmaster/0.1 (+https://github.com/crawlmaster/crawlmaster)",
@@ -138,6 +146,11 @@ func (c Config) Validate() error {
 				err = fmt.Errorf("resolve rule %q: %w", r.String(), err)
 			}
 			ps.Add(true, fmt.Sprintf("resolve[%d]", i), "%v", err)
+		}
+	}
+	for i, n := range c.AllowedNetworks {
+		if err := n.validate(); err != nil {
+			ps.Add(true, fmt.Sprintf("allowed_networks[%d]", i), "network %q: %v", n.String(), err)
 		}
 	}
 	ps.AtLeast("MaxIdleConns", c.MaxIdleConns, 1)

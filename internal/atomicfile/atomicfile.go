@@ -13,8 +13,16 @@ import (
 )
 
 // Write creates or replaces path with what write writes, atomically: a
-// reader polling for path never sees it empty or partial.
+// reader polling for path never sees it empty or partial. The file is
+// readable by all (0644).
 func Write(path string, write func(io.Writer) error) error {
+	return WriteMode(path, 0o644, write)
+}
+
+// WriteMode is Write with the file's permissions. The temporary file is
+// created 0600, so content meant to be private (a key) is never readable
+// by others, not even before the rename.
+func WriteMode(path string, mode os.FileMode, write func(io.Writer) error) error {
 	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
 	if err != nil {
 		return fmt.Errorf("write %s: %w", path, err)
@@ -26,7 +34,7 @@ func Write(path string, write func(io.Writer) error) error {
 		err = bw.Flush()
 	}
 	if err == nil {
-		err = f.Chmod(0o644)
+		err = f.Chmod(mode)
 	}
 	if cerr := f.Close(); err == nil {
 		err = cerr

@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"net"
 	"net/url"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"time"
@@ -22,8 +23,11 @@ type Config struct {
 	Retry    Retry    `yaml:"retry"`    // how the master reschedules failed URLs
 	Persist  Persist  `yaml:"persist"`  // how the master writes results
 	Fetch    Fetch    `yaml:"fetch"`    // the assistants' fetching
+	TLS      TLS      `yaml:"tls"`      // mutual TLS between master and assistants
 	Log      Log      `yaml:"log"`
 	Metrics  Metrics  `yaml:"metrics"` // the admin HTTP servers
+
+	base string // the directory of the file loaded, for relative paths
 }
 
 // RPC is the "rpc" section, laid out as in the older Python system.
@@ -128,6 +132,37 @@ type Fetch struct {
 	MemoryLimit        fetchconfig.ByteSize `yaml:"memory_limit"` // 0: none
 }
 
+// TLS is the "tls" section: mutual TLS between the master and its
+// assistants, on unless Plaintext.
+type TLS struct {
+	// Dir holds the CA and every daemon's certificate and key, named as
+	// `master certs` writes them (mtls.FileSet); relative to the
+	// directory of rpc.yaml. A daemon's --tls-* flags override its files.
+	Dir string `yaml:"dir"`
+	// MasterName is the identity the master's certificate carries and
+	// assistants require.
+	MasterName string `yaml:"master_name"`
+	// ReloadInterval is how often the certificate files are checked for
+	// changes (they are also reloaded on SIGHUP).
+	ReloadInterval time.Duration `yaml:"reload_interval"`
+	// Plaintext turns TLS off: master and assistants then do not
+	// authenticate each other (a warning at every start).
+	Plaintext bool `yaml:"plaintext"`
+	// PlaintextNetwork lets a plaintext assistant listen on an address
+	// other than loopback.
+	PlaintextNetwork bool `yaml:"plaintext_network"`
+}
+
+// TLSDir returns tls.dir, relative paths resolved against the directory
+// of the file loaded (the working directory for a config not loaded from
+// a file).
+func (c *Config) TLSDir() string {
+	if filepath.IsAbs(c.TLS.Dir) || c.base == "" {
+		return c.TLS.Dir
+	}
+	return filepath.Join(c.base, c.TLS.Dir)
+}
+
 // Log is the "log" section.
 type Log struct {
 	Format string `yaml:"format"` // "text" or "json"
@@ -150,6 +185,7 @@ func Default() *Config {
 		Retry:   Retry{MaxAttempts: 3, BaseDelay: 30 * time.Second, MaxDelay: time.Hour, Jitter: 0.2},
 		Persist: Persist{BatchSize: 1000, FlushInterval: 200 * time.Millisecond, Buffer: 20000, StoreBodies: true, StoredBodyCap: 256 * fetchconfig.KiB},
 		Fetch:   Fetch{Config: fetchconfig.Default(), ShutdownGrace: 30 * time.Second, MemoryLimit: 80 * fetchconfig.MiB},
+		TLS:     TLS{Dir: ".data/certs", MasterName: "crawlmaster-master", ReloadInterval: 10 * time.Second},
 		Log:     Log{Format: "text", Level: "info"},
 	}
 }

@@ -207,11 +207,19 @@ func TestRootFile(t *testing.T) {
 		t.Errorf("fetch.resolve = %v, want empty", cfg.Fetch.Resolve)
 	}
 	cfg.Fetch.Resolve = nil
+	if len(cfg.Fetch.AllowedNetworks) != 0 {
+		t.Errorf("fetch.allowed_networks = %v, want empty", cfg.Fetch.AllowedNetworks)
+	}
+	cfg.Fetch.AllowedNetworks = nil
 	// The fetch section documents the crawl library's own defaults.
 	if !reflect.DeepEqual(cfg.Fetch.Config, fetchconfig.Default()) {
 		t.Errorf("rpc.yaml's fetch section differs from fetchconfig.Default():\ngot  %+v\nwant %+v", cfg.Fetch.Config, fetchconfig.Default())
 	}
 	// Apart from the endpoints, the reference file holds exactly the defaults.
+	if got := cfg.TLSDir(); got != filepath.Join(filepath.Dir(rootFile), ".data/certs") {
+		t.Errorf("TLSDir() = %q, want .data/certs beside the file", got)
+	}
+	want.base = cfg.base
 	if !reflect.DeepEqual(cfg, want) {
 		t.Errorf("root rpc.yaml differs from the defaults:\ngot  %+v\nwant %+v", cfg, want)
 	}
@@ -347,6 +355,9 @@ func TestRoundTrip(t *testing.T) {
 func normalize(c *Config) *Config {
 	if len(c.Fetch.Resolve) == 0 {
 		c.Fetch.Resolve = nil
+	}
+	if len(c.Fetch.AllowedNetworks) == 0 {
+		c.Fetch.AllowedNetworks = nil
 	}
 	return c
 }

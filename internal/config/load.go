@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"reflect"
 	"slices"
 	"strconv"
@@ -66,6 +67,9 @@ func parse(data []byte, file, envURL string) (*Config, error) {
 	}
 	if len(ps) > 0 {
 		return nil, joinProblems(ps, file)
+	}
+	if file != "" {
+		cfg.base = filepath.Dir(file)
 	}
 	return cfg, nil
 }

@@ -92,6 +92,12 @@ func (c *Config) validate() (ps []*FieldError) {
 	l.Add(m != 0 && m < minMemoryLimit, "fetch.memory_limit", "must be 0 (no limit) or at least %s, got %s", minMemoryLimit, m)
 	l.NonNegative("fetch.shutdown_grace", c.Fetch.ShutdownGrace)
 
+	t := c.TLS
+	l.Add(!t.Plaintext && strings.TrimSpace(t.Dir) == "", "tls.dir", "required unless tls.plaintext is true")
+	l.Add(!validDNSName(t.MasterName), "tls.master_name", "must be a DNS name (letters, digits, '-', dots), got %q", t.MasterName)
+	l.Positive("tls.reload_interval", t.ReloadInterval)
+	l.Add(t.PlaintextNetwork && !t.Plaintext, "tls.plaintext_network", "only with tls.plaintext: true")
+
 	l.Add(c.Log.Format != "text" && c.Log.Format != "json", "log.format", "must be \"text\" or \"json\", got %q", c.Log.Format)
 	l.Add(!slices.Contains([]string{"debug", "info", "warn", "error"}, c.Log.Level), "log.level",
 		"must be one of \"debug\", \"info\", \"warn\", \"error\", got %q", c.Log.Level)
@@ -103,6 +109,21 @@ func (c *Config) validate() (ps []*FieldError) {
 }
 
 func validPort(p int) bool { return p >= 1 && p <= maxPort }
+
+// validDNSName accepts dot-separated labels of letters, digits and '-'
+// (what a certificate's DNS SAN holds).
+func validDNSName(s string) bool {
+	if s == "" || len(s) > 253 {
+		return false
+	}
+	for _, label := range strings.Split(s, ".") {
+		if label == "" || len(label) > 63 || strings.HasPrefix(label, "-") || strings.HasSuffix(label, "-") ||
+			strings.Trim(strings.ToLower(label), "abcdefghijklmnopqrstuvwxyz0123456789-") != "" {
+			return false
+		}
+	}
+	return true
+}
 
 // checkEndpoint accepts a host name or IP address (no URL, no port) and a port.
 func checkEndpoint(l *yamlcheck.Problems, path, a string, port int) {

@@ -22,9 +22,9 @@ func TestDependencyRules(t *testing.T) {
 		{[]string{"../../crawl/..."}, []string{"google.golang.org/grpc", "database/sql"}, nil,
 			"crawl is a library without gRPC or database imports"},
 		{[]string{"../../cmd/master"}, []string{"github.com/temoto/robotstxt", "golang.org/x/net/html"}, nil,
-			"the master must not link the fetcher: it uses only crawl's leaf packages errclass, urlnorm and fetchconfig"},
-		{[]string{"../../crawl/errclass", "../../crawl/urlnorm", "../../crawl/fetchconfig"}, nil,
-			[]string{mod + "crawl/errclass", mod + "crawl/urlnorm", mod + "crawl/fetchconfig",
+			"the master must not link the fetcher: it uses only crawl's leaf packages errclass, urlnorm, fetchconfig and netguard"},
+		{[]string{"../../crawl/errclass", "../../crawl/urlnorm", "../../crawl/fetchconfig", "../../crawl/netguard"}, nil,
+			[]string{mod + "crawl/errclass", mod + "crawl/urlnorm", mod + "crawl/fetchconfig", mod + "crawl/netguard",
 				mod + "internal/yamlcheck",                                                     // fetchconfig's helpers, shared with internal/config
 				"golang.org/x/net/idna", "golang.org/x/net/publicsuffix", "golang.org/x/text/", // urlnorm, and what idna imports
 				"gopkg.in/yaml.v3"}, // fetchconfig

@@ -9,9 +9,6 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
-	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
@@ -20,47 +17,24 @@ import (
 
 	"github.com/crawlmaster/crawlmaster/internal/faultproxy"
 	"github.com/crawlmaster/crawlmaster/internal/pgtest"
+	"github.com/crawlmaster/crawlmaster/internal/proctest"
 )
 
-var (
-	buildOnce sync.Once
-	binDir    string // the built commands, once bin has been called
-	buildErr  error
-)
+// bins are the commands under test, built on first use: -short skips
+// every test that runs them, and then builds nothing.
+var bins = proctest.NewBinaries("../../cmd/master", "../../cmd/assistant", "../../cmd/websim")
 
 func TestMain(m *testing.M) {
 	// Every goroutine a test starts (process waiters, proxies, samplers)
 	// must be gone at the end; then the built commands are removed.
 	goleak.VerifyTestMain(m, goleak.Cleanup(func(code int) {
-		if binDir != "" {
-			os.RemoveAll(binDir)
-		}
+		bins.Remove()
 		os.Exit(code)
 	}))
 }
 
-// bin returns the path of command name (master, assistant or websim),
-// building the three once per test binary on first use: -short skips
-// every test that runs them, and then builds nothing.
-func bin(t *testing.T, name string) string {
-	t.Helper()
-	buildOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "crawlmaster-e2e-bin")
-		if err != nil {
-			buildErr = err
-			return
-		}
-		binDir = dir
-		out, err := exec.Command("go", "build", "-o", dir+"/", "../../cmd/master", "../../cmd/assistant", "../../cmd/websim").CombinedOutput()
-		if err != nil {
-			buildErr = fmt.Errorf("build binaries: %v\n%s", err, out)
-		}
-	})
-	if buildErr != nil {
-		t.Fatal(buildErr)
-	}
-	return filepath.Join(binDir, name)
-}
+// bin returns the path of command name (master, assistant or websim).
+func bin(t *testing.T, name string) string { return bins.Path(t, name) }
 
 // skipInShort skips a test that runs the commands as processes: -short
 // is the quick tier, these are the slow one.
@@ -72,59 +46,18 @@ func skipInShort(t *testing.T, kind string) {
 }
 
 // proc is a daemon started as a process.
-type proc struct {
-	name string
-	cmd  *exec.Cmd
-	out  *lockedWriter
-	done chan error
-	// exited is set once Wait returned; cmd.ProcessState must not be read
-	// concurrently with Wait.
-	exited atomic.Bool
+type proc = proctest.Proc
+
+// exited reports whether p has exited.
+func exited(p *proc) bool {
+	_, done := p.Exited()
+	return done
 }
 
-func (p *proc) output() string { return p.out.String() }
-
+// start starts command name (see bin).
 func start(t *testing.T, name string, env []string, args ...string) *proc {
 	t.Helper()
-	cmd := exec.Command(bin(t, name), args...)
-	cmd.Env = append(os.Environ(), env...)
-	w := &lockedWriter{}
-	cmd.Stdout, cmd.Stderr = w, w
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	p := &proc{name: name, cmd: cmd, out: w, done: make(chan error, 1)}
-	go func() {
-		err := cmd.Wait()
-		p.exited.Store(true)
-		p.done <- err
-	}()
-	t.Cleanup(func() {
-		if cmd.ProcessState == nil {
-			_ = cmd.Process.Kill()
-			<-p.done
-		}
-		if t.Failed() {
-			t.Logf("--- %s %v, last lines of output:\n%s", name, args, lastLines(w.String(), 15))
-		}
-	})
-	return p
-}
-
-// stop sends SIGTERM and waits for a clean exit.
-func (p *proc) stop(t *testing.T, within time.Duration) {
-	t.Helper()
-	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
-		t.Fatalf("%s: SIGTERM: %v", p.name, err)
-	}
-	select {
-	case err := <-p.done:
-		if err != nil {
-			t.Errorf("%s exited with %v after SIGTERM", p.name, err)
-		}
-	case <-time.After(within):
-		t.Errorf("%s did not exit within %s of SIGTERM", p.name, within)
-	}
+	return proctest.Start(t, name, bin(t, name), env, args...)
 }
 
 // run runs a one-shot command and returns its combined output and error.
@@ -146,8 +79,9 @@ func waitFile(t *testing.T, path string, p *proc) string {
 			return strings.TrimSpace(string(b))
 		}
 		select {
-		case err := <-p.done:
-			t.Fatalf("%s exited early: %v", p.name, err)
+		case <-p.Done():
+			err, _ := p.Exited()
+			t.Fatalf("%s exited early: %v", p.Name, err)
 		case <-time.After(50 * time.Millisecond):
 		}
 	}
@@ -191,6 +125,21 @@ func startMasterProc(t *testing.T, env []string, cfg, addrFile string) (*proc, s
 	}
 	p := start(t, "master", env, "run", "--config", cfg, "--admin-listen", "127.0.0.1:0", "--addr-file", addrFile)
 	return p, waitFile(t, addrFile, p)
+}
+
+// writeDaemonConfig writes the daemons' rpc.yaml to path and creates their
+// certificates with `master certs`, as an operator does: mutual TLS is on,
+// in tls.dir (.data/certs beside the file). A second call for the same
+// directory keeps the certificates already there.
+func writeDaemonConfig(t *testing.T, env []string, path, cfg string) string {
+	t.Helper()
+	if err := os.WriteFile(path, []byte(cfg), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := run(t, env, "master", "certs", "--config", path); err != nil {
+		t.Fatalf("master certs: %v\n%s", err, out)
+	}
+	return path
 }
 
 // unusedManagerPort is rpc.manager's port in the processes' rpc.yaml: the
@@ -237,11 +186,10 @@ fetch:
   default_delay: 0s
   shutdown_grace: 5s
   resolve: ["*.test=%s"]
+  allowed_networks: ["127.0.0.0/8"] # websim, on loopback
 log: {format: json}
 `, unusedManagerPort, portOf(px1.Addr()), portOf(px2.Addr()), simAddr)
-	if err := os.WriteFile(cfgPath, []byte(cfg), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	writeDaemonConfig(t, env, cfgPath, cfg)
 
 	out, err := run(t, env, "master", "import-tranco", "--config", cfgPath, "--scheme", "http", filepath.Join(dir, "tranco.csv"))
 	if err != nil {
@@ -263,7 +211,10 @@ log: {format: json}
 	if !regexp.MustCompile(fmt.Sprintf(`final %d of %d`, domains, domains)).MatchString(out) {
 		t.Fatalf("status does not show every URL final:\n%s", out)
 	}
-	for _, want := range []string{"leading", ma1, "robots_disallowed", "dns_not_found"} {
+	if !regexp.MustCompile(`(?m)^\s*\S+\s+leader\s+\d{4}-\d\d-\d\d`).MatchString(out) {
+		t.Errorf("status lists no leading master (a row: id, leader, started):\n%s", out)
+	}
+	for _, want := range []string{ma1, "robots_disallowed", "dns_not_found"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("status output lacks %q:\n%s", want, out)
 		}
@@ -281,10 +232,10 @@ log: {format: json}
 		}
 	}
 
-	mst.stop(t, 15*time.Second)
-	asst1.stop(t, 10*time.Second)
-	asst2.stop(t, 10*time.Second)
-	sim.stop(t, 10*time.Second)
+	mst.Stop(t, 15*time.Second)
+	asst1.Stop(t, 10*time.Second)
+	asst2.Stop(t, 10*time.Second)
+	sim.Stop(t, 10*time.Second)
 
 	conn, err := pgx.Connect(context.Background(), dbURL)
 	if err != nil {
@@ -300,7 +251,7 @@ log: {format: json}
 		t.Fatalf("frontier %d, results %d, leased %d; want %d, %d, 0", frontier, results, leased, domains, domains)
 	}
 	// Every dispatch and completion is one greppable log line.
-	log := mst.output()
+	log := mst.Output()
 	if n := strings.Count(log, `"msg":"batch dispatched"`); n == 0 || n != strings.Count(log, `"msg":"batch finished"`) {
 		t.Errorf("master log: %d 'batch dispatched' lines vs %d 'batch finished'", n, strings.Count(log, `"msg":"batch finished"`))
 	}

@@ -27,6 +27,7 @@ import (
 	"github.com/crawlmaster/crawlmaster/crawl/errclass"
 	"github.com/crawlmaster/crawlmaster/internal/faultproxy"
 	"github.com/crawlmaster/crawlmaster/internal/procstat"
+	"github.com/crawlmaster/crawlmaster/internal/proctest"
 	"github.com/crawlmaster/crawlmaster/internal/websim"
 )
 
@@ -231,13 +232,10 @@ fetch:
   default_delay: 0s
   shutdown_grace: 5s
   resolve: ["*.test=%s"]
+  allowed_networks: ["127.0.0.0/8"] # websim, on loopback
 log: {format: json}
 `, unusedManagerPort, portOf(assts[0].id), slotsPerAsst, portOf(assts[1].id), slotsPerAsst, pollInterval, maxAttempts, simAddr)
-		p := filepath.Join(dir, name)
-		if err := os.WriteFile(p, []byte(cfg), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return p
+		return writeDaemonConfig(t, env, filepath.Join(dir, name), cfg)
 	}
 	cfgPath := writeCfg("rpc.yaml")
 
@@ -275,8 +273,8 @@ log: {format: json}
 	t0 := time.Now()
 	// The standby starts a moment later, so master 0 leads first.
 	waitFor(t, "master-1 leading", 30*time.Second, func() bool {
-		if masters[0].exited.Load() {
-			t.Fatalf("master-1 exited:\n%s", lastLines(masters[0].output(), 10))
+		if exited(masters[0]) {
+			t.Fatalf("master-1 exited:\n%s", proctest.LastLines(masters[0].Output(), 10))
 		}
 		return leads(0)
 	})
@@ -296,8 +294,8 @@ log: {format: json}
 			}
 			mu.Lock()
 			for name, p := range map[string]*proc{"master-1": masters[0], "master-2": masters[1], "assistant-1": assts[0].p, "assistant-2": assts[1].p} {
-				if p != nil && !p.exited.Load() {
-					peakRSS[name] = max(peakRSS[name], vmHWM(p.cmd.Process.Pid))
+				if p != nil && !exited(p) {
+					peakRSS[name] = max(peakRSS[name], vmHWM(p.Cmd.Process.Pid))
 				}
 			}
 			mu.Unlock()
@@ -320,8 +318,7 @@ log: {format: json}
 	killAsst := func(i int, restartAfter time.Duration) {
 		a := assts[i]
 		inject(fmt.Sprintf("SIGKILL assistant-%d", i+1)).how = "assistant down:" + a.id
-		_ = a.p.cmd.Process.Kill()
-		<-a.p.done
+		a.p.Kill(t)
 		<-time.After(restartAfter)
 		mu.Lock()
 		startAsst(a)
@@ -342,8 +339,7 @@ log: {format: json}
 	killLeader := func() {
 		i := leader()
 		inject(fmt.Sprintf("SIGKILL leading master-%d (standby takes over; killed one restarts as standby)", i+1)).how = "master leading"
-		_ = masters[i].cmd.Process.Kill()
-		<-masters[i].done
+		masters[i].Kill(t)
 		<-time.After(2 * time.Second)
 		startMaster(i)
 	}
@@ -352,17 +348,16 @@ log: {format: json}
 	var exitErrs []string
 	graceful := func(p *proc, name string) {
 		start := time.Now()
-		_ = p.cmd.Process.Signal(syscall.SIGTERM)
+		_ = p.Signal(syscall.SIGTERM)
 		select {
-		case err := <-p.done:
-			if err != nil {
+		case <-p.Done():
+			if err, _ := p.Exited(); err != nil {
 				exitErrs = append(exitErrs, fmt.Sprintf("%s exited with %v after SIGTERM", name, err))
 			}
 			t.Logf("%s exited %s after SIGTERM", name, time.Since(start).Round(time.Millisecond))
 		case <-time.After(10 * time.Second):
 			exitErrs = append(exitErrs, fmt.Sprintf("%s still running 10 s after SIGTERM", name))
-			_ = p.cmd.Process.Kill()
-			<-p.done
+			p.Kill(t)
 		}
 	}
 	termLeader := func() {
@@ -389,9 +384,9 @@ log: {format: json}
 	at(8 * time.Second)
 	f := inject("SIGSTOP assistant-2 for 6 s")
 	f.how = "assistant down:" + assts[1].id
-	_ = assts[1].p.cmd.Process.Signal(syscall.SIGSTOP)
+	_ = assts[1].p.Cmd.Process.Signal(syscall.SIGSTOP)
 	at(14 * time.Second)
-	_ = assts[1].p.cmd.Process.Signal(syscall.SIGCONT)
+	_ = assts[1].p.Cmd.Process.Signal(syscall.SIGCONT)
 	at(18 * time.Second)
 	inject("network to assistant-1 cut for 6 s").how = "assistant down:" + assts[0].id
 	assts[0].proxy.Partition()
@@ -444,16 +439,16 @@ log: {format: json}
 
 	// Clean shutdown of everything: SIGTERM, exit 0 within grace + 5 s.
 	for _, m := range masters {
-		m.stop(t, 10*time.Second)
+		m.Stop(t, 10*time.Second)
 	}
 	for _, a := range assts {
-		a.p.stop(t, 10*time.Second)
+		a.p.Stop(t, 10*time.Second)
 	}
 
 	// Detection times, from the masters' logs.
 	var logs []logLine
 	for _, p := range allProc {
-		logs = append(logs, parseLogs(p.output())...)
+		logs = append(logs, parseLogs(p.Output())...)
 	}
 	var rejected, released, returned int64
 	for _, l := range logs {
@@ -656,7 +651,7 @@ log: {format: json}
 	_ = os.RemoveAll(logDir)
 	if os.MkdirAll(logDir, 0o755) == nil {
 		for i, p := range append(allProc, assts[0].p, assts[1].p, sim) {
-			_ = os.WriteFile(filepath.Join(logDir, fmt.Sprintf("%02d-%s.log", i, p.name)), []byte(p.output()), 0o644)
+			_ = os.WriteFile(filepath.Join(logDir, fmt.Sprintf("%02d-%s.log", i, p.Name)), []byte(p.Output()), 0o644)
 		}
 		fmt.Printf("process logs: .data/faults-logs/\n")
 	}
@@ -784,16 +779,11 @@ func metricValue(addr, name string) (float64, error) {
 // served to paths robots.txt disallows, from its shutdown log line.
 func countDisallowed(t *testing.T, sim *proc) int64 {
 	t.Helper()
-	sim.stop(t, 10*time.Second)
-	m := regexp.MustCompile(`disallowed_hits=(\d+)`).FindStringSubmatch(sim.output())
+	sim.Stop(t, 10*time.Second)
+	m := regexp.MustCompile(`disallowed_hits=(\d+)`).FindStringSubmatch(sim.Output())
 	if m == nil {
-		t.Fatalf("websim's shutdown log has no disallowed_hits count:\n%s", lastLines(sim.output(), 5))
+		t.Fatalf("websim's shutdown log has no disallowed_hits count:\n%s", proctest.LastLines(sim.Output(), 5))
 	}
 	n, _ := strconv.ParseInt(m[1], 10, 64)
 	return n
-}
-
-func lastLines(s string, n int) string {
-	lines := strings.Split(strings.TrimSpace(s), "\n")
-	return strings.Join(lines[max(0, len(lines)-n):], "\n")
 }

@@ -1,32 +1,11 @@
 package e2e
 
 import (
-	"bytes"
 	"fmt"
 	"io"
 	"net/http"
-	"sync"
 	"time"
 )
-
-// lockedWriter collects a process's output; exec copies stdout and stderr
-// from two goroutines.
-type lockedWriter struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (w *lockedWriter) Write(p []byte) (int, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.buf.Write(p)
-}
-
-func (w *lockedWriter) String() string {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.buf.String()
-}
 
 // httpGet GETs url and returns the body of a 200 answer. It keeps no
 // connection open afterwards (no goroutine outlives the call).

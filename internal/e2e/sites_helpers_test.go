@@ -222,7 +222,7 @@ func saveSiteLogs(t *testing.T, procs []*proc, files ...string) {
 		return
 	}
 	for i, p := range procs {
-		_ = os.WriteFile(filepath.Join(dir, fmt.Sprintf("%02d-%s.log", i, p.name)), []byte(p.output()), 0o644)
+		_ = os.WriteFile(filepath.Join(dir, fmt.Sprintf("%02d-%s.log", i, p.Name)), []byte(p.Output()), 0o644)
 	}
 	for _, f := range files {
 		if b, err := os.ReadFile(f); err == nil {

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/crawlmaster/crawlmaster/internal/pgtest"
+	"github.com/crawlmaster/crawlmaster/internal/proctest"
 	"github.com/crawlmaster/crawlmaster/internal/websim"
 )
 
@@ -150,12 +151,11 @@ fetch:
   max_crawl_delay: %s
   shutdown_grace: 5s
   resolve: ["*.test=%s"]
+  allowed_networks: ["127.0.0.0/8"] # websim, on loopback
 log: {format: json}
 `, unusedManagerPort, portOf(px1.Addr()), siteSlots, portOf(px2.Addr()), siteSlots, sitePoll, siteDownPoll, siteAttempts,
 		siteDefaultDelay, siteMaxCrawlDelay, simAddr)
-	if err := os.WriteFile(cfgPath, []byte(cfg), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	writeDaemonConfig(t, env, cfgPath, cfg)
 
 	// The crawl, with the CLI: domain scope, depth 3, sitemaps, default
 	// guards and budget; websim's Tranco list as its seeds.
@@ -180,8 +180,8 @@ log: {format: json}
 	t0 := time.Now()
 
 	final := func() (int, int) {
-		if mst.exited.Load() {
-			t.Fatalf("master exited:\n%s", lastLines(mst.output(), 15))
+		if exited(mst) {
+			t.Fatalf("master exited:\n%s", proctest.LastLines(mst.Output(), 15))
 		}
 		var fin, total int
 		if err := conn.QueryRow(t.Context(), `SELECT count(*) FILTER (WHERE state IN ('done', 'failed', 'dead')), count(*)
@@ -200,8 +200,7 @@ log: {format: json}
 	killFinal, killTotal := final()
 	killAt := time.Now()
 	t.Logf("t=%4.1fs  %d of %d frontier URLs final: SIGKILL assistant-1", killAt.Sub(t0).Seconds(), killFinal, killTotal)
-	_ = assts[0].cmd.Process.Kill()
-	<-assts[0].done
+	assts[0].Kill(t)
 	<-time.After(1500 * time.Millisecond)
 	assts[0] = startAssistantProc(t, env, cfgPath, px1, asstFiles[0])
 	procs = append(procs, assts[0])
@@ -232,13 +231,13 @@ log: {format: json}
 	}
 	charged := int(sumWhere(released, `charged="true"`))
 	releasedN := int(sumWhere(released))
-	mst.stop(t, 15*time.Second)
+	mst.Stop(t, 15*time.Second)
 	for _, a := range assts {
-		a.stop(t, 10*time.Second)
+		a.Stop(t, 10*time.Second)
 	}
 	disallowed := countDisallowed(t, sim) // stops websim: it writes its counts and timeline
 	var logCharged, logReleased int64
-	for _, l := range parseLogs(mst.output()) {
+	for _, l := range parseLogs(mst.Output()) {
 		if l.Msg == "batch finished" {
 			logCharged += num(l.Attr["charged"])
 			logReleased += num(l.Attr["released"])

@@ -1,5 +1,3 @@
-// Package procstat reads a process's resource use from Linux's /proc, for
-// the benchmarks and the fault suite (peak memory, CPU time).
 package procstat
 
 import (

@@ -2,7 +2,9 @@ package procstat
 
 import (
 	"os"
+	"runtime"
 	"testing"
+	"time"
 )
 
 func TestSelf(t *testing.T) {
@@ -28,4 +30,19 @@ func TestSelf(t *testing.T) {
 		t.Fatal("a missing process reads as nonzero")
 	}
 	_ = x
+}
+
+// SampleHeap sees a large allocation held while it samples.
+func TestSampleHeap(t *testing.T) {
+	stop := SampleHeap()
+	held := make([]byte, 64<<20)
+	for i := range held {
+		held[i] = 1
+	}
+	time.Sleep(20 * time.Millisecond)
+	base, peak := stop()
+	runtime.KeepAlive(held)
+	if peak-base < 60<<20 {
+		t.Errorf("heap from %d to peak %d: want at least 60 MiB more while 64 MiB were held", base, peak)
+	}
 }

@@ -80,6 +80,11 @@ type Config struct {
 	// 0 (the default) records nothing.
 	TimelineSize int
 
+	// GzipBomb serves [GzipBombPath] on every served domain: a gzip stream
+	// of about 1 MiB that decompresses to 1 GiB. Off by default (the path
+	// answers 404); the ground truth does not depend on it.
+	GzipBomb bool
+
 	// Logger receives lifecycle logs (component=websim). Nil discards.
 	Logger *slog.Logger
 }

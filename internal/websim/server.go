@@ -420,6 +420,10 @@ func (s *Sim) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if www {
 		bare = host[len("www."):]
 	}
+	if s.cfg.GzipBomb && path == GzipBombPath && rawQuery == "" {
+		s.serveGzipBomb(w)
+		return
+	}
 	if p.site {
 		// A site answers the canonical form of the request: session ids
 		// and ;jsessionid= removed, parameters sorted, dot segments resolved.

@@ -27,6 +27,7 @@ var classes = [...]struct {
 	{errclass.TooManyRedirects, pb.ErrorClass_ERROR_CLASS_TOO_MANY_REDIRECTS},
 	{errclass.TLS, pb.ErrorClass_ERROR_CLASS_TLS},
 	{errclass.InvalidURL, pb.ErrorClass_ERROR_CLASS_INVALID_URL},
+	{errclass.BlockedAddress, pb.ErrorClass_ERROR_CLASS_BLOCKED_ADDRESS},
 	{errclass.Protocol, pb.ErrorClass_ERROR_CLASS_PROTOCOL},
 	{errclass.Canceled, pb.ErrorClass_ERROR_CLASS_CANCELED},
 	{errclass.Other, pb.ErrorClass_ERROR_CLASS_OTHER},
@@ -106,3 +107,26 @@ func RefusalOf(err error) (reason pb.RefusalReason, ok bool) {
 	}
 	return pb.RefusalReason_REFUSAL_REASON_UNSPECIFIED, false
 }
+
+// Message size bounds, set explicitly on both sides of the Crawl call
+// (gRPC's defaults are 4 MiB received, unlimited sent): a peer that sends
+// more is cut off with ResourceExhausted instead of being buffered.
+const (
+	// maxURLBytes is the longest URL a task or link carries
+	// (urlnorm.MaxLength, crawl.MaxLinkLength).
+	maxURLBytes = 8 << 10
+	// linkBytes bounds the URLs of one result: a page's links
+	// (crawl.MaxLinkBytes) plus its host's sitemaps (crawl.MaxSitemapBytes).
+	linkBytes = 4<<20 + 8<<20
+	// slack covers the fields around them: per-link kinds and lengths
+	// (at most 50,000 sitemap URLs and max_links page links, a few bytes
+	// each), titles, error text, timestamps.
+	slack = 2 << 20
+)
+
+// MaxRequestBytes bounds a CrawlRequest of up to tasks URLs.
+func MaxRequestBytes(tasks int) int { return tasks*(maxURLBytes+256) + slack }
+
+// MaxResultBytes bounds one streamed CrawlResult whose body is at most
+// bodyCap bytes.
+func MaxResultBytes(bodyCap int64) int { return int(bodyCap) + linkBytes + slack }

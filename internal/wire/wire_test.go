@@ -7,8 +7,10 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	"github.com/crawlmaster/crawlmaster/crawl"
 	"github.com/crawlmaster/crawlmaster/crawl/errclass"
 	"github.com/crawlmaster/crawlmaster/crawl/linkkind"
+	"github.com/crawlmaster/crawlmaster/crawl/urlnorm"
 	pb "github.com/crawlmaster/crawlmaster/proto/crawlmaster/v1"
 )
 
@@ -112,5 +114,19 @@ func TestRefusalOf(t *testing.T) {
 		if got != c.want || ok != c.ok {
 			t.Errorf("%s: RefusalOf = %s, %v; want %s, %v", c.name, got, ok, c.want, c.ok)
 		}
+	}
+}
+
+// The size bounds hold what the crawler can put in a message.
+func TestMessageBoundsCoverTheCrawler(t *testing.T) {
+	if maxURLBytes < urlnorm.MaxLength || maxURLBytes < crawl.MaxLinkLength {
+		t.Errorf("maxURLBytes %d < urlnorm.MaxLength %d or crawl.MaxLinkLength %d", maxURLBytes, urlnorm.MaxLength, crawl.MaxLinkLength)
+	}
+	if linkBytes < crawl.MaxLinkBytes+crawl.MaxSitemapBytes {
+		t.Errorf("linkBytes %d < links %d + sitemap URLs %d", linkBytes, crawl.MaxLinkBytes, crawl.MaxSitemapBytes)
+	}
+	// Every link costs a few bytes besides its URL (tag, length, kind).
+	if perLink := (crawl.MaxSitemapURLs + 10000) * 8; slack < perLink {
+		t.Errorf("slack %d < %d bytes of per-link overhead", slack, perLink)
 	}
 }

@@ -11,9 +11,10 @@ import (
 	"time"
 
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/keepalive"
 
+	"github.com/crawlmaster/crawlmaster/internal/wire"
 	"github.com/crawlmaster/crawlmaster/master/admit"
 	"github.com/crawlmaster/crawlmaster/master/frontier"
 	"github.com/crawlmaster/crawlmaster/master/retry"
@@ -60,8 +61,10 @@ type Config struct {
 	// from yet (fetch.default_delay): until its first result says how long
 	// the assistant makes it wait, it gives one URL per batch if > 0.
 	SiteSpacing time.Duration
-	// DialOptions are added to every assistant connection (tests).
-	DialOptions []grpc.DialOption
+	// Credentials returns the transport credentials for dialing target:
+	// mutual TLS checking the target's address (mtls.ClientCredentials),
+	// or insecure ones when rpc.yaml says plaintext. Required.
+	Credentials func(t Target) credentials.TransportCredentials
 }
 
 // Dispatcher pushes leased URLs to idle assistant slots: one feeder per
@@ -97,7 +100,7 @@ func New(cfg Config, targets []Target, st Store, sink Sink, log *slog.Logger, m 
 	if len(targets) == 0 {
 		return nil, errors.New("dispatch: no assistants configured")
 	}
-	if cfg.BatchSize < 1 || cfg.PollInterval <= 0 || cfg.PollTimeout <= 0 || cfg.DownAfter < 1 || cfg.Lease <= 0 {
+	if cfg.BatchSize < 1 || cfg.PollInterval <= 0 || cfg.PollTimeout <= 0 || cfg.DownAfter < 1 || cfg.Lease <= 0 || cfg.Credentials == nil {
 		return nil, fmt.Errorf("dispatch: invalid config %+v", cfg)
 	}
 	if m == nil {
@@ -111,15 +114,18 @@ func New(cfg Config, targets []Target, st Store, sink Sink, log *slog.Logger, m 
 	d.owners.init()
 	d.held.init()
 	d.firstPolls.Store(int32(len(targets)))
-	opts := append([]grpc.DialOption{
-		grpc.WithTransportCredentials(insecure.NewCredentials()),
+	opts := []grpc.DialOption{
 		// Must agree with the assistant's keepalive enforcement policy.
 		grpc.WithKeepaliveParams(keepalive.ClientParameters{Time: 20 * time.Second, Timeout: 10 * time.Second, PermitWithoutStream: true}),
-		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(16 << 20)),
-	}, cfg.DialOptions...)
+		// Explicit bounds (the assistant sets the same): a batch of
+		// batch_size URLs out, one result with a body of at most the send
+		// cap in.
+		grpc.WithDefaultCallOptions(grpc.MaxCallSendMsgSize(wire.MaxRequestBytes(cfg.BatchSize)),
+			grpc.MaxCallRecvMsgSize(wire.MaxResultBytes(cfg.SendBodyCap))),
+	}
 	sitemaps := newSitemapHosts()
 	for _, t := range targets {
-		conn, err := grpc.NewClient(t.Addr, opts...)
+		conn, err := grpc.NewClient(t.Addr, append(opts, grpc.WithTransportCredentials(cfg.Credentials(t)))...)
 		if err != nil {
 			d.close()
 			return nil, fmt.Errorf("dispatch: assistant %s: %w", t.ID, err)

@@ -4,6 +4,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/crawlmaster/crawlmaster/crawl/urlnorm"
 	"github.com/crawlmaster/crawlmaster/internal/wire"
 	"github.com/crawlmaster/crawlmaster/master/admit"
 	"github.com/crawlmaster/crawlmaster/master/frontier"
@@ -40,7 +41,7 @@ func decide(cfg *Config, assistant string, t frontier.Task, r *pb.CrawlResult, p
 		State:         dec.State,
 		NextFetchAt:   dec.NextFetchAt,
 		URL:           t.URL,
-		FinalURL:      clean(r.GetFinalUrl(), 4096),
+		FinalURL:      clean(urlnorm.Redact(r.GetFinalUrl()), 4096),
 		HTTPStatus:    r.GetHttpStatus(),
 		ContentType:   clean(r.GetContentType(), 256),
 		BodySize:      r.GetBodySize(),
@@ -49,7 +50,7 @@ func decide(cfg *Config, assistant string, t frontier.Task, r *pb.CrawlResult, p
 		Title:         clean(r.GetTitle(), 1024),
 		ContentHash:   r.GetContentHash(),
 		Class:         class,
-		Error:         clean(r.GetErrorMessage(), 1024),
+		Error:         clean(urlnorm.Redact(r.GetErrorMessage()), 1024), // an older assistant may echo userinfo
 		Robots:        robotsName(r.GetRobots()),
 		Redirects:     r.GetRedirects(),
 		Attempts:      int32(attempts),

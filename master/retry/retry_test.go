@@ -147,6 +147,7 @@ var (
 	permanent = []errclass.Class{
 		errclass.HTTP4xx, errclass.RobotsDisallowed, errclass.DNSNotFound,
 		errclass.TooManyRedirects, errclass.TLS, errclass.InvalidURL,
+		errclass.BlockedAddress,
 	}
 	transient = []errclass.Class{
 		errclass.Timeout, errclass.ConnRefused, errclass.ConnReset,

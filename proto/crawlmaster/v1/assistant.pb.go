@@ -189,6 +189,11 @@ const (
 	ErrorClass_ERROR_CLASS_CANCELED ErrorClass = 16
 	// Anything else: transient.
 	ErrorClass_ERROR_CLASS_OTHER ErrorClass = 17
+	// The host, a redirect hop or robots.txt is at an address of a
+	// special-purpose range (loopback, private, link-local, ...) that the
+	// assistant's fetch.allowed_networks does not list; nothing was sent to
+	// it: permanent. A master older than this value reads it as OTHER.
+	ErrorClass_ERROR_CLASS_BLOCKED_ADDRESS ErrorClass = 18
 )
 
 // Enum value maps for ErrorClass.
@@ -212,6 +217,7 @@ var (
 		15: "ERROR_CLASS_PROTOCOL",
 		16: "ERROR_CLASS_CANCELED",
 		17: "ERROR_CLASS_OTHER",
+		18: "ERROR_CLASS_BLOCKED_ADDRESS",
 	}
 	ErrorClass_value = map[string]int32{
 		"ERROR_CLASS_UNSPECIFIED":        0,
@@ -232,6 +238,7 @@ var (
 		"ERROR_CLASS_PROTOCOL":           15,
 		"ERROR_CLASS_CANCELED":           16,
 		"ERROR_CLASS_OTHER":              17,
+		"ERROR_CLASS_BLOCKED_ADDRESS":    18,
 	}
 )
 
@@ -1259,7 +1266,7 @@ const file_crawlmaster_v1_assistant_proto_rawDesc = "" +
 	"\x1bROBOTS_DECISION_UNSPECIFIED\x10\x00\x12\x1b\n" +
 	"\x17ROBOTS_DECISION_ALLOWED\x10\x01\x12\x1e\n" +
 	"\x1aROBOTS_DECISION_DISALLOWED\x10\x02\x12\x1f\n" +
-	"\x1bROBOTS_DECISION_UNAVAILABLE\x10\x03*\x84\x04\n" +
+	"\x1bROBOTS_DECISION_UNAVAILABLE\x10\x03*\xa5\x04\n" +
 	"\n" +
 	"ErrorClass\x12\x1b\n" +
 	"\x17ERROR_CLASS_UNSPECIFIED\x10\x00\x12\x12\n" +
@@ -1280,7 +1287,8 @@ const file_crawlmaster_v1_assistant_proto_rawDesc = "" +
 	"\x17ERROR_CLASS_INVALID_URL\x10\x0e\x12\x18\n" +
 	"\x14ERROR_CLASS_PROTOCOL\x10\x0f\x12\x18\n" +
 	"\x14ERROR_CLASS_CANCELED\x10\x10\x12\x15\n" +
-	"\x11ERROR_CLASS_OTHER\x10\x11*w\n" +
+	"\x11ERROR_CLASS_OTHER\x10\x11\x12\x1f\n" +
+	"\x1bERROR_CLASS_BLOCKED_ADDRESS\x10\x12*w\n" +
 	"\vDisposition\x12\x1b\n" +
 	"\x17DISPOSITION_UNSPECIFIED\x10\x00\x12\x17\n" +
 	"\x13DISPOSITION_FETCHED\x10\x01\x12\x19\n" +
