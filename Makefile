@@ -35,21 +35,21 @@ status: ## show the daemons of `make run` and the crawl's status
 	scripts/run.sh status
 
 .PHONY: test
-test: ## start (or reuse) the private PostgreSQL, go test -race ./..., stop PostgreSQL again if this started it
-	@if scripts/pg.sh status >/dev/null 2>&1; then started=; else started=1; fi; \
-	  url=$$(scripts/pg.sh start | tail -n 1) || exit 1; \
-	  echo "test database: $$url"; \
-	  CRAWLMASTER_TEST_DATABASE_URL="$$url" $(GO) test -race -timeout 20m ./...; rc=$$?; \
-	  if [ -n "$$started" ]; then scripts/pg.sh stop >/dev/null; fi; \
-	  exit $$rc
+test: deploy-tools ## start (or reuse) the private PostgreSQL, go test -race ./..., stop PostgreSQL again if this started it
+	@scripts/with-pg.sh $(GO) test -race -timeout 20m ./...
 
 .PHONY: bench
 bench: ## benchmarks: Tranco import of 1M lines, and crawlmaster vs the raw limit, Colly and Scrapy (writes BENCHMARKS.md)
-	scripts/bench.sh
+	scripts/with-pg.sh scripts/bench.sh
 
-.PHONY: bench-scale
-bench-scale: ## 1,000,000 websim domains imported and crawled end to end by crawlmaster (not part of CI; ~15 min)
-	SKIP_IMPORT_BENCH=1 scripts/bench.sh --domains 1000000 --contenders crawlmaster --workloads cpu --out BENCHMARKS-scale.md
+.PHONY: bench-scale bench-scale-sites
+bench-scale: ## 1,000,000 websim domains imported and crawled end to end, then the sites run (not part of CI; ~35 min)
+	SKIP_IMPORT_BENCH=1 scripts/with-pg.sh scripts/bench.sh --domains 1000000 --contenders crawlmaster --workloads cpu --out BENCHMARKS-scale.md
+	$(MAKE) bench-scale-sites
+
+bench-scale-sites: build ## site crawl to >= 1,000,000 pages fetched and >= 10,000,000 URLs discovered (a section of BENCHMARKS-scale.md)
+	$(GO) build -o $(BIN)/ ./bench/sitescale
+	scripts/with-pg.sh $(BIN)/sitescale --bin $(BIN) --out BENCHMARKS-scale.md
 
 # protoc comes from Debian (installed when missing); the Go plugins are
 # pinned by go.mod's tool directive and built into .data/protoc-bin.
@@ -73,6 +73,19 @@ verify: proto ## fail if generated code is stale, go.mod is untidy, or code is u
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { echo "gofmt needed:"; gofmt -l $$(git ls-files '*.go'); exit 1; }
 	$(GO) vet ./...
 	@git diff --exit-code -- proto go.mod go.sum || { echo "verify: generated code or go.mod is stale: run 'make proto' and 'go mod tidy' and commit"; exit 1; }
+
+# The tools that check deploy/ (the systemd units, the Prometheus rules and
+# configuration, the live Prometheus test): Debian's prometheus package
+# (unpacked under .data/prometheus, not installed as a service) and
+# systemd's tools (apt-get install when missing). The deploy tests call the
+# same script, so `go test ./deploy/` works without this step too.
+DEPLOY_TOOLS := promtool prometheus systemd-analyze systemd-sysusers
+.PHONY: deploy-tools deploy-check
+deploy-tools: ## install the tools deploy/'s tests need when missing (promtool, prometheus, systemd-analyze; apt)
+	@for t in $(DEPLOY_TOOLS); do scripts/deploy-tools.sh $$t >/dev/null || exit 1; done
+
+deploy-check: deploy-tools ## the deploy/ tests alone, verbose: promtool, systemd-analyze verify, a live Prometheus (~45 s)
+	@scripts/with-pg.sh $(GO) test -count=1 -v -timeout 10m ./deploy/
 
 .PHONY: pg-start pg-stop
 pg-start: ## start the private PostgreSQL cluster (.data/pg)
