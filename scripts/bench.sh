@@ -5,8 +5,10 @@
 # Debian's python3-scrapy; Colly from the Go module proxy), builds the
 # binaries and peers into bin/, starts the private PostgreSQL, runs the
 # 1,000,000-line Tranco import benchmark, then bench/harness, which crawls
-# the same websim list with the raw-limit fetcher, crawlmaster, Colly and
-# Scrapy and writes BENCHMARKS.md.
+# the same websim list with the raw-limit fetcher, crawlmaster (mutual TLS,
+# and again with tls.plaintext for what TLS costs), Colly and Scrapy
+# (workloads cpu, latency, sites, polite; --workloads picks) and writes
+# BENCHMARKS.md.
 set -euo pipefail
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$repo"

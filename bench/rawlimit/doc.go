@@ -26,6 +26,23 @@
 // timeout (--timeout, covering headers and body); bodies are discarded with
 // io.Copy(io.Discard) up to 1 MiB, then the connection is closed.
 //
+// With --urls FILE it fetches exactly the URLs of FILE instead (websim's
+// crawl-truth.csv, whose first column is the URL, or one URL per line):
+// the ceiling of a site crawl, which fetches what a correct crawl fetches
+// without extracting, normalising or admitting a link. URLs are grouped
+// by host; per host robots.txt is fetched first, as above (a failure fails
+// every URL of the host with its class), then each URL robots.txt allows,
+// one after another, redirects not followed (a 3xx is the URL's answer and
+// not an error: the crawl truth lists its target as a URL of its own).
+// Without --delay, N workers each take a whole host; with --delay D every
+// host has a goroutine that puts its requests on the wire at least D apart
+// (from one request's headers written to the next one's, robots.txt
+// included) and holds one of the N tokens only while a request is in
+// flight, so no token waits out a host's delay.
+//
+//	rawlimit --urls crawl-truth.csv --websim 127.0.0.1:PORT --concurrency N \
+//	    --timeout 5s [--delay 1s]
+//
 // On completion it prints one JSON line on stdout:
 //
 //	{"tool":"raw","pages_ok":N,"responses":N,"errors":{"conn":0,"dns":0,

@@ -62,17 +62,30 @@ func main() {
 	timeout := flag.Duration("timeout", 5*time.Second, "per-request timeout (headers and body)")
 	limit := flag.Int("limit", 0, "crawl only the first N domains of the list (0: all)")
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the crawl to this file")
+	urlsPath := flag.String("urls", "", "fetch exactly these URLs instead of the list's home pages: websim's crawl-truth.csv (first column) or one URL per line")
+	delay := flag.Duration("delay", 0, "with --urls: least time between the starts of two requests to one host, robots.txt included")
 	flag.Parse()
-	if *list == "" || *websim == "" || *concurrency < 1 || *timeout <= 0 || *limit < 0 || flag.NArg() > 0 {
+	if (*list == "" && *urlsPath == "") || *websim == "" || *concurrency < 1 || *timeout <= 0 || *limit < 0 || *delay < 0 || flag.NArg() > 0 {
 		flag.Usage()
 		os.Exit(2)
 	}
-	domains, err := readList(*list, *limit)
+	var domains []string
+	var hosts []hostURLs
+	var err error
+	if *urlsPath != "" {
+		hosts, err = readURLs(*urlsPath)
+	} else {
+		domains, err = readList(*list, *limit)
+	}
 	if err != nil {
 		log.Print(err)
 		os.Exit(2)
 	}
-	log.Printf("crawling %d domains, concurrency %d, timeout %v, websim %s", len(domains), *concurrency, *timeout, *websim)
+	if *urlsPath != "" {
+		log.Printf("fetching the URLs of %d hosts, concurrency %d, timeout %v, delay %v, websim %s", len(hosts), *concurrency, *timeout, *delay, *websim)
+	} else {
+		log.Printf("crawling %d domains, concurrency %d, timeout %v, websim %s", len(domains), *concurrency, *timeout, *websim)
+	}
 
 	if *cpuProfile != "" {
 		f, err := os.Create(*cpuProfile)
@@ -85,7 +98,12 @@ func main() {
 		defer f.Close()
 		defer pprof.StopCPUProfile()
 	}
-	res := crawl(domains, *websim, *concurrency, *timeout)
+	var res result
+	if *urlsPath != "" {
+		res = crawlURLs(hosts, *websim, *concurrency, *timeout, *delay)
+	} else {
+		res = crawl(domains, *websim, *concurrency, *timeout)
+	}
 	out, _ := json.Marshal(res)
 	fmt.Printf("%s\n", out)
 }
