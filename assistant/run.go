@@ -119,7 +119,7 @@ func Run(ctx context.Context, o Options) error {
 	// reused between its robots.txt and its pages: more idle connections
 	// than slots only hold memory (two goroutines and buffers each).
 	fc.MaxIdleConns = int(entry.Workers)
-	gc := gctune.Apply(int64(o.Config.Fetch.MemoryLimit))
+	gc := gctune.Apply(int64(o.Config.Fetch.MemoryLimit), gctune.AssistantPercent)
 	log.Info("gc pacing", "gc_percent", gc.Percent, "memory_limit_bytes", gc.MemoryLimit)
 	fetcher, err := crawl.New(fc, crawl.Deps{Log: o.Log.With("component", "crawl"), Metrics: crawl.NewMetrics(o.Registry)})
 	if err != nil {

@@ -18,6 +18,7 @@ import (
 	"github.com/crawlmaster/crawlmaster/internal/admin"
 	"github.com/crawlmaster/crawlmaster/internal/backoff"
 	"github.com/crawlmaster/crawlmaster/internal/config"
+	"github.com/crawlmaster/crawlmaster/internal/gctune"
 	"github.com/crawlmaster/crawlmaster/internal/lifecycle"
 	"github.com/crawlmaster/crawlmaster/internal/mtls"
 	"github.com/crawlmaster/crawlmaster/master/dispatch"
@@ -84,6 +85,8 @@ var (
 func Run(ctx context.Context, o Options) error {
 	cfg, log := o.Config, o.Log.With("component", "master")
 	me := &self{id: masterID(), started: time.Now()}
+	gc := gctune.Apply(int64(cfg.Persist.MemoryLimit), gctune.MasterPercent)
+	log.Info("gc pacing", "gc_percent", gc.Percent, "memory_limit_bytes", gc.MemoryLimit)
 	m := &termMetrics{dispatch: dispatch.NewMetrics(o.Registry), persist: persist.NewMetrics(o.Registry), frontier: newMetrics(o.Registry)}
 	// The admin endpoint serves first, so an orchestrator sees the process
 	// alive (/healthz) and not ready (/readyz) while the database is down.

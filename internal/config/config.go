@@ -123,6 +123,7 @@ type Persist struct {
 	Buffer        int                  `yaml:"buffer"`
 	StoreBodies   bool                 `yaml:"store_bodies"`
 	StoredBodyCap fetchconfig.ByteSize `yaml:"stored_body_cap"`
+	MemoryLimit   fetchconfig.ByteSize `yaml:"memory_limit"` // the master's soft memory limit; 0: none
 }
 
 // Fetch is the "fetch" section: what the assistant hands to crawl.New, and more.
@@ -182,11 +183,12 @@ func Default() *Config {
 		Database: Database{URL: "postgres://crawlmaster@127.0.0.1:15432/crawlmaster?sslmode=disable", MaxConns: 8},
 		Dispatch: Dispatch{PollInterval: time.Second, PollTimeout: 500 * time.Millisecond, DownAfter: 3, BatchSize: 16, BatchDuration: time.Second,
 			LeaseDuration: 5 * time.Minute, RescueInterval: 30 * time.Second, ProgressInterval: 5 * time.Second, ShutdownGrace: 30 * time.Second},
-		Retry:   Retry{MaxAttempts: 3, BaseDelay: 30 * time.Second, MaxDelay: time.Hour, Jitter: 0.2},
-		Persist: Persist{BatchSize: 1000, FlushInterval: 200 * time.Millisecond, Buffer: 20000, StoreBodies: true, StoredBodyCap: 256 * fetchconfig.KiB},
-		Fetch:   Fetch{Config: fetchconfig.Default(), ShutdownGrace: 30 * time.Second, MemoryLimit: 80 * fetchconfig.MiB},
-		TLS:     TLS{Dir: ".data/certs", MasterName: "crawlmaster-master", ReloadInterval: 10 * time.Second},
-		Log:     Log{Format: "text", Level: "info"},
+		Retry: Retry{MaxAttempts: 3, BaseDelay: 30 * time.Second, MaxDelay: time.Hour, Jitter: 0.2},
+		Persist: Persist{BatchSize: 1000, FlushInterval: 200 * time.Millisecond, Buffer: 20000, StoreBodies: true, StoredBodyCap: 256 * fetchconfig.KiB,
+			MemoryLimit: 120 * fetchconfig.MiB},
+		Fetch: Fetch{Config: fetchconfig.Default(), ShutdownGrace: 30 * time.Second, MemoryLimit: 80 * fetchconfig.MiB},
+		TLS:   TLS{Dir: ".data/certs", MasterName: "crawlmaster-master", ReloadInterval: 10 * time.Second},
+		Log:   Log{Format: "text", Level: "info"},
 	}
 }
 

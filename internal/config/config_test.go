@@ -181,6 +181,7 @@ func TestFullFile(t *testing.T) {
 		{"redirects", cfg.Fetch.MaxRedirects, 0},
 		{"resolve", cfg.Fetch.Resolve[1], fetchconfig.ResolveRule{Pattern: "example.com", Addr: "[::1]:8443"}},
 		{"memory limit", cfg.Fetch.MemoryLimit, 64 * fetchconfig.MiB},
+		{"master memory limit", cfg.Persist.MemoryLimit, 96 * fetchconfig.MiB},
 		{"log", cfg.Log, Log{Format: "json", Level: "debug"}},
 		{"pprof", cfg.Metrics.Pprof, true},
 	}

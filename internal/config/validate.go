@@ -88,8 +88,12 @@ func (c *Config) validate() (ps []*FieldError) {
 		}
 		l = append(l, yamlcheck.Problem{Key: "fetch." + e.Key, Msg: e.Msg})
 	}
-	m := c.Fetch.MemoryLimit
-	l.Add(m != 0 && m < minMemoryLimit, "fetch.memory_limit", "must be 0 (no limit) or at least %s, got %s", minMemoryLimit, m)
+	for _, ml := range []struct {
+		key string
+		m   fetchconfig.ByteSize
+	}{{"fetch.memory_limit", c.Fetch.MemoryLimit}, {"persist.memory_limit", c.Persist.MemoryLimit}} {
+		l.Add(ml.m != 0 && ml.m < minMemoryLimit, ml.key, "must be 0 (no limit) or at least %s, got %s", minMemoryLimit, ml.m)
+	}
 	l.NonNegative("fetch.shutdown_grace", c.Fetch.ShutdownGrace)
 
 	t := c.TLS

@@ -20,9 +20,9 @@ func TestApplyDefaults(t *testing.T) {
 	restore(t)
 	t.Setenv("GOGC", "")
 	t.Setenv("GOMEMLIMIT", "")
-	got := Apply(64 << 20)
-	if got.Percent != DefaultPercent || got.MemoryLimit != 64<<20 {
-		t.Errorf("Apply(64 MiB) = %+v; want percent %d, limit %d", got, DefaultPercent, 64<<20)
+	got := Apply(64<<20, AssistantPercent)
+	if got.Percent != AssistantPercent || got.MemoryLimit != 64<<20 {
+		t.Errorf("Apply(64 MiB) = %+v; want percent %d, limit %d", got, AssistantPercent, 64<<20)
 	}
 }
 
@@ -32,7 +32,7 @@ func TestApplyEnvironmentWins(t *testing.T) {
 	debug.SetMemoryLimit(32 << 20)
 	t.Setenv("GOGC", "150")
 	t.Setenv("GOMEMLIMIT", "32MiB")
-	got := Apply(64 << 20)
+	got := Apply(64<<20, AssistantPercent)
 	if got.Percent != 150 || got.MemoryLimit != 32<<20 {
 		t.Errorf("Apply with GOGC/GOMEMLIMIT set = %+v; want the environment's 150 and 32 MiB", got)
 	}
@@ -43,7 +43,7 @@ func TestApplyNoLimit(t *testing.T) {
 	t.Setenv("GOGC", "")
 	t.Setenv("GOMEMLIMIT", "")
 	before := debug.SetMemoryLimit(-1)
-	if got := Apply(0); got.MemoryLimit != before || got.Percent != DefaultPercent {
-		t.Errorf("Apply(0) = %+v; want limit unchanged (%d), percent %d", got, before, DefaultPercent)
+	if got := Apply(0, AssistantPercent); got.MemoryLimit != before || got.Percent != AssistantPercent {
+		t.Errorf("Apply(0, AssistantPercent) = %+v; want limit unchanged (%d), percent %d", got, before, AssistantPercent)
 	}
 }
