@@ -269,6 +269,9 @@ func term(ctx context.Context, o Options, st *store.Store, lock *leaderLock, adm
 	if err != nil {
 		return err
 	}
+	// Feeders whose last claim found nothing claim again once a write has
+	// released sites or admitted links, not a poll interval later.
+	writer.OnWritten(d.ResultsWritten)
 
 	started := time.Now()
 	log.Info("master leading", "id", id, "assistants", len(targets), "admin", adm.Addr(),

@@ -194,8 +194,11 @@ func (d *Dispatcher) Status() []frontier.AssistantStatus {
 // The env interface: the master as the feeders see it.
 
 func (d *Dispatcher) claim(ctx context.Context, owner string, n int) ([]frontier.Task, error) {
-	tasks, err := d.store.Claim(ctx, frontier.Claim{Shards: d.owners.shardsOf(owner), Limit: n, Lease: d.cfg.Lease,
-		Assistant: owner, Paused: d.policies.pausedIDs(), AnyScope: d.policies.anyScopeIDs()})
+	// PerSite: a batch takes up to batch_size URLs of a site without a
+	// politeness wait; a site with one gives a URL per batch and keeps the
+	// rest queued (their leases renewed) until its wait has passed.
+	tasks, err := d.store.Claim(ctx, frontier.Claim{Shards: d.owners.shardsOf(owner), Limit: n, PerSite: d.cfg.BatchSize,
+		Lease: d.cfg.Lease, Assistant: owner, Paused: d.policies.pausedIDs(), AnyScope: d.policies.anyScopeIDs()})
 	if err == nil {
 		d.held.add(tasks)
 	}

@@ -26,6 +26,7 @@ type feeder struct {
 	log    *slog.Logger
 	events chan event
 	wake   chan struct{} // shard owners changed
+	wrote  chan struct{} // the writer stored results (resultsWritten)
 	status atomic.Pointer[frontier.AssistantStatus]
 	// sitemaps is the dispatcher's record of hosts whose sitemaps are
 	// read (nil in tests of the loop: every seed asks).
@@ -40,6 +41,8 @@ type feeder struct {
 	polling    bool
 	claiming   bool
 	claimAfter time.Time // no claim before this (nothing was due, or it failed)
+	claimIdle  bool      // the last claim found nothing: a write ends its wait
+	wroteNow   bool      // a write was reported while the claim in flight ran
 	running    int       // batches in flight
 	runningN   int       // URLs in flight
 	dispatched int64
@@ -62,7 +65,7 @@ type claimDone struct {
 
 func newFeeder(id string, client pb.AssistantClient, e env, cfg *Config, m *Metrics, log *slog.Logger) *feeder {
 	f := &feeder{id: id, client: client, env: e, cfg: cfg, m: m, log: log,
-		events: make(chan event, 256), wake: make(chan struct{}, 1), ready: newReadyQueue(cfg.SiteSpacing),
+		events: make(chan event, 256), wake: make(chan struct{}, 1), wrote: make(chan struct{}, 1), ready: newReadyQueue(cfg.SiteSpacing),
 		live:  liveness{downAfter: time.Duration(cfg.DownAfter) * cfg.PollInterval},
 		sizer: batchSizer{size: cfg.BatchSize, duration: cfg.BatchDuration}}
 	f.runCtx, f.runCancel = context.WithCancelCause(context.Background())
@@ -126,6 +129,8 @@ func (f *feeder) run(ctx context.Context, grace time.Duration, abort <-chan stru
 			f.handle(ev)
 		case <-f.wake:
 			f.env.release(f.ready.dropUnowned(f.owned), false, "shard_moved")
+		case <-f.wrote:
+			f.onWritten()
 		}
 		f.fill()
 		f.publish()
@@ -272,7 +277,7 @@ func (f *feeder) fill() {
 	n := claimSize(claimNeed{slots: f.slots.len(), free: free, idle: idle, ready: f.ready.readyN,
 		queued: f.ready.urls, batchSize: f.cfg.BatchSize, prefetch: f.cfg.PrefetchBatches})
 	if n > 0 {
-		f.claiming = true
+		f.claiming, f.wroteNow = true, false
 		go f.claim(n)
 	}
 }

@@ -45,8 +45,15 @@ type Task struct {
 type Claim struct {
 	// Shards owned by the assistant; only their URLs are claimed.
 	Shards []int16
-	// Limit is the most URLs to claim.
+	// Limit is the most URLs to claim, top-up included.
 	Limit int
+	// PerSite is the most URLs of one site a claim takes (of one crawl
+	// and depth: the level the site's best due URL is at): the claim takes
+	// the same sites in the same order as without it, up to PerSite URLs
+	// of each, Limit in all (store.claimSites). The dispatcher sets it to
+	// dispatch.batch_size, what one batch can take of a site. 0 or 1: the
+	// best Limit URLs, however many of a site.
+	PerSite int
 	// Lease is how long the lease lasts before the rescuer may take it back.
 	Lease time.Duration
 	// Assistant is recorded on the rows for operators.

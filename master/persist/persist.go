@@ -48,6 +48,7 @@ type Writer struct {
 
 	persisted [5]atomic.Int64 // by state index
 	rejected  atomic.Int64
+	written   func() // OnWritten's hook; nil: none
 }
 
 // New creates a writer.
@@ -112,6 +113,13 @@ func (w *Writer) FlushNow() {
 	default: // a request is pending already
 	}
 }
+
+// OnWritten sets f to be called after each committed write that ended
+// leases or admitted links, i.e. that may have made URLs claimable (a
+// site no longer in flight, its next level, new sites). f runs on the
+// writer's goroutine between writes: it must not block. Call it before
+// Run.
+func (w *Writer) OnWritten(f func()) { w.written = f }
 
 // Persisted returns how many outcomes were stored in state s.
 func (w *Writer) Persisted(s frontier.State) int64 { return w.persisted[stateIndex(s)].Load() }
@@ -216,6 +224,9 @@ func (w *Writer) flush(ctx context.Context, batch []frontier.Outcome) error {
 			w.m.BatchSize.Observe(float64(len(batch)))
 			w.m.Duration.Observe(time.Since(start).Seconds())
 			w.account(batch, written)
+			if w.written != nil && (written.Accepted.Total() > 0 || written.Admitted.New > 0) {
+				w.written()
+			}
 			return nil
 		}
 		w.m.Errors.Inc()

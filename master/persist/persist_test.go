@@ -287,3 +287,39 @@ func TestStopBoundsTheLastWrite(t *testing.T) {
 
 // defaultCrawl is the crawl of the URLs given (no discovery).
 var defaultCrawl = frontier.Crawl{ID: frontier.DefaultCrawlID}
+
+// OnWritten's hook runs after each committed write that stored results,
+// and not after a write whose results were all stale.
+func TestOnWrittenAfterCommittedWrites(t *testing.T) {
+	t.Parallel()
+	st, outs := leased(t, 3)
+	w := persist.New(persist.Config{BatchSize: 1, FlushInterval: time.Hour}, st, slog.New(slog.NewTextHandler(io.Discard, nil)), nil)
+	var calls atomic.Int32
+	w.OnWritten(func() {
+		if w.Persisted(frontier.StateDone) == 0 {
+			t.Error("hook called before the write was accounted")
+		}
+		calls.Add(1)
+	})
+	ctx, stop := context.WithCancel(context.Background())
+	defer stop()
+	done := make(chan error, 1)
+	go func() { done <- w.Run(ctx) }()
+	for _, o := range outs {
+		if err := w.Submit(t.Context(), o); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitFor(t, "three writes", func() bool { return calls.Load() == 3 })
+	if err := w.Submit(t.Context(), outs[0]); err != nil { // stale now: rejected
+		t.Fatal(err)
+	}
+	waitFor(t, "the stale result rejected", func() bool { return w.Rejected() == 1 })
+	stop()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if n := calls.Load(); n != 3 {
+		t.Errorf("hook called %d times, want 3 (not for the rejected write)", n)
+	}
+}

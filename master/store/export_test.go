@@ -1,4 +1,8 @@
 package store
 
-// ClaimSQL exposes the claim statement to the plan regression test.
-const ClaimSQL = claimSQL
+// The claim statements, exposed to the plan regression tests.
+const (
+	ClaimSQL      = claimSQL
+	ClaimSitesSQL = claimSitesSQL
+	LeaseSitesSQL = leaseSitesSQL
+)

@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgxpool"
+
 	"github.com/crawlmaster/crawlmaster/master/frontier"
 	"github.com/crawlmaster/crawlmaster/master/store"
 )
@@ -86,30 +88,87 @@ func TestClaimProbesTheInFlightDomainIndex(t *testing.T) {
 	for i := range mask {
 		mask[i] = true
 	}
+	args := []any{mask, 1000, []int32{}, []int32{}, time.Minute, "a"}
+	// The claim by site (PerSite > 1) selects with the same rules.
+	for _, q := range []struct {
+		name, sql string
+		args      int
+	}{{"claimSQL", store.ClaimSQL, 6}, {"claimSitesSQL", store.ClaimSitesSQL, 4}} {
+		plan := explain(t, pool, q.sql, args[:q.args]...)
+		var probes, levels []planNode
+		plan.walk(func(n planNode) {
+			switch n.Alias {
+			case "l":
+				probes = append(probes, n)
+			case "p":
+				levels = append(levels, n)
+			}
+		})
+		if len(probes) != 1 || probes[0].IndexName != "frontier_inflight_domain_idx" || !strings.Contains(probes[0].IndexCond, "domain") || probes[0].Filter != "" {
+			t.Fatalf("%s: in-flight probe is %+v, want one index lookup by domain on frontier_inflight_domain_idx\n%+v", q.name, probes, plan)
+		}
+		// The level barrier's probe (site crawls) is one index lookup too.
+		if len(levels) != 1 || levels[0].IndexName != "frontier_site_level_idx" || !strings.Contains(levels[0].IndexCond, "depth") {
+			t.Fatalf("%s: level probe is %+v, want one index lookup on frontier_site_level_idx\n%+v", q.name, levels, plan)
+		}
+	}
+}
+
+// The claim by site's lease statement probes frontier_site_level_idx once
+// per site (a lateral index scan, not a scan of the frontier) and updates
+// by primary key.
+func TestClaimSitesProbesTheSiteLevelIndex(t *testing.T) {
+	t.Parallel()
+	s, pool := newStore(t)
+	var urls []store.NewURL
+	for d := range 400 {
+		dom := fmt.Sprintf("lvl%d.example", d)
+		for i := range 20 {
+			urls = append(urls, store.NewURL{URL: fmt.Sprintf("https://%s/%d", dom, i), Host: dom, Domain: dom, Priority: int32(i)})
+		}
+	}
+	insert(t, s, urls)
+	if err := s.Analyze(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	var crawls []int32
+	var domains []string
+	var depths []int16
+	for d := range 200 {
+		crawls, domains, depths = append(crawls, 1), append(domains, fmt.Sprintf("lvl%d.example", d)), append(depths, 0)
+	}
+	plan := explain(t, pool, store.LeaseSitesSQL, crawls, domains, depths, 16, time.Minute, "a", 1000)
+	var site, outer []planNode
+	plan.walk(func(n planNode) {
+		switch n.Alias {
+		case "c":
+			site = append(site, n)
+		case "f":
+			if n.NodeType != "ModifyTable" {
+				outer = append(outer, n)
+			}
+		}
+	})
+	if len(site) != 1 || site[0].IndexName != "frontier_site_level_idx" || !strings.Contains(site[0].IndexCond, "depth") {
+		t.Fatalf("site probe is %+v, want one index lookup on frontier_site_level_idx\n%+v", site, plan)
+	}
+	if len(outer) != 1 || outer[0].IndexName != "frontier_pkey" {
+		t.Fatalf("update is %+v, want a primary key probe\n%+v", outer, plan)
+	}
+}
+
+// explain returns the plan of sql with args.
+func explain(t *testing.T, pool *pgxpool.Pool, sql string, args ...any) planNode {
+	t.Helper()
 	var plan []byte
-	if err := pool.QueryRow(t.Context(), `EXPLAIN (FORMAT JSON) `+store.ClaimSQL, mask, 1000, time.Minute, "a", []int32{}, []int32{}).Scan(&plan); err != nil {
+	if err := pool.QueryRow(t.Context(), `EXPLAIN (FORMAT JSON) `+sql, args...).Scan(&plan); err != nil {
 		t.Fatal(err)
 	}
 	var doc []struct{ Plan planNode }
 	if err := json.Unmarshal(plan, &doc); err != nil || len(doc) != 1 {
 		t.Fatalf("EXPLAIN output: %v\n%s", err, plan)
 	}
-	var probes, levels []planNode
-	doc[0].Plan.walk(func(n planNode) {
-		switch n.Alias {
-		case "l":
-			probes = append(probes, n)
-		case "p":
-			levels = append(levels, n)
-		}
-	})
-	if len(probes) != 1 || probes[0].IndexName != "frontier_inflight_domain_idx" || !strings.Contains(probes[0].IndexCond, "domain") || probes[0].Filter != "" {
-		t.Fatalf("in-flight probe is %+v, want one index lookup by domain on frontier_inflight_domain_idx\n%s", probes, plan)
-	}
-	// The level barrier's probe (site crawls) is one index lookup too.
-	if len(levels) != 1 || levels[0].IndexName != "frontier_site_level_idx" || !strings.Contains(levels[0].IndexCond, "depth") {
-		t.Fatalf("level probe is %+v, want one index lookup on frontier_site_level_idx\n%s", levels, plan)
-	}
+	return doc[0].Plan
 }
 
 // planNode is the part of an EXPLAIN (FORMAT JSON) node the plan tests read.

@@ -48,7 +48,7 @@ func (s *Store) Pool() *pgxpool.Pool { return s.pool }
 
 // claimSQL leases up to $2 due pending URLs of the given shards, best
 // priority first, skipping rows other transactions hold, crawls that are
-// paused ($5) and sites that already have a leased URL (so a site is
+// paused ($3) and sites that already have a leased URL (so a site is
 // never in flight twice). The lease token and expiry are written in the
 // same statement: a claimed row is never seen without its lease.
 //
@@ -59,7 +59,7 @@ func (s *Store) Pool() *pgxpool.Pool { return s.pool }
 // are written in the transaction that ends their leases), so no shorter
 // path to the URL can still turn up: each page is fetched once, at its
 // shortest link distance from the seed, whatever order batches finish in.
-// Seeds (depth 0) skip the probe. In crawls of scope "any" ($6) a link
+// Seeds (depth 0) skip the probe. In crawls of scope "any" ($4) a link
 // can lead to any site, so the barrier is the crawl's: only URLs up to the
 // crawl's level are claimed, and AdvanceLevels raises the level once
 // nothing shallower is pending or leased.
@@ -83,24 +83,33 @@ const claimSQL = `
 UPDATE frontier f
 SET state = 'leased',
     lease_token = nextval('lease_token_seq'),
-    lease_expires_at = now() + $3::interval,
-    assistant = $4,
+    lease_expires_at = now() + $5::interval,
+    assistant = $6,
     updated_at = now()
 WHERE f.id = ANY(ARRAY(
-    SELECT c.id FROM frontier c
+    SELECT c.id` + claimFromSQL + `))
+RETURNING ` + taskColumns
+
+// claimFromSQL is the selection of claimSQL, shared with claimSitesSQL
+// (topup.go). $1: owned shards mask, $2: limit, $3: paused crawls, $4:
+// crawls of scope any.
+const claimFromSQL = `
+    FROM frontier c
     WHERE c.state = 'pending'
       AND c.next_fetch_at <= now()
       AND ($1::boolean[])[c.shard + 1]
-      AND c.crawl_id <> ALL($5::integer[])
+      AND c.crawl_id <> ALL($3::integer[])
       AND NOT EXISTS (SELECT 1 FROM frontier l WHERE l.domain = c.domain AND l.lease_expires_at IS NOT NULL OFFSET 0)
       AND (c.depth = 0 OR NOT EXISTS (SELECT 1 FROM frontier p
           WHERE p.crawl_id = c.crawl_id AND p.domain = c.domain AND p.state = 'pending' AND p.depth < c.depth OFFSET 0))
-      AND (c.depth = 0 OR c.crawl_id <> ALL($6::integer[])
+      AND (c.depth = 0 OR c.crawl_id <> ALL($4::integer[])
           OR c.depth <= (SELECT k.level FROM crawls k WHERE k.id = c.crawl_id))
     ORDER BY c.priority, c.id
     LIMIT $2
-    FOR UPDATE OF c SKIP LOCKED))
-RETURNING f.id, f.lease_token, f.url, f.domain, f.shard, f.attempts + 1, f.crawl_id, f.depth, coalesce(f.seed_host, f.host)`
+    FOR UPDATE OF c SKIP LOCKED`
+
+// taskColumns are the columns a claim returns, as scanTasks reads them.
+const taskColumns = `f.id, f.lease_token, f.url, f.domain, f.shard, f.attempts + 1, f.crawl_id, f.depth, coalesce(f.seed_host, f.host)`
 
 // claimLockKey serialises claims. The "domain not already leased" check
 // reads the statement's snapshot, so two claims running at once could each
@@ -110,7 +119,8 @@ const claimLockKey int64 = 0x63726177_636c6169
 
 // Claim leases up to p.Limit pending URLs. It returns fewer (possibly none)
 // when fewer are due. Concurrent claims are serialised in the database, so
-// a domain is never leased twice.
+// a domain is never leased twice. With p.PerSite > 1 it takes up to
+// PerSite URLs of each site it claims (claimSites).
 func (s *Store) Claim(ctx context.Context, p frontier.Claim) ([]frontier.Task, error) {
 	if p.Limit <= 0 || len(p.Shards) == 0 {
 		return nil, nil
@@ -135,17 +145,17 @@ func (s *Store) Claim(ctx context.Context, p frontier.Claim) ([]frontier.Task, e
 		if anyScope == nil {
 			anyScope = []int32{}
 		}
-		rows, err := tx.Query(ctx, claimSQL, mask, p.Limit, p.Lease, p.Assistant, paused, anyScope)
+		args := []any{mask, p.Limit, paused, anyScope, p.Lease, p.Assistant}
+		var err error
+		if p.PerSite > 1 {
+			tasks, err = claimSites(ctx, tx, p, args, tasks)
+			return err
+		}
+		rows, err := tx.Query(ctx, claimSQL, args...)
 		if err != nil {
 			return err
 		}
-		var t frontier.Task
-		var attempts int32
-		_, err = pgx.ForEachRow(rows, []any{&t.URLID, &t.Token, &t.URL, &t.Domain, &t.Shard, &attempts, &t.CrawlID, &t.Depth, &t.SeedHost}, func() error {
-			t.Attempts = int(attempts)
-			tasks = append(tasks, t)
-			return nil
-		})
+		tasks, err = scanTasks(rows, tasks)
 		return err
 	})
 	if err != nil {
