@@ -28,6 +28,19 @@ type batchDone struct {
 	// for its next request to that site (the last result's
 	// next_request_after); a site without a result is absent.
 	after map[string]time.Duration
+	// sitesDone are the sites already handed back by a siteDone event.
+	sitesDone map[string]bool
+}
+
+// siteDone reports that every task of one site in a running batch has
+// its result. The site may go into another batch once after has passed
+// from at: its wait counts from its own last result, not from the end of
+// the batch, whose other sites can take longer than the wait (a batch of
+// sixteen sites at 100 ms each would stretch a 1 s delay to 1.6 s).
+type siteDone struct {
+	site  string
+	at    time.Time
+	after time.Duration
 }
 
 var errMissingResults = errors.New("stream ended without a result for every URL")
@@ -62,7 +75,8 @@ func (f *feeder) runBatch(ctx context.Context, slot int, b *batch, started time.
 	var refused admit.Refused
 	defer f.env.refused(&refused)
 	states := make([]taskState, len(b.tasks))
-	res := batchDone{slot: slot, b: b, startedAt: started, stateN: map[frontier.State]int{}, after: map[string]time.Duration{}}
+	res := batchDone{slot: slot, b: b, startedAt: started, stateN: map[frontier.State]int{}, after: map[string]time.Duration{},
+		sitesDone: map[string]bool{}}
 	stream, err := f.client.Crawl(ctx, req)
 	next := 0 // results come in batch order: look there first
 	for err == nil {
@@ -98,6 +112,10 @@ func (f *feeder) runBatch(ctx context.Context, slot int, b *batch, started time.
 		states[i] = taskStored
 		res.stored++
 		res.stateN[out.State]++
+		if site := b.tasks[i].Domain; siteAnswered(b.tasks, states, i) {
+			res.sitesDone[site] = true
+			f.events <- siteDone{site: site, at: time.Now(), after: res.after[site]}
+		}
 	}
 	res.end, res.refusal = classifyEnd(err, context.Cause(ctx))
 	for _, g := range planRelease(res.end, states) {
@@ -120,6 +138,22 @@ func (f *feeder) runBatch(ctx context.Context, slot int, b *batch, started time.
 	}
 	res.err = err
 	f.events <- res
+}
+
+// siteAnswered reports whether task i is its site's last in the batch
+// (a site's tasks are adjacent) and every task of the site has its result
+// stored.
+func siteAnswered(tasks []frontier.Task, states []taskState, i int) bool {
+	site := tasks[i].Domain
+	if i+1 < len(tasks) && tasks[i+1].Domain == site {
+		return false
+	}
+	for k := i; k >= 0 && tasks[k].Domain == site; k-- {
+		if states[k] != taskStored {
+			return false
+		}
+	}
+	return true
 }
 
 // taskIndex finds the task a message is about, trying hint first; -1
@@ -149,8 +183,8 @@ func (f *feeder) onBatchDone(b batchDone) {
 	now := time.Now()
 	f.slots.end(b.slot, now, b.err == nil)
 	for i, t := range b.b.tasks {
-		if i > 0 && b.b.tasks[i-1].Domain == t.Domain {
-			continue // a site's tasks are adjacent in its batch
+		if i > 0 && b.b.tasks[i-1].Domain == t.Domain || b.sitesDone[t.Domain] {
+			continue // a site's tasks are adjacent in its batch; or it was handed back already
 		}
 		after, ok := b.after[t.Domain]
 		if !ok {

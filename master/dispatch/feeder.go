@@ -172,6 +172,8 @@ func (f *feeder) handle(ev event) {
 		f.onClaim(ev)
 	case batchDone:
 		f.onBatchDone(ev)
+	case siteDone:
+		f.ready.done(ev.at, ev.site, ev.after)
 	}
 }
 
