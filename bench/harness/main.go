@@ -1191,7 +1191,7 @@ type bucket struct {
 }
 
 func histogram(port int, name string) []bucket {
-	var bs []bucket
+	byLe := map[float64]float64{} // summed over the series' other labels (per assistant)
 	for _, l := range scrape(port) {
 		if !strings.HasPrefix(l, name+"_bucket{") {
 			continue
@@ -1205,6 +1205,10 @@ func histogram(port int, name string) []bucket {
 		if err1 != nil || err2 != nil {
 			continue
 		}
+		byLe[le] += c
+	}
+	var bs []bucket
+	for le, c := range byLe {
 		bs = append(bs, bucket{le, c})
 	}
 	sort.Slice(bs, func(a, b int) bool { return bs[a].le < bs[b].le })

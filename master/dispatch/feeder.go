@@ -259,7 +259,7 @@ func (f *feeder) fill() {
 		}
 		b := &batch{id: f.env.batchID(), tasks: tasks}
 		if freed := f.slots.freedAt(i); !freed.IsZero() {
-			f.m.RefillLatency.Observe(now.Sub(freed).Seconds())
+			f.m.RefillLatency.WithLabelValues(f.id).Observe(now.Sub(freed).Seconds())
 		}
 		f.slots.start(i, b.id)
 		f.running++

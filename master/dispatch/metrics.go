@@ -20,7 +20,7 @@ type Metrics struct {
 	ReadyURLs         *prometheus.GaugeVec
 	Released          *prometheus.CounterVec
 	UnexpectedResults prometheus.Counter
-	RefillLatency     prometheus.Histogram
+	RefillLatency     *prometheus.HistogramVec
 	BatchDuration     prometheus.Histogram
 	ClaimDuration     prometheus.Histogram
 	LinksRefused      *prometheus.CounterVec
@@ -55,9 +55,9 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "released_urls_total", Help: "Leased URLs returned to pending without a result, by reason and whether the release charged an attempt (only a URL whose page was requested when its batch broke is charged)."}, []string{"reason", "charged"}),
 		UnexpectedResults: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Subsystem: sub,
 			Name: "unexpected_results_total", Help: "Results whose lease token was not part of their batch, or came twice; dropped."}),
-		RefillLatency: prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: ns, Subsystem: sub,
-			Name: "slot_refill_seconds", Help: "Time from a slot's batch ending to its next batch being sent.",
-			Buckets: prometheus.ExponentialBuckets(0.00005, 2, 16)}),
+		RefillLatency: prometheus.NewHistogramVec(prometheus.HistogramOpts{Namespace: ns, Subsystem: sub,
+			Name: "slot_refill_seconds", Help: "Time from a slot's batch ending to its next batch being sent, per assistant.",
+			Buckets: prometheus.ExponentialBuckets(0.00005, 2, 16)}, []string{"assistant"}),
 		BatchDuration: prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: ns, Subsystem: sub,
 			Name: "batch_duration_seconds", Help: "Wall time of a batch from dispatch to the end of its stream.",
 			Buckets: prometheus.ExponentialBuckets(0.001, 2.5, 14)}),
