@@ -12,7 +12,6 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
@@ -35,6 +34,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/crawlmaster/crawlmaster/bench/promscrape"
 	"github.com/crawlmaster/crawlmaster/internal/procstat"
 	"github.com/crawlmaster/crawlmaster/internal/websim"
 )
@@ -1166,24 +1166,8 @@ func sample(lines []string, name, label, value string) float64 {
 	return 0
 }
 
-// scrapeClient asks for uncompressed metrics: the daemons would otherwise
-// gzip every scrape, CPU charged to crawlmaster by the benchmark itself.
-var scrapeClient = http.Client{Timeout: 2 * time.Second, Transport: &http.Transport{DisableCompression: true}}
-
-func scrape(port int) []string {
-	resp, err := scrapeClient.Get(fmt.Sprintf("http://127.0.0.1:%d/metrics", port))
-	if err != nil {
-		return nil
-	}
-	defer resp.Body.Close()
-	var lines []string
-	sc := bufio.NewScanner(resp.Body)
-	sc.Buffer(make([]byte, 1<<20), 1<<20)
-	for sc.Scan() {
-		lines = append(lines, sc.Text())
-	}
-	return lines
-}
+// scrape reads a daemon's /metrics (promscrape.Lines).
+func scrape(port int) []string { return promscrape.Lines(port) }
 
 type bucket struct {
 	le    float64

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"flag"
@@ -22,6 +21,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/crawlmaster/crawlmaster/bench/promscrape"
 	"github.com/crawlmaster/crawlmaster/internal/procstat"
 )
 
@@ -646,22 +646,8 @@ func postgresCPU() time.Duration {
 	return total
 }
 
-var scrapeClient = http.Client{Timeout: 3 * time.Second, Transport: &http.Transport{DisableCompression: true}}
-
-func scrape(port int) []string {
-	resp, err := scrapeClient.Get(fmt.Sprintf("http://127.0.0.1:%d/metrics", port))
-	if err != nil {
-		return nil
-	}
-	defer resp.Body.Close()
-	var lines []string
-	sc := bufio.NewScanner(resp.Body)
-	sc.Buffer(make([]byte, 1<<20), 1<<20)
-	for sc.Scan() {
-		lines = append(lines, sc.Text())
-	}
-	return lines
-}
+// scrape reads a daemon's /metrics (promscrape.Lines).
+func scrape(port int) []string { return promscrape.Lines(port) }
 
 // metric returns the value of name{label="value"} (the only label).
 func metric(lines []string, name, label, value string) float64 {
