@@ -112,6 +112,13 @@ func (f *feeder) runBatch(ctx context.Context, slot int, b *batch, started time.
 		states[i] = taskStored
 		res.stored++
 		res.stateN[out.State]++
+		if key, asked := sitemaps[i]; asked {
+			// Settled now, not at the end of the batch: the site may be
+			// in another batch before this one ends (siteDone), and that
+			// batch must see whether this host's sitemaps were read.
+			f.sitemaps.done(key, read[i])
+			delete(sitemaps, i)
+		}
 		if site := b.tasks[i].Domain; siteAnswered(b.tasks, states, i) {
 			res.sitesDone[site] = true
 			f.events <- siteDone{site: site, at: time.Now(), after: res.after[site]}
