@@ -81,6 +81,10 @@ fetch:
   # With TRANCO= set (the real web) the default 1s applies.
   default_delay: ${DEFAULT_DELAY}
   robots_timeout: 5s
+  # Demo: a host whose robots.txt failed (websim makes some hang or fail)
+  # is asked again after 10 s, not the production 5m, so the crawl ends in
+  # about a minute rather than waiting out the remembered failures.
+  robots_error_ttl: 10s
   # Closed world when set: every *.test host is websim; others are unknown.
   resolve: $resolve
   # websim listens on loopback, which the fetcher refuses unless allowed
