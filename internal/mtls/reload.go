@@ -37,10 +37,22 @@ type loaded struct {
 	pool *x509.CertPool
 }
 
-// fileStamp is what tells a changed file: size and modification time.
+// fileStamp is what tells a changed file: size and modification time,
+// and the file itself (device and inode on Unix), so that a file replaced
+// by a rename, as `master certs` and most tools write, counts as changed
+// even within the file system's timestamp granularity.
 type fileStamp struct {
 	size int64
 	mod  time.Time
+	file os.FileInfo // nil: missing
+}
+
+// same reports whether a and b stamp the same unchanged file.
+func (a fileStamp) same(b fileStamp) bool {
+	if a.file == nil || b.file == nil {
+		return a.file == nil && b.file == nil
+	}
+	return a.size == b.size && a.mod.Equal(b.mod) && os.SameFile(a.file, b.file)
 }
 
 // NewReloader loads files; it fails when they do not load. m may be nil.
@@ -73,8 +85,8 @@ func (r *Reloader) Reload() error {
 	return nil
 }
 
-// Run reloads the files whenever their size or modification time
-// changes, checking every interval (jittered), and at once on a value
+// Run reloads the files whenever one changes (replaced, resized or
+// touched), checking every interval (jittered), and at once on a value
 // from now (nil: never; the daemons send SIGHUP there), until ctx is
 // done.
 func (r *Reloader) Run(ctx context.Context, every time.Duration, now <-chan os.Signal) {
@@ -91,7 +103,8 @@ func (r *Reloader) Run(ctx context.Context, every time.Duration, now <-chan os.S
 			forced = true
 		}
 		r.mu.Lock()
-		changed := r.stamps() != r.stamp
+		now := r.stamps()
+		changed := !now[0].same(r.stamp[0]) || !now[1].same(r.stamp[1]) || !now[2].same(r.stamp[2])
 		r.mu.Unlock()
 		if !changed && !forced {
 			continue
@@ -111,7 +124,7 @@ func (r *Reloader) stamps() [3]fileStamp {
 	var s [3]fileStamp
 	for i, p := range []string{r.files.CA, r.files.Cert, r.files.Key} {
 		if fi, err := os.Stat(p); err == nil {
-			s[i] = fileStamp{fi.Size(), fi.ModTime()}
+			s[i] = fileStamp{fi.Size(), fi.ModTime(), fi}
 		}
 	}
 	return s

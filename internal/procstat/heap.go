@@ -8,8 +8,8 @@ import (
 
 // SampleHeap samples this process's Go heap in use (HeapInuse, after a
 // GC for the first sample) every millisecond until the returned stop is
-// called, which returns the first sample and the highest seen: a test's
-// bound on what one operation holds at once.
+// called, which samples once more and returns the first sample and the
+// highest seen: a test's bound on what one operation holds at once.
 func SampleHeap() (stop func() (base, peak uint64)) {
 	var ms runtime.MemStats
 	runtime.GC()
@@ -35,6 +35,10 @@ func SampleHeap() (stop func() (base, peak uint64)) {
 	return func() (uint64, uint64) {
 		close(done)
 		wg.Wait() // peak is written by the sampler only, read after it ends
-		return base, peak
+		// One last sample: what is held now counts even when the
+		// operation took less than a sampling interval.
+		var m runtime.MemStats
+		runtime.ReadMemStats(&m)
+		return base, max(peak, m.HeapInuse)
 	}
 }
