@@ -45,7 +45,7 @@ func parse(data []byte, file, envURL string) (*Config, error) {
 		failed[p.Path] = true
 	}
 	var te *yaml.TypeError
-	if err := decode(data, cfg); errors.As(err, &te) {
+	if err := yamlcheck.DecodeStrict(data, cfg); errors.As(err, &te) {
 		for _, m := range te.Errors { // a repeat of a problem above is dropped by joinProblems
 			p, path := ix.typeProblem(m)
 			ps, failed[path] = append(ps, p), path != "" // "": no key found, nothing to skip
@@ -72,20 +72,6 @@ func parse(data []byte, file, envURL string) (*Config, error) {
 		cfg.base = filepath.Dir(file)
 	}
 	return cfg, nil
-}
-
-// decode decodes data into cfg, strictly; yaml.v3 panics on a merge key "<<" beside a list or mapping key: an error.
-func decode(data []byte, cfg *Config) (err error) {
-	defer func() {
-		if r := recover(); r != nil && strings.Contains(fmt.Sprint(r), "unhashable") { // it hashes the mapping's keys
-			err = errors.New(`yaml: a mapping with a merge key "<<" must not have a list or mapping as a key`)
-		} else if r != nil {
-			panic(r)
-		}
-	}()
-	dec := yaml.NewDecoder(bytes.NewReader(data))
-	dec.KnownFields(true)
-	return dec.Decode(cfg)
 }
 
 // parseDocument returns the top-level mapping of data's single document.
@@ -154,7 +140,7 @@ func (ix *index) walk(n *yaml.Node, t reflect.Type, path string) {
 		// Only for plain int and bool: time.Duration and Workers are ints too.
 		if s, tag := yamlcheck.Unalias(v), yamlcheck.Unalias(v).ShortTag(); ft != nil && ft.PkgPath() == "" && s.Kind == yaml.ScalarNode &&
 			(ft.Kind() == reflect.Int && tag == "!!float" || ft.Kind() == reflect.Bool && tag != "!!bool" && tag != "!!null") {
-			ix.problems = append(ix.problems, &FieldError{Path: e.path, Line: e.line, Msg: expected(ft.Kind().String(), s)})
+			ix.problems = append(ix.problems, &FieldError{Path: e.path, Line: e.line, Msg: yamlcheck.Expected(ft.Kind().String(), s)})
 		}
 		ix.add(e, ft)
 	}
@@ -194,43 +180,12 @@ func (ix *index) typeProblem(msg string) (*FieldError, string) {
 		case k != nil && k.Line == line && strings.HasPrefix(rest, "mapping key "+strconv.Quote(k.Value)+" already defined at line "):
 			p.Path, p.Msg = e.path, "duplicate key (first at line "+rest[strings.LastIndexByte(rest, ' ')+1:]+")"
 			return p, ancestors(e.path)[1] // yaml.v3 skips the whole mapping
-		case v.Line == line && strings.HasPrefix(rest, "cannot unmarshal "+yamlValue(v)+" into "):
-			p.Path, p.Line, p.Msg = e.path, e.line, expected(rest[len("cannot unmarshal "+yamlValue(v)+" into "):], v)
+		case v.Line == line && strings.HasPrefix(rest, "cannot unmarshal "+yamlcheck.ValueText(v)+" into "):
+			p.Path, p.Line, p.Msg = e.path, e.line, yamlcheck.Expected(rest[len("cannot unmarshal "+yamlcheck.ValueText(v)+" into "):], v)
 			return p, e.path
 		}
 	}
 	return p, ""
-}
-
-// yamlValue is how yaml.v3's type errors show a node: "!!str `abc`".
-func yamlValue(n *yaml.Node) string {
-	if v := n.Value; n.Kind != yaml.ScalarNode {
-		return n.ShortTag()
-	} else if len(v) > 10 {
-		return n.ShortTag() + " `" + v[:7] + "...`"
-	}
-	return n.ShortTag() + " `" + n.Value + "`"
-}
-
-// expected says what a value of Go type into should look like.
-func expected(into string, n *yaml.Node) string {
-	want, ok := map[string]string{"int": "an integer", "float64": "a number", "bool": "true or false", "string": "a string"}[into]
-	v, tag := strings.TrimSpace(n.Value), n.ShortTag()
-	_, notNumber := strconv.ParseFloat(v, 64)
-	switch {
-	case ok:
-	case strings.HasPrefix(into, "[]"):
-		want = "a list"
-	case into != "time.Duration":
-		want = "a mapping of keys"
-	case tag == "!!int" || tag == "!!float" || tag == "!!str" && notNumber == nil:
-		return fmt.Sprintf("duration %s has no unit: add one, e.g. \"%ss\" or \"%sms\"", v, v, v)
-	case tag == "!!str":
-		return fmt.Sprintf("invalid duration %q: use Go duration syntax such as \"500ms\", \"30s\", \"5m\" or \"1h\"", n.Value)
-	default:
-		want = "a duration such as \"30s\""
-	}
-	return "expected " + want + ", got " + yamlcheck.Describe(n)
 }
 
 // annotate gives a validation problem the line of its key or the nearest
@@ -278,32 +233,13 @@ func fields(t reflect.Type) []reflect.StructField {
 	return out
 }
 
-// hint names the known key that key plausibly misspells, the closest within
-// Levenshtein distance 2 and half its length, or else lists them all.
+// hint names the known key that key plausibly misspells, or else lists them all.
 func hint(key, parent string, known []reflect.StructField) string {
-	best, bestD, a, names := "", 3, strings.ToLower(key), []string{}
+	var names []string
 	for _, f := range known {
-		b := f.Name
-		names = append(names, b)
-		prev := make([]int, len(b)+1)
-		for j := range prev {
-			prev[j] = j
-		}
-		for i := 0; i < len(a) && len(a) < 64; i++ {
-			cur := []int{i + 1}
-			for j := range b {
-				cur = append(cur, min(prev[j]+1, prev[j+1]+1, cur[j]+1))
-				if a[i] == b[j] {
-					cur[j+1] = min(cur[j+1], prev[j])
-				}
-			}
-			prev = cur
-		}
-		if d := prev[len(b)]; d < bestD && d <= len(b)/2 {
-			best, bestD = b, d
-		}
+		names = append(names, f.Name)
 	}
-	if best != "" {
+	if best := yamlcheck.Suggest(key, names); best != "" {
 		return fmt.Sprintf(", did you mean %q?", joinPath(parent, best))
 	} else if len(names) > 0 {
 		return ", valid keys here: " + strings.Join(names, ", ")

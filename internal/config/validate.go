@@ -88,12 +88,9 @@ func (c *Config) validate() (ps []*FieldError) {
 		}
 		l = append(l, yamlcheck.Problem{Key: "fetch." + e.Key, Msg: e.Msg})
 	}
-	for _, ml := range []struct {
-		key string
-		m   fetchconfig.ByteSize
-	}{{"fetch.memory_limit", c.Fetch.MemoryLimit}, {"persist.memory_limit", c.Persist.MemoryLimit}} {
-		l.Add(ml.m != 0 && ml.m < minMemoryLimit, ml.key, "must be 0 (no limit) or at least %s, got %s", minMemoryLimit, ml.m)
-	}
+	const memMsg = "must be 0 (no limit) or at least %s, got %s"
+	l.Add(c.Fetch.MemoryLimit != 0 && c.Fetch.MemoryLimit < minMemoryLimit, "fetch.memory_limit", memMsg, minMemoryLimit, c.Fetch.MemoryLimit)
+	l.Add(c.Persist.MemoryLimit != 0 && c.Persist.MemoryLimit < minMemoryLimit, "persist.memory_limit", memMsg, minMemoryLimit, c.Persist.MemoryLimit)
 	l.NonNegative("fetch.shutdown_grace", c.Fetch.ShutdownGrace)
 
 	t := c.TLS
@@ -132,8 +129,7 @@ func validDNSName(s string) bool {
 // checkEndpoint accepts a host name or IP address (no URL, no port) and a port.
 func checkEndpoint(l *yamlcheck.Problems, path, a string, port int) {
 	_, ipErr := netip.ParseAddr(a)
-	host := len(a) <= 253 && !strings.Contains(a, "..") && strings.Trim(a, ".") == a &&
-		strings.Trim(strings.ToLower(a), "abcdefghijklmnopqrstuvwxyz0123456789-_.") == ""
+	host := validDNSName(strings.ReplaceAll(a, "_", "u")) // '_' too: some internal names have one
 	l.Add(a == "", path+".address", "required")
 	l.Add(strings.Contains(a, "://"), path+".address", "must be a host name or IP address, not a URL: %q", a)
 	l.Add(!strings.Contains(a, "://") && strings.Contains(a, ":") && ipErr != nil, path+".address",

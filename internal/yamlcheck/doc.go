@@ -10,6 +10,10 @@
 // that decodes but breaks a rule is collected in [Problems], with the
 // value written as in YAML ("1m", not "1m0s").
 //
+// [DecodeStrict] decodes refusing unknown keys; [Suggest] names the key a
+// misspelt one was meant to be, and [Expected] rewords yaml.v3's "cannot
+// unmarshal" messages as what the value should look like.
+//
 // It is a leaf package (the standard library and yaml.v3 only), internal
 // so that it stays out of the crawl library's public API.
 package yamlcheck

@@ -1,6 +1,8 @@
 package yamlcheck
 
 import (
+	"bytes"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -125,4 +127,83 @@ func Describe(n *yaml.Node) string {
 		return "the boolean " + v
 	}
 	return strconv.Quote(v)
+}
+
+// DecodeStrict decodes data into v, failing on keys v has no field for
+// (yaml.v3's KnownFields). yaml.v3 panics on a merge key "<<" in a mapping
+// that has a list or mapping as a key (it hashes the keys): that is an
+// error here.
+func DecodeStrict(data []byte, v any) (err error) {
+	defer func() {
+		if r := recover(); r != nil && strings.Contains(fmt.Sprint(r), "unhashable") {
+			err = errors.New(`yaml: a mapping with a merge key "<<" must not have a list or mapping as a key`)
+		} else if r != nil {
+			panic(r)
+		}
+	}()
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	return dec.Decode(v)
+}
+
+// Suggest returns the name in known that key plausibly misspells: the
+// closest (case-insensitive) within Levenshtein distance 2 and half the
+// name's length, or "" when none is.
+func Suggest(key string, known []string) string {
+	best, bestD, a := "", 3, strings.ToLower(key)
+	for _, b := range known {
+		prev := make([]int, len(b)+1)
+		for j := range prev {
+			prev[j] = j
+		}
+		for i := 0; i < len(a) && len(a) < 64; i++ {
+			cur := []int{i + 1}
+			for j := range b {
+				cur = append(cur, min(prev[j]+1, prev[j+1]+1, cur[j]+1))
+				if a[i] == b[j] {
+					cur[j+1] = min(cur[j+1], prev[j])
+				}
+			}
+			prev = cur
+		}
+		if d := prev[len(b)]; d < bestD && d <= len(b)/2 {
+			best, bestD = b, d
+		}
+	}
+	return best
+}
+
+// ValueText is how yaml.v3's type errors show a node: "!!str `abc`",
+// values over 10 bytes cut to 7 and "...".
+func ValueText(n *yaml.Node) string {
+	if v := n.Value; n.Kind != yaml.ScalarNode {
+		return n.ShortTag()
+	} else if len(v) > 10 {
+		return n.ShortTag() + " `" + v[:7] + "...`"
+	}
+	return n.ShortTag() + " `" + n.Value + "`"
+}
+
+// Expected says what a value of Go type into (as yaml.v3 names it:
+// "int", "time.Duration", "[]config.Assistant") should look like, given
+// the node n found instead: "expected an integer, got \"abc\"", or for a
+// duration without a unit, how to write one.
+func Expected(into string, n *yaml.Node) string {
+	want, ok := map[string]string{"int": "an integer", "float64": "a number", "bool": "true or false", "string": "a string"}[into]
+	v, tag := strings.TrimSpace(n.Value), n.ShortTag()
+	_, notNumber := strconv.ParseFloat(v, 64)
+	switch {
+	case ok:
+	case strings.HasPrefix(into, "[]"):
+		want = "a list"
+	case into != "time.Duration":
+		want = "a mapping of keys"
+	case tag == "!!int" || tag == "!!float" || tag == "!!str" && notNumber == nil:
+		return fmt.Sprintf("duration %s has no unit: add one, e.g. \"%ss\" or \"%sms\"", v, v, v)
+	case tag == "!!str":
+		return fmt.Sprintf("invalid duration %q: use Go duration syntax such as \"500ms\", \"30s\", \"5m\" or \"1h\"", n.Value)
+	default:
+		want = "a duration such as \"30s\""
+	}
+	return "expected " + want + ", got " + Describe(n)
 }

@@ -125,3 +125,56 @@ func TestDescribe(t *testing.T) {
 		t.Errorf("Describe(alias) = %s, want a list", got)
 	}
 }
+
+func TestSuggest(t *testing.T) {
+	known := []string{"poll_interval", "poll_timeout", "down_after", "batch_size", "max"}
+	for _, c := range []struct{ key, want string }{
+		{"poll_intreval", "poll_interval"}, // transposition: distance 2
+		{"Poll_Timeout", "poll_timeout"},   // case does not count
+		{"batchsize", "batch_size"},
+		{"down", ""},   // too far from down_after
+		{"mqq", ""},    // 2 edits: more than half of "max"
+		{"zzzzzz", ""}, // nothing close
+	} {
+		if got := Suggest(c.key, known); got != c.want {
+			t.Errorf("Suggest(%q) = %q, want %q", c.key, got, c.want)
+		}
+	}
+}
+
+func TestExpected(t *testing.T) {
+	node := func(src string) *yaml.Node {
+		var doc yaml.Node
+		if err := yaml.Unmarshal([]byte(src), &doc); err != nil {
+			t.Fatal(err)
+		}
+		return doc.Content[0]
+	}
+	for _, c := range []struct{ into, src, want string }{
+		{"int", `abc`, `expected an integer, got "abc"`},
+		{"bool", `3`, `expected true or false, got the number 3`},
+		{"[]config.Assistant", `x`, `expected a list, got "x"`},
+		{"config.Retry", `[1]`, `expected a mapping of keys, got a list`},
+		{"time.Duration", `30`, `duration 30 has no unit: add one, e.g. "30s" or "30ms"`},
+		{"time.Duration", `"1.5"`, `duration 1.5 has no unit: add one, e.g. "1.5s" or "1.5ms"`},
+		{"time.Duration", `5 minutes`, `invalid duration "5 minutes": use Go duration syntax such as "500ms", "30s", "5m" or "1h"`},
+		{"time.Duration", `{a: 1}`, `expected a duration such as "30s", got a mapping`},
+	} {
+		if got := Expected(c.into, node(c.src)); got != c.want {
+			t.Errorf("Expected(%s, %s) = %q, want %q", c.into, c.src, got, c.want)
+		}
+	}
+	if got := ValueText(node(`abcdefghijkl`)); got != "!!str `abcdefg...`" {
+		t.Errorf("ValueText = %q", got)
+	}
+}
+
+func TestDecodeStrictRefusesUnknownKeysAndUnhashableMerge(t *testing.T) {
+	var v struct{ A int }
+	if err := DecodeStrict([]byte("a: 1\nb: 2\n"), &v); err == nil {
+		t.Error("unknown key b accepted")
+	}
+	if err := DecodeStrict([]byte("a: 1\n<<: {c: 1}\n[x]: 2\n"), &v); err == nil {
+		t.Error("a merge key beside a list key did not fail")
+	}
+}
