@@ -152,7 +152,8 @@ func (s *Server) Crawl(req *pb.CrawlRequest, stream pb.Assistant_CrawlServer) er
 	defer s.releaseSlot(int(req.GetSlot()))
 	start := time.Now()
 	sendCap := min(req.GetSendBodyCap(), s.lim.BodyCap)
-	var sent, cancelled int
+	var sent, cancelled, deferred int
+	maxWait := req.GetMaxPolitenessWait().AsDuration()
 	// The STARTED message of the task being fetched; Fetch sends it from
 	// this goroutine, so the stream is never written concurrently.
 	var cur *pb.CrawlTask
@@ -167,14 +168,20 @@ func (s *Server) Crawl(req *pb.CrawlRequest, stream pb.Assistant_CrawlServer) er
 		var res *crawl.Result
 		if ctx.Err() == nil {
 			cur = t
-			res = s.fetcher.Fetch(fetchCtx, fetchRequest(t))
+			res = s.fetcher.Fetch(fetchCtx, fetchRequest(t, maxWait))
 		} else {
 			res = &crawl.Result{URL: t.GetUrl(), Class: errclass.Canceled, Err: context.Cause(ctx).Error(), FetchedAt: time.Now()}
 		}
-		if res.Class == errclass.Canceled {
+		switch {
+		case res.Deferred:
+			deferred++ // given back for later (see toProto)
+			s.m.Deferred.Inc()
+		case res.Class == errclass.Canceled:
 			cancelled++ // given back unfetched (see toProto)
+			s.m.Results.WithLabelValues(string(res.Class)).Inc()
+		default:
+			s.m.Results.WithLabelValues(string(res.Class)).Inc()
 		}
-		s.m.Results.WithLabelValues(string(res.Class)).Inc()
 		if err := stream.Send(toProto(t, res, sendCap)); err != nil {
 			// The master went away or cancelled: nothing more can be sent.
 			s.log.Warn("batch aborted", "batch", req.GetBatchId(), "slot", req.GetSlot(), "sent", sent, "err", err)
@@ -184,7 +191,7 @@ func (s *Server) Crawl(req *pb.CrawlRequest, stream pb.Assistant_CrawlServer) er
 	}
 	s.m.BatchDuration.Observe(time.Since(start).Seconds())
 	s.log.Info("batch done", "batch", req.GetBatchId(), "slot", req.GetSlot(), "master_id", req.GetMasterId(), "urls", sent,
-		"cancelled", cancelled, "duration", time.Since(start).Round(time.Millisecond))
+		"cancelled", cancelled, "deferred", deferred, "duration", time.Since(start).Round(time.Millisecond))
 	if cause := context.Cause(ctx); errors.Is(cause, errDrainTimeout) {
 		return status.Error(codes.Unavailable, cause.Error())
 	}
@@ -274,19 +281,21 @@ func (s *Server) Drain(ctx context.Context) {
 	<-done
 }
 
-// fetchRequest is what task t asks of the fetch. A task without policy
+// fetchRequest is what task t asks of the fetch, waiting at most maxWait
+// for its host's politeness (0: as long as needed). A task without policy
 // (a master that predates policies, or a crawl of the URLs given) follows
 // redirects and reads no links and no sitemaps, as before policies.
-func fetchRequest(t *pb.CrawlTask) crawl.Request {
+func fetchRequest(t *pb.CrawlTask, maxWait time.Duration) crawl.Request {
 	p := t.GetPolicy()
 	if p == nil {
-		return crawl.Request{URL: t.GetUrl(), FollowRedirects: true}
+		return crawl.Request{URL: t.GetUrl(), FollowRedirects: true, MaxWait: maxWait}
 	}
 	return crawl.Request{
 		URL:             t.GetUrl(),
 		FollowRedirects: p.GetFollowRedirects(),
 		MaxLinks:        int(min(p.GetMaxLinks(), maxLinks)),
 		Sitemaps:        p.GetSitemaps(),
+		MaxWait:         maxWait,
 	}
 }
 
@@ -319,7 +328,13 @@ func toProto(t *pb.CrawlTask, r *crawl.Result, sendCap int64) *pb.CrawlResult {
 	}
 	// A cancelled fetch says nothing about the URL: the task goes back
 	// unfetched, and the master charges it no attempt.
-	if r.Class == errclass.Canceled {
+	switch {
+	case r.Deferred:
+		// Not requested: the host was not ready within the batch's
+		// max_politeness_wait. The master sends it again after
+		// next_request_after.
+		out.Disposition = pb.Disposition_DISPOSITION_DEFERRED
+	case r.Class == errclass.Canceled:
 		out.Disposition = pb.Disposition_DISPOSITION_UNFETCHED
 	}
 	if out.FinalUrl == "" {

@@ -34,6 +34,13 @@ type Request struct {
 	// returns their URLs as LinkSitemap links, counted apart from
 	// MaxLinks (see the package documentation for the caps).
 	Sitemaps bool
+	// MaxWait, when > 0, is the longest Fetch waits for the host's
+	// politeness slot before the page request. A page whose host would
+	// make it wait longer is not requested: the Result says Deferred, with
+	// NextRequestAfter the wait left, so a caller with other work goes on
+	// instead of sleeping. robots.txt is still checked (and fetched when
+	// not cached) first. 0 waits as long as the host needs.
+	MaxWait time.Duration
 }
 
 // Fetcher fetches one URL. Implementations are safe for concurrent use,
@@ -134,6 +141,11 @@ type Result struct {
 	// politeness layer would make the next request to the URL's host wait
 	// (its delay, Crawl-delay, 429/503 backoff); 0 when it would go at once.
 	NextRequestAfter time.Duration
+	// Deferred: the page was not requested because its host's politeness
+	// wait, NextRequestAfter, was longer than Request.MaxWait. Class is
+	// errclass.Canceled (nothing is known of the URL); fetch it again once
+	// NextRequestAfter has passed.
+	Deferred bool
 }
 
 // newResult starts a Result for url with FetchedAt set.

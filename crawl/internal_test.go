@@ -127,18 +127,18 @@ func TestPolitenessStateBounded(t *testing.T) {
 	clock := &stepClock{now: time.Unix(1000, 0)}
 	p := newPoliteness(fetchconfig.Default(), clock, nil)
 	for i := range 3000 {
-		if w := p.reserve(fmt.Sprintf("old%d", i), time.Second); w != 0 {
+		if w, _ := p.reserve(fmt.Sprintf("old%d", i), time.Second, 0); w != 0 {
 			t.Fatalf("first request waited %v", w)
 		}
 	}
 	clock.now = clock.now.Add(2 * time.Second) // all old entries expired
 	for i := range 3000 {
-		p.reserve(fmt.Sprintf("new%d", i), time.Second)
+		p.reserve(fmt.Sprintf("new%d", i), time.Second, 0)
 	}
 	if n := p.size(); n >= 4096 {
 		t.Fatalf("politeness map holds %d hosts after 6000 distinct hosts; expired ones not dropped", n)
 	}
-	if w := p.reserve("new1", time.Second); w != time.Second {
+	if w, _ := p.reserve("new1", time.Second, 0); w != time.Second {
 		t.Fatalf("live entry lost: wait %v", w)
 	}
 }

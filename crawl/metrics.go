@@ -23,6 +23,7 @@ type Metrics struct {
 	links         *prometheus.CounterVec
 	linksDropped  *prometheus.CounterVec
 	sitemaps      *prometheus.CounterVec
+	deferred      prometheus.Counter
 
 	// Children resolved once so the hot path does no label hashing.
 	durByClass  map[errclass.Class]prometheus.Observer
@@ -78,6 +79,10 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "crawl_links_dropped_total",
 			Help: "Links left out, by reason: cap (max_links, the sitemap caps, the link byte budgets), too_long (over 8 KiB).",
 		}, []string{"reason"}),
+		deferred: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "crawl_deferred_total",
+			Help: "Pages not requested because their host's politeness wait was longer than the request's MaxWait (given back to be fetched later; not in the class counts).",
+		}),
 		sitemaps: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "crawl_sitemap_fetches_total",
 			Help: "Sitemap file requests by result: 2xx, 4xx, 5xx (incl. 429), error, parse_error; disallowed ones were not requested.",
@@ -93,6 +98,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		m.links = register(reg, m.links)
 		m.linksDropped = register(reg, m.linksDropped)
 		m.sitemaps = register(reg, m.sitemaps)
+		m.deferred = register(reg, m.deferred)
 	}
 	m.durByClass = make(map[errclass.Class]prometheus.Observer, len(errclass.All()))
 	m.errByClass = make(map[errclass.Class]prometheus.Counter, len(errclass.All()))
@@ -133,6 +139,10 @@ func register[C prometheus.Collector](reg prometheus.Registerer, c C) C {
 // observe records one finished fetch.
 func (m *Metrics) observe(res *Result) {
 	if m == nil {
+		return
+	}
+	if res.Deferred {
+		m.deferred.Inc()
 		return
 	}
 	c := res.Class

@@ -2,6 +2,7 @@ package crawl
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -74,8 +75,10 @@ func (p *politeness) effectiveDelay(crawlDelay time.Duration) time.Duration {
 	return max(d, p.cfg.DefaultDelay)
 }
 
-// reserve books the next slot for host and returns how long to wait for it.
-func (p *politeness) reserve(host string, delay time.Duration) time.Duration {
+// reserve books the next slot for host and returns how long to wait for
+// it. When the wait would be longer than maxWait (> 0) nothing is booked
+// and booked is false.
+func (p *politeness) reserve(host string, delay, maxWait time.Duration) (wait time.Duration, booked bool) {
 	now := p.clock.Now()
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -84,11 +87,14 @@ func (p *politeness) reserve(host string, delay time.Duration) time.Duration {
 	if ok && st.next.After(now) {
 		start = st.next
 	}
+	if maxWait > 0 && start.Sub(now) > maxWait {
+		return start.Sub(now), false
+	}
 	if delay > 0 || ok {
 		st.next = start.Add(delay)
 		p.store(host, st, now)
 	}
-	return start.Sub(now)
+	return start.Sub(now), true
 }
 
 // store saves st, sweeping when the map has grown. Called with mu held.
@@ -115,11 +121,18 @@ func (p *politeness) sweep(now time.Time) {
 	p.sweepAt = max(minSweep, 2*len(p.hosts))
 }
 
+// errDeferred ends a wait that would be longer than the caller's MaxWait.
+var errDeferred = errors.New("politeness: the host is not ready within the request's MaxWait")
+
 // wait books a slot for host and sleeps until it comes, or until ctx ends
 // (the booking stays: the host just gets a slightly longer pause). It
-// returns the time waited.
-func (p *politeness) wait(ctx context.Context, host string, delay time.Duration) (time.Duration, error) {
-	w := p.reserve(host, delay)
+// returns the time waited. A wait longer than maxWait (> 0) is neither
+// booked nor slept: it returns that wait and errDeferred.
+func (p *politeness) wait(ctx context.Context, host string, delay, maxWait time.Duration) (time.Duration, error) {
+	w, booked := p.reserve(host, delay, maxWait)
+	if !booked {
+		return w, errDeferred
+	}
 	if w <= 0 {
 		return 0, nil
 	}
@@ -240,7 +253,8 @@ func (p *politeness) size() int {
 
 // Fetch waits for the host's slot, then calls next, and records the
 // answer's status for the backoff. The wait uses a timer and ends early
-// with errclass.Canceled if ctx is done.
+// with errclass.Canceled if ctx is done; a wait longer than req.MaxWait
+// is not taken (Result.Deferred).
 func (p *politeness) Fetch(ctx context.Context, req Request) *Result {
 	u, err := parseFetchURL(req.URL)
 	if err != nil {
@@ -248,7 +262,12 @@ func (p *politeness) Fetch(ctx context.Context, req Request) *Result {
 	}
 	delay := p.effectiveDelay(crawlDelayFrom(ctx))
 	host := hostKey(u)
-	waited, err := p.wait(ctx, host, delay)
+	waited, err := p.wait(ctx, host, delay, req.MaxWait)
+	if errors.Is(err, errDeferred) {
+		res := newResult(req.URL)
+		res.Deferred = true
+		return res.fail(errclass.Canceled, fmt.Errorf("%w (%v left)", err, waited.Round(time.Millisecond)))
+	}
 	if err != nil {
 		res := newResult(req.URL)
 		res.Waited = waited

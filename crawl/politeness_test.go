@@ -244,3 +244,37 @@ func TestHostBackoffFromRobots(t *testing.T) {
 		t.Errorf("NextRequestAfter = %v, want 7s", res.NextRequestAfter)
 	}
 }
+
+// A page whose host is not ready within the request's MaxWait is not
+// requested and books nothing: the caller gets it back Deferred with the
+// wait left, and a later fetch waits no longer than it would have.
+func TestMaxWaitDefers(t *testing.T) {
+	s, clock, f := politeSetup(t, "User-agent: *\nCrawl-delay: 5\n", time.Second, 10*time.Second)
+	res := f.Fetch(context.Background(), crawl.Request{URL: "http://a.test/1", FollowRedirects: true, MaxWait: time.Second})
+	noTimer(t, clock)
+	if !res.Deferred || res.Class != errclass.Canceled {
+		t.Fatalf("Deferred = %v, class %s (%s); want a deferred result", res.Deferred, res.Class, res.Err)
+	}
+	if res.NextRequestAfter != 5*time.Second {
+		t.Errorf("NextRequestAfter = %v, want 5s (the Crawl-delay after robots.txt)", res.NextRequestAfter)
+	}
+	if s.count("a.test/robots.txt") != 1 || s.count("a.test/1") != 0 {
+		t.Errorf("robots.txt %d, page %d requests; want robots.txt only", s.count("a.test/robots.txt"), s.count("a.test/1"))
+	}
+	// Within MaxWait: waited and fetched. The deferral booked nothing, so
+	// the wait is what is left of robots.txt's delay, not more.
+	clock.Advance(4500 * time.Millisecond)
+	r := make(chan *crawl.Result, 1)
+	go func() {
+		r <- f.Fetch(context.Background(), crawl.Request{URL: "http://a.test/1", FollowRedirects: true, MaxWait: time.Second})
+	}()
+	if d := clock.nextTimer(t); d != 500*time.Millisecond {
+		t.Fatalf("waited %v, want the 500ms left", d)
+	}
+	clock.Advance(500 * time.Millisecond)
+	res = awaitResult(t, "http://a.test/1", r)
+	wantClass(t, res, errclass.OK)
+	if res.Deferred || s.count("a.test/1") != 1 {
+		t.Errorf("Deferred = %v, %d page requests; want fetched once", res.Deferred, s.count("a.test/1"))
+	}
+}

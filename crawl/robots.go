@@ -314,7 +314,7 @@ func (r *robotsFetcher) fetch(ctx context.Context, u *url.URL, key string) (e *r
 
 	host := hostKey(u)
 	delay := r.p.effectiveDelay(0) // the Crawl-delay is in the file
-	if _, err := r.p.wait(ctx, host, delay); err != nil {
+	if _, err := r.p.wait(ctx, host, delay, 0); err != nil {
 		e.class, e.err = errclass.Canceled, err.Error()
 		return e // ctx is done: lead neither caches nor shares it
 	}

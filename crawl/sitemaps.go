@@ -95,7 +95,7 @@ func (r *robotsFetcher) readSitemaps(ctx context.Context, page *url.URL, e *robo
 			continue
 		}
 		delay := r.p.effectiveDelay(fe.delay)
-		if _, err := r.p.wait(ctx, host, delay); err != nil {
+		if _, err := r.p.wait(ctx, host, delay, 0); err != nil {
 			return err
 		}
 		status, retryAfter, err := r.h.getSitemap(r.p.fromWire(ctx, host, delay, nil), f.u.String(), func(body io.Reader) error {

@@ -258,6 +258,7 @@ func term(ctx context.Context, o Options, st *store.Store, lock *leaderLock, adm
 		Lease:           cfg.Dispatch.LeaseDuration,
 		SendBodyCap:     sendBody,
 		SiteSpacing:     cfg.Fetch.DefaultDelay,
+		MaxSlotWait:     dispatch.DefaultMaxSlotWait,
 		Retry: retry.Policy{
 			MaxAttempts: cfg.Retry.MaxAttempts,
 			BaseDelay:   cfg.Retry.BaseDelay,

@@ -6,6 +6,8 @@ import (
 	"math/rand/v2"
 	"time"
 
+	"google.golang.org/protobuf/types/known/durationpb"
+
 	"github.com/crawlmaster/crawlmaster/master/admit"
 	"github.com/crawlmaster/crawlmaster/master/frontier"
 	pb "github.com/crawlmaster/crawlmaster/proto/crawlmaster/v1"
@@ -20,6 +22,7 @@ type batchDone struct {
 	err       error
 	pause     bool // stop dispatching until a poll is answered
 	stored    int
+	deferredN int // tasks given back DEFERRED
 	released  int
 	charged   int
 	stateN    map[frontier.State]int
@@ -30,6 +33,9 @@ type batchDone struct {
 	after map[string]time.Duration
 	// sitesDone are the sites already handed back by a siteDone event.
 	sitesDone map[string]bool
+	// deferred are the tasks given back DEFERRED, by site, of the sites
+	// not handed back by a siteDone event: the feeder takes them back.
+	deferred map[string][]frontier.Task
 }
 
 // siteDone reports that every task of one site in a running batch has
@@ -41,6 +47,10 @@ type siteDone struct {
 	site  string
 	at    time.Time
 	after time.Duration
+	// deferred are the site's tasks the assistant gave back DEFERRED (its
+	// host was not ready within max_politeness_wait): they keep their
+	// leases and go back into the ready queue, ahead of the site's others.
+	deferred []frontier.Task
 }
 
 var errMissingResults = errors.New("stream ended without a result for every URL")
@@ -52,6 +62,9 @@ var errMissingResults = errors.New("stream ended without a result for every URL"
 func (f *feeder) runBatch(ctx context.Context, slot int, b *batch, started time.Time) {
 	req := &pb.CrawlRequest{BatchId: b.id, Slot: uint32(slot), MasterId: f.cfg.MasterID,
 		SendBodyCap: f.cfg.SendBodyCap, Tasks: make([]*pb.CrawlTask, len(b.tasks))}
+	if f.cfg.MaxSlotWait > 0 {
+		req.MaxPolitenessWait = durationpb.New(f.cfg.MaxSlotWait)
+	}
 	pols := make([]*admit.Policy, len(b.tasks))
 	sitemaps := map[int]uint64{} // task index → its host's key, for the tasks asked to read sitemaps
 	for i, t := range b.tasks {
@@ -76,7 +89,7 @@ func (f *feeder) runBatch(ctx context.Context, slot int, b *batch, started time.
 	defer f.env.refused(&refused)
 	states := make([]taskState, len(b.tasks))
 	res := batchDone{slot: slot, b: b, startedAt: started, stateN: map[frontier.State]int{}, after: map[string]time.Duration{},
-		sitesDone: map[string]bool{}}
+		sitesDone: map[string]bool{}, deferred: map[string][]frontier.Task{}}
 	stream, err := f.client.Crawl(ctx, req)
 	next := 0 // results come in batch order: look there first
 	for err == nil {
@@ -96,6 +109,15 @@ func (f *feeder) runBatch(ctx context.Context, slot int, b *batch, started time.
 			continue
 		case pb.Disposition_DISPOSITION_UNFETCHED:
 			states[i] = taskUnfetched
+			continue
+		case pb.Disposition_DISPOSITION_DEFERRED:
+			states[i] = taskDeferred
+			site := b.tasks[i].Domain
+			res.after[site] = r.GetNextRequestAfter().AsDuration()
+			res.deferred[site] = append(res.deferred[site], b.tasks[i])
+			f.m.Deferred.Inc()
+			res.deferredN++
+			f.siteAnswered(&res, states, i)
 			continue
 		}
 		res.after[b.tasks[i].Domain] = r.GetNextRequestAfter().AsDuration()
@@ -119,10 +141,7 @@ func (f *feeder) runBatch(ctx context.Context, slot int, b *batch, started time.
 			f.sitemaps.done(key, read[i])
 			delete(sitemaps, i)
 		}
-		if site := b.tasks[i].Domain; siteAnswered(b.tasks, states, i) {
-			res.sitesDone[site] = true
-			f.events <- siteDone{site: site, at: time.Now(), after: res.after[site]}
-		}
+		f.siteAnswered(&res, states, i)
 	}
 	res.end, res.refusal = classifyEnd(err, context.Cause(ctx))
 	for _, g := range planRelease(res.end, states) {
@@ -147,16 +166,46 @@ func (f *feeder) runBatch(ctx context.Context, slot int, b *batch, started time.
 	f.events <- res
 }
 
+// takeBack returns tasks the assistant deferred to the ready queue, still
+// leased: their site's wait (siteDone) decides when they go out again.
+// Tasks this feeder can no longer send (it is stopping, the assistant is
+// down or draining, or their shard moved) are released uncharged instead.
+func (f *feeder) takeBack(tasks []frontier.Task) {
+	var keep []frontier.Task
+	var drop []int64
+	for _, t := range tasks {
+		if f.stopping || !f.live.owning() || !f.owned(t.Shard) {
+			drop = append(drop, t.Token)
+		} else {
+			keep = append(keep, t)
+		}
+	}
+	if len(drop) > 0 {
+		f.env.release(drop, false, "deferred")
+	}
+	f.ready.requeue(keep)
+}
+
+// siteAnswered hands task i's site back to the feeder (siteDone) when
+// every task of the site in the batch is answered.
+func (f *feeder) siteAnswered(res *batchDone, states []taskState, i int) {
+	if site := res.b.tasks[i].Domain; siteAnswered(res.b.tasks, states, i) {
+		res.sitesDone[site] = true
+		f.events <- siteDone{site: site, at: time.Now(), after: res.after[site], deferred: res.deferred[site]}
+		delete(res.deferred, site)
+	}
+}
+
 // siteAnswered reports whether task i is its site's last in the batch
 // (a site's tasks are adjacent) and every task of the site has its result
-// stored.
+// stored or was deferred.
 func siteAnswered(tasks []frontier.Task, states []taskState, i int) bool {
 	site := tasks[i].Domain
 	if i+1 < len(tasks) && tasks[i+1].Domain == site {
 		return false
 	}
 	for k := i; k >= 0 && tasks[k].Domain == site; k-- {
-		if states[k] != taskStored {
+		if states[k] != taskStored && states[k] != taskDeferred {
 			return false
 		}
 	}
@@ -197,6 +246,7 @@ func (f *feeder) onBatchDone(b batchDone) {
 		if !ok {
 			after = -1 // no result: keep the site's last known wait
 		}
+		f.takeBack(b.deferred[t.Domain])
 		f.ready.done(now, t.Domain, after)
 	}
 	if b.pause && f.live.pause(now) {
@@ -212,7 +262,7 @@ func (f *feeder) onBatchDone(b batchDone) {
 	attrs := []any{"batch", b.b.id, "slot", b.slot, "urls", len(b.b.tasks),
 		"done", b.stateN[frontier.StateDone], "failed", b.stateN[frontier.StateFailed],
 		"retry", b.stateN[frontier.StatePending], "dead", b.stateN[frontier.StateDead],
-		"released", b.released, "charged", b.charged, "duration", dur.Round(time.Millisecond)}
+		"released", b.released, "charged", b.charged, "deferred", b.deferredN, "duration", dur.Round(time.Millisecond)}
 	switch {
 	case b.end == endRefused && b.refusal == pb.RefusalReason_REFUSAL_REASON_BAD_BATCH:
 		f.m.BatchesFinished.WithLabelValues("refused").Inc()

@@ -82,3 +82,52 @@ func tokensOf(tasks []frontier.Task) []int64 {
 	}
 	return out
 }
+
+// maxClaim caps one claim; firstClaim caps a claim that idle slots wait on.
+const (
+	maxClaim   = 5000
+	firstClaim = 256
+)
+
+// claimNeed is what decides the size of the next claim.
+type claimNeed struct {
+	slots     int // total slots
+	free      int // slots not running our batch
+	idle      int // slots that could take a batch now
+	ready     int // URLs that a batch could take now
+	queued    int // URLs leased and not running (ready or waiting on politeness)
+	batchSize int
+	prefetch  int // batches kept beyond the free slots; 0: half the slots
+}
+
+// claimSize returns how many URLs to claim now; 0 means not yet.
+//
+// The ready queue aims at a batch for every free slot plus a prefetch, so
+// a finishing slot is refilled at once. A claim is made once a quarter of
+// that target is missing, not at every freed batch: each claim is a
+// transaction with a commit, and a few larger claims cost the database
+// much less than many small ones while the remaining three quarters keep
+// every slot fed. When slots sit idle with nothing ready (the start of a
+// crawl, after a lull) they wait on this claim: it is kept small, two URLs
+// per idle slot but at least firstClaim, so it returns in a few
+// milliseconds instead of the tens a full one takes, and the claims that
+// follow fill the prefetch while its batches run. URLs waiting on their
+// site's politeness do not count as ready (claims bring other sites), but
+// at most four targets' worth are held in all, so a crawl of few sites
+// does not lease its whole frontier into memory.
+func claimSize(c claimNeed) int {
+	pre := c.prefetch
+	if pre <= 0 {
+		pre = max(1, c.slots/2)
+	}
+	target := (c.free + pre) * c.batchSize
+	want := min(target-c.ready, 4*target-c.queued)
+	if want < max(c.batchSize, target/4) {
+		return 0
+	}
+	n := min(want, maxClaim)
+	if c.ready == 0 && c.idle > 0 {
+		n = min(n, max(firstClaim, 2*c.idle))
+	}
+	return n
+}

@@ -39,6 +39,14 @@ type Sink interface {
 	FlushNow()
 }
 
+// DefaultMaxSlotWait is the master's max_politeness_wait. A slot that
+// would wait longer for a host gives the task back and fetches the
+// batch's other URLs meanwhile: with robots.txt counting for the delay,
+// the first page of every site would otherwise keep its slot asleep for
+// a whole delay (1 s by default). Shorter waits are slept: a round trip
+// through the master costs about as much as a fetch.
+const DefaultMaxSlotWait = 50 * time.Millisecond
+
 // Target is one assistant endpoint from rpc.yaml.
 type Target struct {
 	ID   string // "address:port", as in rpc.yaml
@@ -61,6 +69,11 @@ type Config struct {
 	// from yet (fetch.default_delay): until its first result says how long
 	// the assistant makes it wait, it gives one URL per batch if > 0.
 	SiteSpacing time.Duration
+	// MaxSlotWait is the longest a slot may wait for a host's politeness
+	// before a page request (max_politeness_wait): a task whose host is
+	// not ready by then comes back DEFERRED and is sent again once it is,
+	// while the slot fetches the batch's other URLs. 0: slots wait.
+	MaxSlotWait time.Duration
 	// Credentials returns the transport credentials for dialing target:
 	// mutual TLS checking the target's address (mtls.ClientCredentials),
 	// or insecure ones when rpc.yaml says plaintext. Required.

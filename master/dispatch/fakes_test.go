@@ -239,6 +239,14 @@ func (c *fakeCall) fetchedWaiting(i int, after time.Duration) {
 	c.msgs <- msg{r: r}
 }
 
+// deferred gives task i back DEFERRED: its host would have made the slot
+// wait after.
+func (c *fakeCall) deferred(i int, after time.Duration) {
+	r := c.result(i, pb.Disposition_DISPOSITION_DEFERRED)
+	r.ErrorClass, r.NextRequestAfter = pb.ErrorClass_ERROR_CLASS_CANCELED, durationpb.New(after)
+	c.msgs <- msg{r: r}
+}
+
 func (c *fakeCall) unfetched(i int) {
 	c.msgs <- msg{r: c.result(i, pb.Disposition_DISPOSITION_UNFETCHED)}
 }

@@ -173,6 +173,7 @@ func (f *feeder) handle(ev event) {
 	case batchDone:
 		f.onBatchDone(ev)
 	case siteDone:
+		f.takeBack(ev.deferred)
 		f.ready.done(ev.at, ev.site, ev.after)
 	}
 }

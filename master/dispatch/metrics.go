@@ -19,6 +19,7 @@ type Metrics struct {
 	InFlightURLs      prometheus.Gauge
 	ReadyURLs         *prometheus.GaugeVec
 	Released          *prometheus.CounterVec
+	Deferred          prometheus.Counter
 	UnexpectedResults prometheus.Counter
 	RefillLatency     *prometheus.HistogramVec
 	BatchDuration     prometheus.Histogram
@@ -53,6 +54,8 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "ready_urls", Help: "URLs leased and waiting in the master's ready queue of the assistant for an idle slot."}, []string{"assistant"}),
 		Released: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Subsystem: sub,
 			Name: "released_urls_total", Help: "Leased URLs returned to pending without a result, by reason and whether the release charged an attempt (only a URL whose page was requested when its batch broke is charged)."}, []string{"reason", "charged"}),
+		Deferred: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Subsystem: sub,
+			Name: "deferred_urls_total", Help: "Tasks an assistant gave back DEFERRED (their host was not ready within max_politeness_wait); they keep their leases and are sent again when the host is ready."}),
 		UnexpectedResults: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Subsystem: sub,
 			Name: "unexpected_results_total", Help: "Results whose lease token was not part of their batch, or came twice; dropped."}),
 		RefillLatency: prometheus.NewHistogramVec(prometheus.HistogramOpts{Namespace: ns, Subsystem: sub,
@@ -73,7 +76,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	}
 	if reg != nil {
 		reg.MustRegister(m.BatchesDispatched, m.URLsDispatched, m.BatchesFinished, m.IdleSlots, m.AssistantUp,
-			m.PollDuration, m.PollFailures, m.InFlightURLs, m.ReadyURLs, m.Released, m.UnexpectedResults,
+			m.PollDuration, m.PollFailures, m.InFlightURLs, m.ReadyURLs, m.Released, m.Deferred, m.UnexpectedResults,
 			m.RefillLatency, m.BatchDuration, m.ClaimDuration, m.LinksRefused)
 	}
 	return m

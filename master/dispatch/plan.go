@@ -20,6 +20,7 @@ const (
 	taskStored                     // its outcome went to the writer
 	taskUnfetched                  // given back unfetched (UNFETCHED)
 	taskLost                       // its result came but could not be handed to the writer
+	taskDeferred                   // given back DEFERRED: its host was not ready; the feeder takes it back
 )
 
 // streamEnd is how a batch's Crawl stream ended.
@@ -96,7 +97,8 @@ type releaseGroup struct {
 }
 
 // planRelease decides what becomes of the tasks of a batch whose stream
-// ended: stored tasks need nothing; the others return to pending. An
+// ended: stored and deferred tasks need nothing here (the feeder takes a
+// deferred one back into its ready queue); the others return to pending. An
 // attempt is charged only for a page that was requested: the task in
 // flight when the stream broke (the first one without a result, in batch
 // order, since a slot fetches its batch one URL after another) is charged
@@ -123,7 +125,7 @@ func planRelease(end streamEnd, states []taskState) []releaseGroup {
 	var charged, unanswered, unfetched []int
 	for i, s := range states {
 		switch {
-		case s == taskStored:
+		case s == taskStored || s == taskDeferred: // a deferred task keeps its lease (feeder.takeBack)
 		case s == taskUnfetched:
 			unfetched = append(unfetched, i)
 		case i == inFlight:

@@ -28,6 +28,7 @@ func TestPlanRelease(t *testing.T) {
 		D = taskStored
 		U = taskUnfetched
 		L = taskLost
+		F = taskDeferred
 	)
 	ends := []streamEnd{endCompleted, endBroken, endShutdown, endDown, endRefused}
 	reasons := map[streamEnd]string{
@@ -56,6 +57,22 @@ func TestPlanRelease(t *testing.T) {
 		{
 			name:   "stored, started, waiting: the started one is in flight",
 			states: []taskState{D, S, W},
+			want: map[streamEnd][]releaseGroup{
+				endCompleted: {g(true, "", 1), g(false, "", 2)},
+				endBroken:    {g(true, "", 1), g(false, "", 2)},
+				endDown:      {g(true, "", 1), g(false, "", 2)},
+				endShutdown:  {g(false, "", 1, 2)},
+				endRefused:   {g(false, "", 1, 2)},
+			},
+		},
+		{
+			name:   "deferred tasks keep their leases: the feeder takes them back",
+			states: []taskState{F, D, F},
+			want:   map[streamEnd][]releaseGroup{},
+		},
+		{
+			name:   "deferred, started, waiting: the started one is in flight, the deferred one needs nothing",
+			states: []taskState{F, S, W},
 			want: map[streamEnd][]releaseGroup{
 				endCompleted: {g(true, "", 1), g(false, "", 2)},
 				endBroken:    {g(true, "", 1), g(false, "", 2)},
@@ -156,7 +173,7 @@ func TestPlanRelease(t *testing.T) {
 				if g, w := planTestGroups(got), planTestGroups(want); !slices.Equal(g, w) {
 					t.Errorf("planRelease(%s, %v) = %q, want %q", planTestEndNames[end], c.states, g, w)
 				}
-				// Every task not stored is released exactly once.
+				// Every task neither stored nor deferred is released exactly once.
 				seen := map[int]int{}
 				for _, grp := range got {
 					for _, i := range grp.tasks {
@@ -165,7 +182,7 @@ func TestPlanRelease(t *testing.T) {
 				}
 				for i, s := range c.states {
 					wantN := 1
-					if s == taskStored {
+					if s == taskStored || s == taskDeferred {
 						wantN = 0
 					}
 					if seen[i] != wantN {

@@ -68,6 +68,25 @@ func (q *readyQueue) add(now time.Time, tasks []frontier.Task) {
 	}
 }
 
+// requeue puts tasks of running sites back at the head of their sites'
+// queues (deferred by the assistant: their host was not ready). The
+// site's done places it.
+func (q *readyQueue) requeue(tasks []frontier.Task) {
+	for i := len(tasks) - 1; i >= 0; i-- { // prepending in reverse keeps their order
+		t := tasks[i]
+		s := q.sites[t.Domain]
+		if s == nil {
+			s = &site{name: t.Domain, spacing: q.spacing0, index: -1, running: true}
+			q.sites[t.Domain] = s
+		}
+		s.tasks = append([]frontier.Task{t}, s.tasks...)
+		q.urls++
+		if s.inReady {
+			q.readyN++
+		}
+	}
+}
+
 // place puts an idle site with tasks in ready or waiting.
 func (q *readyQueue) place(now time.Time, s *site) {
 	if s.inReady || s.index >= 0 || len(s.tasks) == 0 {
@@ -247,53 +266,4 @@ func (h *siteHeap) Pop() any {
 	*h = old[:len(old)-1]
 	s.index = -1
 	return s
-}
-
-// maxClaim caps one claim; firstClaim caps a claim that idle slots wait on.
-const (
-	maxClaim   = 5000
-	firstClaim = 256
-)
-
-// claimNeed is what decides the size of the next claim.
-type claimNeed struct {
-	slots     int // total slots
-	free      int // slots not running our batch
-	idle      int // slots that could take a batch now
-	ready     int // URLs that a batch could take now
-	queued    int // URLs leased and not running (ready or waiting on politeness)
-	batchSize int
-	prefetch  int // batches kept beyond the free slots; 0: half the slots
-}
-
-// claimSize returns how many URLs to claim now; 0 means not yet.
-//
-// The ready queue aims at a batch for every free slot plus a prefetch, so
-// a finishing slot is refilled at once. A claim is made once a quarter of
-// that target is missing, not at every freed batch: each claim is a
-// transaction with a commit, and a few larger claims cost the database
-// much less than many small ones while the remaining three quarters keep
-// every slot fed. When slots sit idle with nothing ready (the start of a
-// crawl, after a lull) they wait on this claim: it is kept small, two URLs
-// per idle slot but at least firstClaim, so it returns in a few
-// milliseconds instead of the tens a full one takes, and the claims that
-// follow fill the prefetch while its batches run. URLs waiting on their
-// site's politeness do not count as ready (claims bring other sites), but
-// at most four targets' worth are held in all, so a crawl of few sites
-// does not lease its whole frontier into memory.
-func claimSize(c claimNeed) int {
-	pre := c.prefetch
-	if pre <= 0 {
-		pre = max(1, c.slots/2)
-	}
-	target := (c.free + pre) * c.batchSize
-	want := min(target-c.ready, 4*target-c.queued)
-	if want < max(c.batchSize, target/4) {
-		return 0
-	}
-	n := min(want, maxClaim)
-	if c.ready == 0 && c.idle > 0 {
-		n = min(n, max(firstClaim, 2*c.idle))
-	}
-	return n
 }

@@ -149,3 +149,78 @@ func TestReadyQueueSmallTargetKeepsSitesWhole(t *testing.T) {
 		t.Fatalf("batches %v, want [[1 3] [2] [4]]", batches)
 	}
 }
+
+// TestReadyQueueTable runs scripted sequences of operations; each take
+// lists the URLs of the batch it must form.
+func TestReadyQueueTable(t *testing.T) {
+	type op struct {
+		ms    int // now, in ms from readyT0
+		add   []frontier.Task
+		take  int             // > 0: take a batch of this target (and limit)
+		want  []string        // the batch take must return
+		done  string          // a site whose batch ended
+		after time.Duration   // its wait (negative: keep the last one)
+		back  []frontier.Task // deferred tasks given back before done
+	}
+	a, b := tasksOf("a", 3, 1), tasksOf("b", 2, 10)
+	cases := []struct {
+		name     string
+		spacing0 time.Duration
+		ops      []op
+		urls     int // queued at the end
+	}{
+		{"a deferred URL goes first once its site's wait has passed", 0, []op{
+			{ms: 0, add: a},
+			{ms: 0, take: 4, want: []string{"http://a/0", "http://a/1", "http://a/2"}},
+			{ms: 10, back: a[1:], done: "a", after: 500 * time.Millisecond},
+			{ms: 10, take: 4, want: nil},
+			{ms: 509, take: 4, want: nil},
+			{ms: 510, take: 4, want: []string{"http://a/1"}}, // a wait: one URL per batch
+		}, 1},
+		{"a deferred site does not hold back the others", 0, []op{
+			{ms: 0, add: append(slices.Clone(a[:1]), b...)},
+			{ms: 0, take: 1, want: []string{"http://a/0"}},
+			{ms: 5, back: a[:1], done: "a", after: time.Second},
+			{ms: 5, take: 4, want: []string{"http://b/0", "http://b/1"}},
+			{ms: 1005, take: 4, want: []string{"http://a/0"}},
+		}, 0},
+		{"a site's wait without deferrals spaces its URLs", time.Second, []op{
+			{ms: 0, add: b},
+			{ms: 0, take: 4, want: []string{"http://b/0"}},
+			{ms: 100, done: "b", after: -1}, // no result: the assumed 1 s
+			{ms: 1099, take: 4, want: nil},
+			{ms: 1100, take: 4, want: []string{"http://b/1"}},
+		}, 0},
+		{"a wait of 0 reported lets a site give all its URLs", time.Second, []op{
+			{ms: 0, add: a},
+			{ms: 0, take: 4, want: []string{"http://a/0"}},
+			{ms: 50, done: "a", after: 0},
+			{ms: 50, take: 4, want: []string{"http://a/1", "http://a/2"}},
+		}, 0},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			q := newReadyQueue(c.spacing0)
+			for i, o := range c.ops {
+				now := at(o.ms)
+				if o.add != nil {
+					q.add(now, o.add)
+				}
+				if o.back != nil {
+					q.requeue(o.back)
+				}
+				if o.done != "" {
+					q.done(now, o.done, o.after)
+				}
+				if o.take > 0 {
+					if got := names(q.take(now, o.take, o.take)); !slices.Equal(got, o.want) {
+						t.Fatalf("op %d at %dms: took %v, want %v", i, o.ms, got, o.want)
+					}
+				}
+			}
+			if q.urls != c.urls {
+				t.Errorf("%d URLs queued at the end, want %d", q.urls, c.urls)
+			}
+		})
+	}
+}

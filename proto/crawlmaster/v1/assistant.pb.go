@@ -271,7 +271,7 @@ func (ErrorClass) EnumDescriptor() ([]byte, []int) {
 
 // Disposition says what a CrawlResult message reports about its task. For
 // each task the stream carries at most one STARTED message, then exactly
-// one FETCHED or UNFETCHED result.
+// one FETCHED, UNFETCHED or DEFERRED result.
 type Disposition int32
 
 const (
@@ -290,6 +290,14 @@ const (
 	// task cut off before its STARTED message is returned uncharged, since
 	// it was never requested.
 	Disposition_DISPOSITION_STARTED Disposition = 3
+	// The slot gave the task back without requesting its page: its host
+	// would have made the slot wait longer than the batch's
+	// max_politeness_wait. next_request_after says how long the host still
+	// needs. The master keeps the lease, sends the task again once that has
+	// passed and charges no attempt. robots.txt may have been fetched for it
+	// (and counts for the host's delay). Sent only to a master that set
+	// max_politeness_wait.
+	Disposition_DISPOSITION_DEFERRED Disposition = 4
 )
 
 // Enum value maps for Disposition.
@@ -299,12 +307,14 @@ var (
 		1: "DISPOSITION_FETCHED",
 		2: "DISPOSITION_UNFETCHED",
 		3: "DISPOSITION_STARTED",
+		4: "DISPOSITION_DEFERRED",
 	}
 	Disposition_value = map[string]int32{
 		"DISPOSITION_UNSPECIFIED": 0,
 		"DISPOSITION_FETCHED":     1,
 		"DISPOSITION_UNFETCHED":   2,
 		"DISPOSITION_STARTED":     3,
+		"DISPOSITION_DEFERRED":    4,
 	}
 )
 
@@ -589,9 +599,17 @@ type CrawlRequest struct {
 	// Longest body the assistant should send back per result, in bytes; 0
 	// means send none (the master does not store bodies). The assistant caps
 	// it further at its own fetch body cap.
-	SendBodyCap   int64 `protobuf:"varint,4,opt,name=send_body_cap,json=sendBodyCap,proto3" json:"send_body_cap,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	SendBodyCap int64 `protobuf:"varint,4,opt,name=send_body_cap,json=sendBodyCap,proto3" json:"send_body_cap,omitempty"`
+	// The longest the slot may wait for a host's politeness (its delay, a
+	// Crawl-delay, a 429/503 backoff) before a task's page request. A task
+	// whose host would make the slot wait longer is not requested: it comes
+	// back with disposition DEFERRED and next_request_after, and the slot
+	// goes on with the batch, so no slot sleeps on one host while the
+	// batch's other hosts are ready. Unset or zero: the slot waits as long
+	// as the host needs (an older master).
+	MaxPolitenessWait *durationpb.Duration `protobuf:"bytes,6,opt,name=max_politeness_wait,json=maxPolitenessWait,proto3" json:"max_politeness_wait,omitempty"`
+	unknownFields     protoimpl.UnknownFields
+	sizeCache         protoimpl.SizeCache
 }
 
 func (x *CrawlRequest) Reset() {
@@ -657,6 +675,13 @@ func (x *CrawlRequest) GetSendBodyCap() int64 {
 		return x.SendBodyCap
 	}
 	return 0
+}
+
+func (x *CrawlRequest) GetMaxPolitenessWait() *durationpb.Duration {
+	if x != nil {
+		return x.MaxPolitenessWait
+	}
+	return nil
 }
 
 // CrawlTask is one URL to fetch under one lease.
@@ -936,8 +961,8 @@ type CrawlResult struct {
 	RetryAfter *durationpb.Duration `protobuf:"bytes,18,opt,name=retry_after,json=retryAfter,proto3" json:"retry_after,omitempty"`
 	// The outcome class of the fetch.
 	ErrorClass ErrorClass `protobuf:"varint,19,opt,name=error_class,json=errorClass,proto3,enum=crawlmaster.v1.ErrorClass" json:"error_class,omitempty"`
-	// What this message reports: a result (FETCHED, UNFETCHED) or the start
-	// of the task's page request (STARTED).
+	// What this message reports: a result (FETCHED, UNFETCHED, DEFERRED) or
+	// the start of the task's page request (STARTED).
 	Disposition Disposition `protobuf:"varint,20,opt,name=disposition,proto3,enum=crawlmaster.v1.Disposition" json:"disposition,omitempty"`
 	// Outlinks of an HTML 2xx page in document order, at most the policy's
 	// max_links, without the rel=nofollow ones and none at all from a
@@ -1201,13 +1226,14 @@ const file_crawlmaster_v1_assistant_proto_rawDesc = "" +
 	"\x04busy\x18\x05 \x03(\v2\x19.crawlmaster.v1.SlotBatchR\x04busy\":\n" +
 	"\tSlotBatch\x12\x12\n" +
 	"\x04slot\x18\x01 \x01(\rR\x04slot\x12\x19\n" +
-	"\bbatch_id\x18\x02 \x01(\tR\abatchId\"\xaf\x01\n" +
+	"\bbatch_id\x18\x02 \x01(\tR\abatchId\"\xfa\x01\n" +
 	"\fCrawlRequest\x12\x19\n" +
 	"\bbatch_id\x18\x01 \x01(\tR\abatchId\x12\x12\n" +
 	"\x04slot\x18\x02 \x01(\rR\x04slot\x12\x1b\n" +
 	"\tmaster_id\x18\x05 \x01(\tR\bmasterId\x12/\n" +
 	"\x05tasks\x18\x03 \x03(\v2\x19.crawlmaster.v1.CrawlTaskR\x05tasks\x12\"\n" +
-	"\rsend_body_cap\x18\x04 \x01(\x03R\vsendBodyCap\"\x8a\x01\n" +
+	"\rsend_body_cap\x18\x04 \x01(\x03R\vsendBodyCap\x12I\n" +
+	"\x13max_politeness_wait\x18\x06 \x01(\v2\x19.google.protobuf.DurationR\x11maxPolitenessWait\"\x8a\x01\n" +
 	"\tCrawlTask\x12\x15\n" +
 	"\x06url_id\x18\x01 \x01(\x03R\x05urlId\x12\x1f\n" +
 	"\vlease_token\x18\x02 \x01(\x03R\n" +
@@ -1288,12 +1314,13 @@ const file_crawlmaster_v1_assistant_proto_rawDesc = "" +
 	"\x14ERROR_CLASS_PROTOCOL\x10\x0f\x12\x18\n" +
 	"\x14ERROR_CLASS_CANCELED\x10\x10\x12\x15\n" +
 	"\x11ERROR_CLASS_OTHER\x10\x11\x12\x1f\n" +
-	"\x1bERROR_CLASS_BLOCKED_ADDRESS\x10\x12*w\n" +
+	"\x1bERROR_CLASS_BLOCKED_ADDRESS\x10\x12*\x91\x01\n" +
 	"\vDisposition\x12\x1b\n" +
 	"\x17DISPOSITION_UNSPECIFIED\x10\x00\x12\x17\n" +
 	"\x13DISPOSITION_FETCHED\x10\x01\x12\x19\n" +
 	"\x15DISPOSITION_UNFETCHED\x10\x02\x12\x17\n" +
-	"\x13DISPOSITION_STARTED\x10\x03*\xa9\x01\n" +
+	"\x13DISPOSITION_STARTED\x10\x03\x12\x18\n" +
+	"\x14DISPOSITION_DEFERRED\x10\x04*\xa9\x01\n" +
 	"\rRefusalReason\x12\x1e\n" +
 	"\x1aREFUSAL_REASON_UNSPECIFIED\x10\x00\x12\x1b\n" +
 	"\x17REFUSAL_REASON_DRAINING\x10\x01\x12\x1c\n" +
@@ -1339,26 +1366,27 @@ var file_crawlmaster_v1_assistant_proto_goTypes = []any{
 var file_crawlmaster_v1_assistant_proto_depIdxs = []int32{
 	7,  // 0: crawlmaster.v1.ReportIdleWorkerResponse.busy:type_name -> crawlmaster.v1.SlotBatch
 	9,  // 1: crawlmaster.v1.CrawlRequest.tasks:type_name -> crawlmaster.v1.CrawlTask
-	10, // 2: crawlmaster.v1.CrawlTask.policy:type_name -> crawlmaster.v1.FetchPolicy
-	0,  // 3: crawlmaster.v1.Link.kind:type_name -> crawlmaster.v1.LinkKind
-	4,  // 4: crawlmaster.v1.Refusal.reason:type_name -> crawlmaster.v1.RefusalReason
-	14, // 5: crawlmaster.v1.CrawlResult.fetch_duration:type_name -> google.protobuf.Duration
-	1,  // 6: crawlmaster.v1.CrawlResult.robots:type_name -> crawlmaster.v1.RobotsDecision
-	15, // 7: crawlmaster.v1.CrawlResult.fetched_at:type_name -> google.protobuf.Timestamp
-	14, // 8: crawlmaster.v1.CrawlResult.retry_after:type_name -> google.protobuf.Duration
-	2,  // 9: crawlmaster.v1.CrawlResult.error_class:type_name -> crawlmaster.v1.ErrorClass
-	3,  // 10: crawlmaster.v1.CrawlResult.disposition:type_name -> crawlmaster.v1.Disposition
-	11, // 11: crawlmaster.v1.CrawlResult.links:type_name -> crawlmaster.v1.Link
-	14, // 12: crawlmaster.v1.CrawlResult.next_request_after:type_name -> google.protobuf.Duration
-	5,  // 13: crawlmaster.v1.Assistant.ReportIdleWorker:input_type -> crawlmaster.v1.ReportIdleWorkerRequest
-	8,  // 14: crawlmaster.v1.Assistant.Crawl:input_type -> crawlmaster.v1.CrawlRequest
-	6,  // 15: crawlmaster.v1.Assistant.ReportIdleWorker:output_type -> crawlmaster.v1.ReportIdleWorkerResponse
-	13, // 16: crawlmaster.v1.Assistant.Crawl:output_type -> crawlmaster.v1.CrawlResult
-	15, // [15:17] is the sub-list for method output_type
-	13, // [13:15] is the sub-list for method input_type
-	13, // [13:13] is the sub-list for extension type_name
-	13, // [13:13] is the sub-list for extension extendee
-	0,  // [0:13] is the sub-list for field type_name
+	14, // 2: crawlmaster.v1.CrawlRequest.max_politeness_wait:type_name -> google.protobuf.Duration
+	10, // 3: crawlmaster.v1.CrawlTask.policy:type_name -> crawlmaster.v1.FetchPolicy
+	0,  // 4: crawlmaster.v1.Link.kind:type_name -> crawlmaster.v1.LinkKind
+	4,  // 5: crawlmaster.v1.Refusal.reason:type_name -> crawlmaster.v1.RefusalReason
+	14, // 6: crawlmaster.v1.CrawlResult.fetch_duration:type_name -> google.protobuf.Duration
+	1,  // 7: crawlmaster.v1.CrawlResult.robots:type_name -> crawlmaster.v1.RobotsDecision
+	15, // 8: crawlmaster.v1.CrawlResult.fetched_at:type_name -> google.protobuf.Timestamp
+	14, // 9: crawlmaster.v1.CrawlResult.retry_after:type_name -> google.protobuf.Duration
+	2,  // 10: crawlmaster.v1.CrawlResult.error_class:type_name -> crawlmaster.v1.ErrorClass
+	3,  // 11: crawlmaster.v1.CrawlResult.disposition:type_name -> crawlmaster.v1.Disposition
+	11, // 12: crawlmaster.v1.CrawlResult.links:type_name -> crawlmaster.v1.Link
+	14, // 13: crawlmaster.v1.CrawlResult.next_request_after:type_name -> google.protobuf.Duration
+	5,  // 14: crawlmaster.v1.Assistant.ReportIdleWorker:input_type -> crawlmaster.v1.ReportIdleWorkerRequest
+	8,  // 15: crawlmaster.v1.Assistant.Crawl:input_type -> crawlmaster.v1.CrawlRequest
+	6,  // 16: crawlmaster.v1.Assistant.ReportIdleWorker:output_type -> crawlmaster.v1.ReportIdleWorkerResponse
+	13, // 17: crawlmaster.v1.Assistant.Crawl:output_type -> crawlmaster.v1.CrawlResult
+	16, // [16:18] is the sub-list for method output_type
+	14, // [14:16] is the sub-list for method input_type
+	14, // [14:14] is the sub-list for extension type_name
+	14, // [14:14] is the sub-list for extension extendee
+	0,  // [0:14] is the sub-list for field type_name
 }
 
 func init() { file_crawlmaster_v1_assistant_proto_init() }

@@ -86,7 +86,9 @@ const (
 //     to pending uncharged. If the master cancels the call (shutdown,
 //     assistant marked down), the assistant cancels the batch's fetches and
 //     frees the slot. A refused call (Refusal in the status details)
-//     fetched nothing and costs nothing.
+//     fetched nothing and costs nothing. A task whose host is not ready
+//     within the batch's max_politeness_wait comes back DEFERRED: the
+//     master keeps its lease and sends it again when the host is ready.
 //
 // Connections use HTTP/2 keepalive: the master pings every 20 s without
 // streams too (PermitWithoutStream) and the assistant accepts pings every
@@ -205,7 +207,9 @@ type Assistant_CrawlClient = grpc.ServerStreamingClient[CrawlResult]
 //     to pending uncharged. If the master cancels the call (shutdown,
 //     assistant marked down), the assistant cancels the batch's fetches and
 //     frees the slot. A refused call (Refusal in the status details)
-//     fetched nothing and costs nothing.
+//     fetched nothing and costs nothing. A task whose host is not ready
+//     within the batch's max_politeness_wait comes back DEFERRED: the
+//     master keeps its lease and sends it again when the host is ready.
 //
 // Connections use HTTP/2 keepalive: the master pings every 20 s without
 // streams too (PermitWithoutStream) and the assistant accepts pings every
