@@ -7,10 +7,14 @@
 //
 //  1. Claimed. Each assistant has a feeder (feeder.go) that keeps a small
 //     ready queue (ready.go) of leased URLs, claimed only from the affinity
-//     shards that assistant owns (rendezvous hashing within
-//     quotas proportional to slots, owners.go) and grouped into batches holding all
-//     of a domain's leased URLs. Batches are sized to take about
-//     batch_duration at the assistant's recent time per URL (sizer.go).
+//     shards that assistant owns (rendezvous hashing within quotas
+//     proportional to slots, owners.go), grouped by site. A site is in at
+//     most one running batch; a site the assistant makes wait between
+//     requests (its delay, Crawl-delay, a 429/503 backoff: the result's
+//     next_request_after) gives one URL per batch and only once that wait
+//     has passed, a site without one as many URLs as fit. Batches are sized
+//     to take about batch_duration at the assistant's recent time per URL
+//     (sizer.go).
 //  2. Dispatched. A slot gets a batch when it is idle both in the
 //     assistant's last ReportIdleWorker answer and in the master's own
 //     view (slots.go). When a batch's Crawl stream ends, the slot is known
@@ -40,6 +44,13 @@
 //	refused before fetching          -                            uncharged, refused
 //	task given back UNFETCHED        -                            uncharged, unfetched
 //
+// A task given back DEFERRED (its host was not ready within
+// max_politeness_wait, MaxSlotWait) is not released: it keeps its lease
+// and goes back to the head of its site's queue until the site's wait has
+// passed (feeder.takeBack); only a feeder that can no longer send it
+// (stopping, assistant down or draining, shard moved) releases it,
+// uncharged, as "deferred".
+//
 // The reasons are the labels of crawlmaster_dispatch_released_urls_total.
 //
 // # Concurrency
@@ -53,6 +64,8 @@
 // tests fake (in a testing/synctest bubble, with virtual time). Shared
 // across feeders: the shard owner table (an atomic pointer, rebuilt under
 // a lock when the live set changes), the set of held leases the renewer
-// extends (a mutex taken per claim, per stored result and per release), and a
-// count of URLs in flight.
+// extends (a mutex taken per claim, per stored result and per release), a
+// count of URLs in flight, the crawls' admission policies (a read lock per
+// dispatched task, crawls.go) and the hosts whose sitemaps were asked for
+// (a mutex per seed task, sitemaps.go).
 package dispatch

@@ -55,9 +55,11 @@ const (
 //     queue per assistant: URLs already leased in PostgreSQL (each with a
 //     fencing lease token) from the affinity shards that assistant owns
 //     (rendezvous hashing over the live assistants, each owning a share
-//     proportional to the total_slots it reports), grouped into batches
-//     that hold all of a domain's leased URLs. A domain is never leased
-//     twice, so it is never in flight on two slots.
+//     proportional to the total_slots it reports), grouped by site. A site
+//     is never leased twice and is in at most one running batch, so it is
+//     never in flight on two slots. A site the assistant makes wait between
+//     requests (next_request_after) gives one URL per batch, once that
+//     wait has passed; a site without one gives as many as fit.
 //
 //  3. Dispatch. A slot that is idle both in the last report and in the
 //     master's view gets the next ready batch through Crawl. The slot
@@ -176,9 +178,11 @@ type Assistant_CrawlClient = grpc.ServerStreamingClient[CrawlResult]
 //     queue per assistant: URLs already leased in PostgreSQL (each with a
 //     fencing lease token) from the affinity shards that assistant owns
 //     (rendezvous hashing over the live assistants, each owning a share
-//     proportional to the total_slots it reports), grouped into batches
-//     that hold all of a domain's leased URLs. A domain is never leased
-//     twice, so it is never in flight on two slots.
+//     proportional to the total_slots it reports), grouped by site. A site
+//     is never leased twice and is in at most one running batch, so it is
+//     never in flight on two slots. A site the assistant makes wait between
+//     requests (next_request_after) gives one URL per batch, once that
+//     wait has passed; a site without one gives as many as fit.
 //
 //  3. Dispatch. A slot that is idle both in the last report and in the
 //     master's view gets the next ready batch through Crawl. The slot
