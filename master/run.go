@@ -24,7 +24,6 @@ import (
 	"github.com/crawlmaster/crawlmaster/master/dispatch"
 	"github.com/crawlmaster/crawlmaster/master/frontier"
 	"github.com/crawlmaster/crawlmaster/master/persist"
-	"github.com/crawlmaster/crawlmaster/master/retry"
 	"github.com/crawlmaster/crawlmaster/master/store"
 )
 
@@ -259,13 +258,8 @@ func term(ctx context.Context, o Options, st *store.Store, lock *leaderLock, adm
 		SendBodyCap:     sendBody,
 		SiteSpacing:     cfg.Fetch.DefaultDelay,
 		MaxSlotWait:     dispatch.DefaultMaxSlotWait,
-		Retry: retry.Policy{
-			MaxAttempts: cfg.Retry.MaxAttempts,
-			BaseDelay:   cfg.Retry.BaseDelay,
-			MaxDelay:    cfg.Retry.MaxDelay,
-			Jitter:      cfg.Retry.Jitter,
-		},
-		Credentials: me.creds,
+		Retry:           cfg.Retry,
+		Credentials:     me.creds,
 	}, targets, st, writer, o.Log.With("component", "dispatch"), m.dispatch)
 	if err != nil {
 		return err

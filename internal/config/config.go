@@ -13,19 +13,20 @@ import (
 
 	"github.com/crawlmaster/crawlmaster/crawl/fetchconfig"
 	"github.com/crawlmaster/crawlmaster/internal/yamlcheck"
+	"github.com/crawlmaster/crawlmaster/master/retry"
 )
 
 // Config is the whole of rpc.yaml, read by both daemons.
 type Config struct {
-	RPC      RPC      `yaml:"rpc"`
-	Database Database `yaml:"database"` // the master's PostgreSQL
-	Dispatch Dispatch `yaml:"dispatch"` // how the master polls and feeds assistants
-	Retry    Retry    `yaml:"retry"`    // how the master reschedules failed URLs
-	Persist  Persist  `yaml:"persist"`  // how the master writes results
-	Fetch    Fetch    `yaml:"fetch"`    // the assistants' fetching
-	TLS      TLS      `yaml:"tls"`      // mutual TLS between master and assistants
-	Log      Log      `yaml:"log"`
-	Metrics  Metrics  `yaml:"metrics"` // the admin HTTP servers
+	RPC      RPC          `yaml:"rpc"`
+	Database Database     `yaml:"database"` // the master's PostgreSQL
+	Dispatch Dispatch     `yaml:"dispatch"` // how the master polls and feeds assistants
+	Retry    retry.Policy `yaml:"retry"`    // how the master reschedules failed URLs
+	Persist  Persist      `yaml:"persist"`  // how the master writes results
+	Fetch    Fetch        `yaml:"fetch"`    // the assistants' fetching
+	TLS      TLS          `yaml:"tls"`      // mutual TLS between master and assistants
+	Log      Log          `yaml:"log"`
+	Metrics  Metrics      `yaml:"metrics"` // the admin HTTP servers
 
 	base string // the directory of the file loaded, for relative paths
 }
@@ -108,14 +109,6 @@ type Dispatch struct {
 	ShutdownGrace    time.Duration `yaml:"shutdown_grace"`
 }
 
-// Retry is the "retry" section.
-type Retry struct {
-	MaxAttempts int           `yaml:"max_attempts"`
-	BaseDelay   time.Duration `yaml:"base_delay"`
-	MaxDelay    time.Duration `yaml:"max_delay"`
-	Jitter      float64       `yaml:"jitter"`
-}
-
 // Persist is the "persist" section.
 type Persist struct {
 	BatchSize     int                  `yaml:"batch_size"`
@@ -183,7 +176,7 @@ func Default() *Config {
 		Database: Database{URL: "postgres://crawlmaster@127.0.0.1:15432/crawlmaster?sslmode=disable", MaxConns: 8},
 		Dispatch: Dispatch{PollInterval: time.Second, PollTimeout: 500 * time.Millisecond, DownAfter: 3, BatchSize: 16, BatchDuration: time.Second,
 			LeaseDuration: 5 * time.Minute, RescueInterval: 30 * time.Second, ProgressInterval: 5 * time.Second, ShutdownGrace: 30 * time.Second},
-		Retry: Retry{MaxAttempts: 3, BaseDelay: 30 * time.Second, MaxDelay: time.Hour, Jitter: 0.2},
+		Retry: retry.Policy{MaxAttempts: 3, BaseDelay: 30 * time.Second, MaxDelay: time.Hour, Jitter: 0.2},
 		Persist: Persist{BatchSize: 1000, FlushInterval: 200 * time.Millisecond, Buffer: 20000, StoreBodies: true, StoredBodyCap: 256 * fetchconfig.KiB,
 			MemoryLimit: 120 * fetchconfig.MiB},
 		Fetch: Fetch{Config: fetchconfig.Default(), ShutdownGrace: 30 * time.Second, MemoryLimit: 80 * fetchconfig.MiB},

@@ -3,6 +3,7 @@ package persist
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"sync/atomic"
 	"time"
@@ -20,13 +21,15 @@ type Persister interface {
 	Persist(ctx context.Context, outs []frontier.Outcome) (store.Written, error)
 }
 
-// Config tunes the writer; see rpc.yaml's persist section.
+// Config tunes the writer. BatchSize, FlushInterval and Buffer are
+// required (rpc.yaml's persist section, whose defaults are
+// config.Default's); New panics when they are unset or inconsistent.
 type Config struct {
-	BatchSize     int
-	FlushInterval time.Duration
-	Buffer        int           // outcomes held before Submit blocks
-	BufferBytes   int64         // body bytes held before Submit blocks
-	FinalFlush    time.Duration // time the last write gets once Run is stopped; default 30s
+	BatchSize     int           // >= 1
+	FlushInterval time.Duration // > 0
+	Buffer        int           // outcomes held before Submit blocks; >= BatchSize
+	BufferBytes   int64         // body bytes held before Submit blocks; 0: 64MiB
+	FinalFlush    time.Duration // time the last write gets once Run is stopped; 0: 30s
 }
 
 // ErrClosed is returned by Submit once the writer has stopped.
@@ -51,19 +54,15 @@ type Writer struct {
 	written   func() // OnWritten's hook; nil: none
 }
 
-// New creates a writer.
+// New creates a writer. It panics on a Config that breaks the rules on
+// its fields (config.Validate rejects such a file).
 func New(cfg Config, p Persister, log *slog.Logger, m *Metrics) *Writer {
-	if cfg.BatchSize < 1 {
-		cfg.BatchSize = 1000
-	}
-	if cfg.Buffer < cfg.BatchSize {
-		cfg.Buffer = cfg.BatchSize
+	if cfg.BatchSize < 1 || cfg.FlushInterval <= 0 || cfg.Buffer < cfg.BatchSize {
+		panic(fmt.Sprintf("persist: invalid Config: BatchSize %d (want >= 1), FlushInterval %v (want > 0), Buffer %d (want >= BatchSize)",
+			cfg.BatchSize, cfg.FlushInterval, cfg.Buffer))
 	}
 	if cfg.BufferBytes <= 0 {
 		cfg.BufferBytes = 64 << 20
-	}
-	if cfg.FlushInterval <= 0 {
-		cfg.FlushInterval = 200 * time.Millisecond
 	}
 	if cfg.FinalFlush <= 0 {
 		cfg.FinalFlush = 30 * time.Second

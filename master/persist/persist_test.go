@@ -293,7 +293,7 @@ var defaultCrawl = frontier.Crawl{ID: frontier.DefaultCrawlID}
 func TestOnWrittenAfterCommittedWrites(t *testing.T) {
 	t.Parallel()
 	st, outs := leased(t, 3)
-	w := persist.New(persist.Config{BatchSize: 1, FlushInterval: time.Hour}, st, slog.New(slog.NewTextHandler(io.Discard, nil)), nil)
+	w := persist.New(persist.Config{BatchSize: 1, FlushInterval: time.Hour, Buffer: 1}, st, slog.New(slog.NewTextHandler(io.Discard, nil)), nil)
 	var calls atomic.Int32
 	w.OnWritten(func() {
 		if w.Persisted(frontier.StateDone) == 0 {
@@ -321,5 +321,26 @@ func TestOnWrittenAfterCommittedWrites(t *testing.T) {
 	}
 	if n := calls.Load(); n != 3 {
 		t.Errorf("hook called %d times, want 3 (not for the rejected write)", n)
+	}
+}
+
+// New has no defaults of its own for the settings rpc.yaml holds: a Config
+// that leaves them unset, or a buffer smaller than a batch, is a bug.
+func TestNewRejectsIncompleteConfig(t *testing.T) {
+	t.Parallel()
+	for _, cfg := range []persist.Config{
+		{},
+		{FlushInterval: time.Second, Buffer: 10},
+		{BatchSize: 10, Buffer: 10},
+		{BatchSize: 10, FlushInterval: time.Second, Buffer: 9},
+	} {
+		func() {
+			defer func() {
+				if recover() == nil {
+					t.Errorf("New(%+v) did not panic", cfg)
+				}
+			}()
+			persist.New(cfg, nil, slog.New(slog.NewTextHandler(io.Discard, nil)), nil)
+		}()
 	}
 }

@@ -8,14 +8,15 @@ import (
 	"github.com/crawlmaster/crawlmaster/master/frontier"
 )
 
-// Policy is the retry schedule.
+// Policy is the retry schedule, and rpc.yaml's "retry" section as
+// config.Config reads it (its defaults and rules are config's).
 type Policy struct {
-	MaxAttempts int
-	BaseDelay   time.Duration
-	MaxDelay    time.Duration
+	MaxAttempts int           `yaml:"max_attempts"`
+	BaseDelay   time.Duration `yaml:"base_delay"`
+	MaxDelay    time.Duration `yaml:"max_delay"`
 	// Jitter spreads each delay uniformly over ±Jitter of itself, so URLs
 	// that failed together do not come back together.
-	Jitter float64
+	Jitter float64 `yaml:"jitter"`
 }
 
 // Backoff is the delay before attempt number attempt+1, given that attempt
