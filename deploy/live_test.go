@@ -292,39 +292,24 @@ func mustRun(t *testing.T, env []string, bin string, args ...string) {
 }
 
 // startAssistant starts the assistant of the rpc.yaml entry that is px's
-// address on port 0, points px at it, and returns it with the address of
-// its admin endpoint. That endpoint's port is picked free beforehand (the
-// assistant reports only its gRPC port), so a start that loses the port
-// to another process is retried.
+// address, with its gRPC and admin endpoints on port 0, points px at it,
+// and returns it with the address of its admin endpoint. The assistant
+// writes the gRPC address to addrFile on binding it, and the admin one to
+// addrFile+".admin" once that endpoint serves.
 func startAssistant(t *testing.T, bin string, env []string, cfg string, px *faultproxy.Proxy, addrFile string) (*proc, string) {
 	t.Helper()
-	for attempt := 1; ; attempt++ {
-		if err := os.Remove(addrFile); err != nil && !os.IsNotExist(err) {
+	adminFile := addrFile + ".admin"
+	for _, f := range []string{addrFile, adminFile} {
+		if err := os.Remove(f); err != nil && !os.IsNotExist(err) {
 			t.Fatal(err)
 		}
-		metrics := freeLoopbackAddr(t)
-		p := startProc(t, "assistant "+px.Addr(), bin, env, "run", "--config", cfg, "--listen", "127.0.0.1:0",
-			"--id", px.Addr(), "--metrics-listen", metrics, "--addr-file", addrFile)
-		grpcAddr := waitFile(t, addrFile, p)
-		up, exited := false, false
-		eventually(t, 30*time.Second, "assistant admin endpoint "+metrics, func() (bool, string) {
-			if _, ok := p.Exited(); ok {
-				exited = true
-				return true, ""
-			}
-			_, code, err := httpGet("http://" + metrics + "/metrics")
-			up = err == nil && code == 200
-			return up, fmt.Sprint(code, err)
-		})
-		if up {
-			px.SetTarget(grpcAddr)
-			return p, metrics
-		}
-		if !exited || attempt == 3 {
-			t.Fatalf("assistant for %s did not serve %s (attempt %d):\n%s", px.Addr(), metrics, attempt, proctest.LastLines(p.Output(), 10))
-		}
-		t.Logf("assistant for %s exited (port %s taken?), retrying:\n%s", px.Addr(), metrics, proctest.LastLines(p.Output(), 3))
 	}
+	p := startProc(t, "assistant "+px.Addr(), bin, env, "run", "--config", cfg, "--listen", "127.0.0.1:0",
+		"--id", px.Addr(), "--metrics-listen", "127.0.0.1:0", "--addr-file", addrFile, "--admin-addr-file", adminFile)
+	grpcAddr := waitFile(t, addrFile, p)
+	metrics := waitFile(t, adminFile, p)
+	px.SetTarget(grpcAddr)
+	return p, metrics
 }
 
 // callWithoutCertificate opens a TLS connection to an assistant without a

@@ -229,9 +229,17 @@ func TestImpostorAssistantGetsNothing(t *testing.T) {
 
 			// The dispatcher warns of the impostor once its polls failed
 			// down_after times in a row, which can be after the crawl ended.
-			for deadline := time.Now().Add(10 * time.Second); !strings.Contains(logs.String(), "assistant unreachable"); {
+			// Wait for one failure more: the feeder counts a failure before
+			// it logs, so only the next one's count shows that the warning
+			// of the down_after-th (checked below) has been written.
+			pollFailures := func() float64 {
+				return promtest.Value(t, c.registry, "crawlmaster_dispatch_poll_failures_total", map[string]string{"assistant": fake.ID()})
+			}
+			downAfter := float64(c.cfg.Dispatch.DownAfter)
+			for deadline := time.Now().Add(10 * time.Second); pollFailures() <= downAfter; {
 				if time.Now().After(deadline) {
-					t.Fatal("no warning of an unreachable assistant within 10s of the crawl's end")
+					t.Fatalf("crawlmaster_dispatch_poll_failures_total{assistant=%q} is %v 10s after the crawl's end; want over down_after (%v)",
+						fake.ID(), pollFailures(), downAfter)
 				}
 				time.Sleep(50 * time.Millisecond)
 			}

@@ -26,17 +26,20 @@ const usage = `assistant: a crawlmaster assistant (fetches batches the master pu
 
 Usage:
   assistant run [--config rpc.yaml] --listen HOST:PORT [--id ADDRESS:PORT] [--metrics-listen HOST:PORT]
-                [--addr-file FILE]
+                [--addr-file FILE] [--admin-addr-file FILE]
 
 --listen must match an rpc.assistant entry of rpc.yaml (its address:port, or
 just its port when listening on 0.0.0.0); that entry gives the slot count.
 --id names the entry instead, for an assistant the master reaches through a
 proxy or NAT at another address (then --listen may use port 0, and
---addr-file names the port actually bound).
+--addr-file names the port actually bound). --metrics-listen may use port 0
+too: --admin-addr-file names the admin address bound, once it serves.
 `
 
 func main() {
-	err := run(os.Args[1:], os.Stdout, os.Stderr)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
 	switch {
 	case err == nil, errors.Is(err, flag.ErrHelp):
 	default:
@@ -51,7 +54,8 @@ func main() {
 
 type usageError struct{ error }
 
-func run(args []string, stdout, stderr io.Writer) error {
+// run runs the command of args until ctx is done (SIGINT or SIGTERM).
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
 		fmt.Fprint(stdout, usage)
 		return nil
@@ -66,6 +70,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 	metrics := fs.String("metrics-listen", "", "admin HTTP address for /metrics (default: the entry's metrics_port)")
 	id := fs.String("id", "", "rpc.assistant entry (ADDRESS:PORT) this assistant serves (default: found from --listen)")
 	addrFile := fs.String("addr-file", "", "write the gRPC address actually bound to this file (for port 0)")
+	adminAddrFile := fs.String("admin-addr-file", "", "write the admin address actually bound to this file once it serves (for port 0)")
 	tlsFiles := mtls.AddFlags(fs)
 	if err := fs.Parse(args[1:]); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -87,8 +92,6 @@ func run(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
 	hup := make(chan os.Signal, 1) // SIGHUP reloads the certificates
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
@@ -107,5 +110,24 @@ func run(args []string, stdout, stderr io.Writer) error {
 		}
 		o.Listener = ln
 	}
-	return assistant.Run(ctx, o)
+	var adminFileErr error
+	if *adminAddrFile != "" {
+		// Written once the admin endpoint serves, wherever it listens
+		// (--metrics-listen or the entry's metrics_port); a failed write
+		// stops the assistant.
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithCancel(ctx)
+		defer cancel()
+		o.Started = func(_, adminAddr string) {
+			if err := atomicfile.WriteString(*adminAddrFile, adminAddr); err != nil {
+				adminFileErr = err
+				cancel()
+			}
+		}
+	}
+	err = assistant.Run(ctx, o)
+	if adminFileErr != nil { // Started ran in Run, which has returned
+		return adminFileErr
+	}
+	return err
 }

@@ -9,6 +9,8 @@ import (
 	"net"
 	"sync"
 	"time"
+
+	"github.com/crawlmaster/crawlmaster/internal/backoff"
 )
 
 // bufSize is the size of the pooled copy buffers.
@@ -157,7 +159,7 @@ func (p *Proxy) Close() error {
 
 func (p *Proxy) acceptLoop() {
 	defer p.wg.Done()
-	var backoff time.Duration
+	retry := backoff.Backoff{Base: 5 * time.Millisecond, Max: time.Second}
 	for {
 		nc, err := p.ln.Accept()
 		if err != nil {
@@ -166,22 +168,14 @@ func (p *Proxy) acceptLoop() {
 			}
 			// Transient failure such as EMFILE: back off, but stay
 			// responsive to Close.
-			if backoff == 0 {
-				backoff = 5 * time.Millisecond
-			} else if backoff < time.Second {
-				backoff *= 2
-			}
-			p.log.Warn("faultproxy: accept", "err", err, "retry_in", backoff)
-			t := time.NewTimer(backoff)
-			select {
-			case <-t.C:
-			case <-p.ctx.Done():
-				t.Stop()
+			wait := retry.Next()
+			p.log.Warn("faultproxy: accept", "err", err, "retry_in", wait)
+			if backoff.Sleep(p.ctx, wait) != nil {
 				return
 			}
 			continue
 		}
-		backoff = 0
+		retry.Reset()
 
 		p.mu.Lock()
 		if p.closed {

@@ -34,6 +34,19 @@ func TestStartStopKill(t *testing.T) {
 	}
 }
 
+// A process still running when its test ends is killed by the test's
+// cleanup, which waits for it (and so for Start's waiting goroutine).
+func TestCleanupKills(t *testing.T) {
+	var p *Proc
+	t.Run("leaves it running", func(t *testing.T) {
+		p = Start(t, "sleeper", "/bin/sh", nil, "-c", "exec sleep 60")
+	})
+	err, done := p.Exited()
+	if !done || err == nil || !strings.Contains(err.Error(), syscall.SIGKILL.String()) {
+		t.Fatalf("after the subtest's cleanup: exited %v, err %v; want killed", done, err)
+	}
+}
+
 func TestLastLines(t *testing.T) {
 	for _, c := range []struct {
 		in   string
