@@ -102,19 +102,44 @@ func Run(ctx context.Context, o Options) error {
 			return err
 		}
 	}
-	defer func() {
-		if err := adm.Close(); err != nil {
-			log.Warn("admin server did not close cleanly", "err", err)
-		}
-	}()
-	tctx, stopTLS := context.WithCancel(ctx)
+	// The certificate reload loop stops when its stage does, not when ctx
+	// ends: the master may dial assistants while it drains.
+	tctx, stopTLS := context.WithCancel(context.WithoutCancel(ctx))
 	creds, waitTLS, err := assistantCredentials(tctx, o, log)
 	if err != nil {
 		stopTLS()
+		adm.Close()
 		return err
 	}
-	defer func() { stopTLS(); waitTLS() }() // the certificate reload loop
 	me.creds = creds
+	// The daemon's components, stopped in this order: leading (or
+	// standing by), which drains, flushes, releases the leases and closes
+	// the pool last of its resources; then the certificate reload loop;
+	// the admin endpoint last, so /metrics and /healthz answer while the
+	// master drains.
+	return lifecycle.Run(ctx,
+		lifecycle.Stage{func(ctx context.Context) error { return serve(ctx, o, adm, m, me) }},
+		lifecycle.Stage{func(ctx context.Context) error {
+			<-ctx.Done()
+			stopTLS()
+			waitTLS()
+			return nil
+		}},
+		lifecycle.Stage{func(ctx context.Context) error {
+			<-ctx.Done()
+			if err := adm.Close(); err != nil {
+				log.Warn("admin server did not close cleanly", "err", err)
+			}
+			return nil
+		}},
+	)
+}
+
+// serve connects to the database, leads or stands by until ctx ends, then
+// clears this master's heartbeat and closes the pool. It returns nil only
+// once ctx is done.
+func serve(ctx context.Context, o Options, adm *admin.Server, m *termMetrics, me *self) error {
+	cfg, log := o.Config, o.Log.With("component", "master")
 	st, pool, err := openAndMigrate(ctx, cfg.Database.URL, int32(cfg.Database.MaxConns), log)
 	if err != nil {
 		if ctx.Err() != nil {
@@ -124,9 +149,6 @@ func Run(ctx context.Context, o Options) error {
 	}
 	defer pool.Close()
 	me.pool.Store(pool)
-	// Leading (or standing by) stops first; the admin endpoint closes
-	// after it (deferred above), so /metrics and /healthz answer while the
-	// master drains; the pool closes last.
 	err = leadTerms(ctx, o, st, pool, adm, m, me)
 	// A clean stop clears this master's heartbeat (and its leader status),
 	// so `master status` shows it stopped at once.
