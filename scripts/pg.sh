@@ -351,6 +351,22 @@ wal_compression_method() {
 	fi
 }
 
+# shared_buffers_mb: an eighth of the machine's RAM, between 128 MB and
+# 2 GB. The frontier's indexes take about 120 bytes per URL (1.2 GB at 10
+# million URLs; BENCHMARKS-scale.md) and every admission probes the URL
+# key index at a random place: once they outgrow shared_buffers each probe
+# copies a page in from the kernel's cache and the crawl slows. PostgreSQL
+# maps the buffers lazily, so a cluster that stays small uses little.
+shared_buffers_mb() {
+	local kb
+	kb=$(awk '/^MemTotal:/ {print $2}' /proc/meminfo 2>/dev/null) || kb=""
+	[[ $kb =~ ^[0-9]+$ ]] || kb=$((2 * 1024 * 1024))
+	local mb=$((kb / 1024 / 8))
+	((mb < 128)) && mb=128
+	((mb > 2048)) && mb=2048
+	printf '%d\n' "$mb"
+}
+
 # write_conf regenerates crawlmaster.conf (port/socket may change via env).
 # It returns 0 if the file changed, 1 if it was already up to date.
 write_conf() {
@@ -364,7 +380,7 @@ listen_addresses = '$LISTEN_ADDR'
 port = $PG_PORT
 unix_socket_directories = '$SOCK_DIR'
 max_connections = 100
-shared_buffers = 256MB
+shared_buffers = $(shared_buffers_mb)MB
 maintenance_work_mem = 128MB
 
 # Durability stays at PostgreSQL's defaults: crawl state must survive a crash.
