@@ -125,6 +125,15 @@ func Run(ctx context.Context, o Options) error {
 	if err != nil {
 		return err
 	}
+	// However Run returns, nothing fetches any more once it has: close the
+	// fetcher's keep-alive connections, whose read and write goroutines
+	// would otherwise outlive Run (seen by the leak checks of in-process
+	// tests; in a daemon, exit hides it).
+	defer func() {
+		if c, ok := fetcher.(interface{ CloseIdleConnections() }); ok {
+			c.CloseIdleConnections()
+		}
+	}()
 	lim := Limits{BodyCap: int64(fc.BodyCap), MaxTasks: o.Config.Dispatch.BatchSize}
 	srv := NewServer(entry.ID(), int(entry.Workers), fetcher, lim, log, NewMetrics(o.Registry))
 	if ln == nil {
@@ -176,12 +185,6 @@ func Run(ctx context.Context, o Options) error {
 	case <-stopped:
 	case <-time.After(5 * time.Second):
 		gs.Stop()
-	}
-	// Nothing fetches any more: close the fetcher's keep-alive connections,
-	// whose read and write goroutines would otherwise outlive Run (seen by
-	// the leak checks of in-process tests; in a daemon, exit hides it).
-	if c, ok := fetcher.(interface{ CloseIdleConnections() }); ok {
-		c.CloseIdleConnections()
 	}
 	log.Info("assistant stopped")
 	return nil

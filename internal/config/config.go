@@ -47,7 +47,7 @@ type Manager struct {
 func (m Manager) Addr() string { return joinHostPort(m.Address, m.Port) }
 
 // Assistant is one rpc.assistant[] entry. A MetricsPort of 0 stands for the
-// default, Port+1000, which Parse fills in.
+// default, Port+1000, which Load fills in.
 type Assistant struct {
 	Address     string  `yaml:"address"`
 	Port        int     `yaml:"port"`

@@ -74,7 +74,7 @@ func TestTestdata(t *testing.T) {
 					t.Errorf("line %q does not start with %q", line, f+": ")
 				}
 			}
-			ps := Problems(err)
+			ps := problems(err)
 			if len(ps) != strings.Count(msg, "\n")+1 {
 				t.Errorf("Problems returned %d, error has %d lines", len(ps), strings.Count(msg, "\n")+1)
 			}
@@ -92,7 +92,7 @@ func mustParseFile(t *testing.T, name string) *Config {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg, err := Parse(data)
+	cfg, err := parseBytes(data)
 	if err != nil {
 		t.Fatalf("Parse %s: %v", name, err)
 	}
@@ -335,7 +335,7 @@ func TestRoundTrip(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		cfg, err := Parse(data)
+		cfg, err := parseBytes(data)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -343,7 +343,7 @@ func TestRoundTrip(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		again, err := Parse(out)
+		again, err := parseBytes(out)
 		if err != nil {
 			t.Fatalf("%s: reparse of marshalled config: %v\n%s", f, err, out)
 		}
@@ -378,7 +378,7 @@ func TestDatabaseURLOverride(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg, err = Parse(data)
+	cfg, err = parseBytes(data)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -431,7 +431,7 @@ func TestParseEdgeCases(t *testing.T) {
 		{"rpc: {manager: &m {<<: *m}}", "invalid YAML: anchor 'm' value contains itself"},
 		{"dispatch: {down_after: -1, prefetch_batches: -2}", "dispatch.prefetch_batches: must be >= 0, got -2"},
 	} {
-		_, err := Parse([]byte(tc.in))
+		_, err := parseBytes([]byte(tc.in))
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("Parse(%q):\n got  %v\n want %q", tc.in, err, tc.want)
 		}
@@ -455,7 +455,7 @@ func TestOneProblem(t *testing.T) {
 		{"rpc: {manager: {port: 1}, assistant: [{address: localhost, port: 2, workers: 1}, {address: '::ffff:127.0.0.1', port: 2, workers: 1}]}",
 			"rpc.assistant[1]: duplicate endpoint [::ffff:127.0.0.1]:2: same endpoint as rpc.assistant[0] (localhost:2): localhost, 127.0.0.1 and ::1 are the same loopback host (line 1)"},
 	} {
-		if _, err := Parse([]byte(tc.in)); err == nil || err.Error() != tc.want {
+		if _, err := parseBytes([]byte(tc.in)); err == nil || err.Error() != tc.want {
 			t.Errorf("Parse(%q):\n got  %v\n want %s", tc.in, err, tc.want)
 		}
 	}
@@ -494,7 +494,7 @@ func TestValidateHandBuilt(t *testing.T) {
 	cfg.RPC.Assistants = append(cfg.RPC.Assistants, Assistant{Address: "127.0.0.1", Port: 50061, Workers: 0})
 	cfg.Dispatch.PollTimeout = cfg.Dispatch.PollInterval
 	err := cfg.Validate()
-	ps := Problems(err)
+	ps := problems(err)
 	var got []string
 	for _, p := range ps {
 		if p.File != "" || p.Line != 0 {
@@ -584,3 +584,6 @@ func TestWorkersYAML(t *testing.T) {
 		}
 	}
 }
+
+// problems returns the FieldErrors joined in err, in order, or nil.
+func problems(err error) []*FieldError { return unjoin[*FieldError](err) }

@@ -29,12 +29,12 @@ func FuzzParse(f *testing.F) {
 		if len(data) > 1<<16 {
 			return
 		}
-		cfg, err := Parse(data)
+		cfg, err := parseBytes(data)
 		if err != nil {
 			if cfg != nil {
 				t.Fatal("Parse returned a config with an error")
 			}
-			if len(Problems(err)) == 0 {
+			if len(problems(err)) == 0 {
 				t.Fatalf("error without FieldError: %v", err)
 			}
 			return
@@ -46,7 +46,7 @@ func FuzzParse(f *testing.F) {
 		if err != nil {
 			t.Fatalf("Marshal: %v", err)
 		}
-		again, err := Parse(out)
+		again, err := parseBytes(out)
 		if err != nil {
 			t.Fatalf("reparse of marshalled config: %v\n%s", err, out)
 		}

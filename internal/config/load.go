@@ -18,7 +18,7 @@ import (
 	"github.com/crawlmaster/crawlmaster/internal/yamlcheck"
 )
 
-// Load parses the file at path (see [Parse]); a non-empty $DATABASE_URL
+// Load parses the file at path (see parseBytes); a non-empty $DATABASE_URL
 // then replaces database.url. Problems are prefixed with path.
 func Load(path string) (*Config, error) {
 	data, err := os.ReadFile(path)
@@ -28,9 +28,9 @@ func Load(path string) (*Config, error) {
 	return parse(data, path, os.Getenv("DATABASE_URL"))
 }
 
-// Parse decodes and validates a configuration: unknown keys, wrong types,
+// parseBytes decodes and validates a configuration: unknown keys, wrong types,
 // an empty document, several documents and [Config.Validate]'s rules fail.
-func Parse(data []byte) (*Config, error) { return parse(data, "", "") }
+func parseBytes(data []byte) (*Config, error) { return parse(data, "", "") }
 
 func parse(data []byte, file, envURL string) (*Config, error) {
 	root, err := parseDocument(data)
@@ -248,9 +248,9 @@ func hint(key, parent string, known []reflect.StructField) string {
 }
 
 // FieldError is one problem found in a configuration. The errors of [Load],
-// [Parse] and [Config.Validate] join one per problem; [Problems] lists them.
+// parseBytes and [Config.Validate] join one per problem, in order.
 type FieldError struct {
-	File string // given to Load; empty for Parse and Validate
+	File string // given to Load; empty for parseBytes and Validate
 	Path string // key path, e.g. "rpc.assistant[1].port"; empty for the whole document
 	Line int    // 1-based, 0 when unknown (always for Validate)
 	Msg  string // what is wrong, e.g. "required"
@@ -270,9 +270,6 @@ func (e *FieldError) Error() string {
 	}
 	return strings.TrimPrefix(e.File+": ", ": ") + s + e.hint
 }
-
-// Problems returns the FieldErrors joined in err, in order, or nil.
-func Problems(err error) []*FieldError { return unjoin[*FieldError](err) }
 
 // unjoin returns the errors of type T joined in err (errors.Join), in order.
 func unjoin[T error](err error) (out []T) {
