@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"strings"
 	"time"
 
@@ -185,7 +184,7 @@ type urlBatch struct {
 func (b *urlBatch) add(line int, text, raw string, priority int32) error {
 	u, err := newURL(raw, priority)
 	if err == nil {
-		err = b.guard.CheckHost(hostname(u.Host))
+		err = b.guard.CheckHost(u.Host)
 	}
 	if err != nil {
 		b.bad(line, text, err.Error())
@@ -217,15 +216,6 @@ func redactBad(bad []tranco.BadLine) []tranco.BadLine {
 		bad[i].Text, bad[i].Reason = urlnorm.Redact(bad[i].Text), urlnorm.Redact(bad[i].Reason)
 	}
 	return bad
-}
-
-// hostname is host ("name", "name:port", "[v6]:port", "[v6]") without
-// its port.
-func hostname(host string) string {
-	if h, _, err := net.SplitHostPort(host); err == nil {
-		return h
-	}
-	return host
 }
 
 func (b *urlBatch) flush() error {

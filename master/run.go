@@ -15,6 +15,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"google.golang.org/grpc/credentials"
 
+	"github.com/crawlmaster/crawlmaster/crawl/netguard"
 	"github.com/crawlmaster/crawlmaster/internal/admin"
 	"github.com/crawlmaster/crawlmaster/internal/backoff"
 	"github.com/crawlmaster/crawlmaster/internal/config"
@@ -280,6 +281,7 @@ func term(ctx context.Context, o Options, st *store.Store, lock *leaderLock, adm
 		SendBodyCap:     sendBody,
 		SiteSpacing:     cfg.Fetch.DefaultDelay,
 		MaxSlotWait:     dispatch.DefaultMaxSlotWait,
+		Guard:           netguard.New(cfg.Fetch.AllowedPrefixes()),
 		Retry:           cfg.Retry,
 		Credentials:     me.creds,
 	}, targets, st, writer, o.Log.With("component", "dispatch"), m.dispatch)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"net/netip"
 	"strings"
 	"syscall"
@@ -258,13 +259,17 @@ func (g *Guard) Control(_ context.Context, _, address string, _ syscall.RawConn)
 // loopback4 stands for a localhost name in a *BlockedError.
 var loopback4 = netip.AddrFrom4([4]byte{127, 0, 0, 1})
 
-// CheckHost judges a URL's host before anything is resolved, for the
-// commands that put URLs into the frontier: an IP literal (IPv6 with or
-// without brackets) is checked like a dialled address; "localhost" and the
-// names under it ("a.localhost", RFC 6761 6.3) are the local host and are
+// CheckHost judges a URL's host (url.URL.Host: a port is ignored) before
+// anything is resolved, for what puts URLs into the frontier (the import
+// commands, link admission): an IP literal (IPv6 with or without
+// brackets) is checked like a dialled address; "localhost" and the names
+// under it ("a.localhost", RFC 6761 6.3) are the local host and are
 // refused unless 127.0.0.1 or ::1 is allowed. Other names return nil:
 // what they resolve to is judged when they are dialled.
 func (g *Guard) CheckHost(host string) error {
+	if h, _, err := net.SplitHostPort(host); err == nil {
+		host = h
+	}
 	h := strings.TrimSuffix(strings.ToLower(strings.TrimSuffix(strings.TrimPrefix(host, "["), "]")), ".")
 	if a, err := netip.ParseAddr(h); err == nil {
 		return g.Check(a)

@@ -242,13 +242,16 @@ func TestCheckHost(t *testing.T) {
 		{"localhost", "blocked host localhost (always the local host, RFC 6761): loopback (RFC 1122) 127.0.0.0/8"},
 		{"LocalHost.", "blocked host localhost (always"},
 		{"a.b.localhost", "blocked host a.b.localhost"},
+		{"127.0.0.1:8080", "blocked address 127.0.0.1: loopback"}, // a URL's Host: the port is ignored
+		{"[::1]:8443", "blocked address ::1: loopback"},
+		{"localhost:80", "blocked host localhost"},
 	} {
 		err := g.CheckHost(tc.host)
 		if err == nil || !strings.Contains(err.Error(), tc.want) || !errors.Is(err, ErrBlocked) {
 			t.Errorf("CheckHost(%q) = %v, want %q", tc.host, err, tc.want)
 		}
 	}
-	for _, h := range []string{"example.com", "localhost.example.com", "notlocalhost", "8.8.8.8", "[2606:4700::1111]", "w1-a.test"} {
+	for _, h := range []string{"example.com", "localhost.example.com", "notlocalhost", "8.8.8.8", "[2606:4700::1111]", "[2606:4700::1111]:443", "w1-a.test", "w1-a.test:8080"} {
 		if err := g.CheckHost(h); err != nil {
 			t.Errorf("CheckHost(%q) = %v", h, err)
 		}

@@ -5,6 +5,7 @@ import (
 	"regexp"
 	"strings"
 
+	"github.com/crawlmaster/crawlmaster/crawl/netguard"
 	"github.com/crawlmaster/crawlmaster/crawl/urlnorm"
 	"github.com/crawlmaster/crawlmaster/master/frontier"
 )
@@ -39,6 +40,7 @@ type Reason uint8
 const (
 	Invalid Reason = iota
 	URLLength
+	BlockedAddress
 	PathSegments
 	RepeatedSegments
 	Depth
@@ -47,7 +49,7 @@ const (
 	numReasons
 )
 
-var reasonNames = [numReasons]string{"invalid", "url_length", "path_segments", "repeated_segments", "depth", "scope", "pattern"}
+var reasonNames = [numReasons]string{"invalid", "url_length", "blocked_address", "path_segments", "repeated_segments", "depth", "scope", "pattern"}
 
 // String is the reason's metric label.
 func (r Reason) String() string { return reasonNames[r] }
@@ -66,7 +68,12 @@ type Refused [numReasons]int
 
 // Policy is a crawl ready to admit links: its expressions compiled.
 type Policy struct {
-	Crawl       frontier.Crawl
+	Crawl frontier.Crawl
+	// Guard, when set, refuses links whose host is an IP literal of a
+	// special-purpose range (loopback, private, link-local, ...) or
+	// localhost that fetch.allowed_networks does not list: the assistants
+	// would refuse to fetch them (blocked_address), so they are not stored.
+	Guard       *netguard.Guard
 	allow, deny []*regexp.Regexp
 }
 
@@ -180,6 +187,9 @@ func (p *Policy) check(parent Parent, seedSite string, l Link) (frontier.Link, R
 		return frontier.Link{}, URLLength, false
 	}
 	host, _ := urlnorm.Host(norm) // norm normalises, so this cannot fail
+	if p.Guard != nil && p.Guard.CheckHost(host) != nil {
+		return frontier.Link{}, BlockedAddress, false
+	}
 	segs, repeated := pathSegments(norm)
 	if segs > c.MaxPathSegments {
 		return frontier.Link{}, PathSegments, false

@@ -1,9 +1,11 @@
 package admit
 
 import (
+	"net/netip"
 	"strings"
 	"testing"
 
+	"github.com/crawlmaster/crawlmaster/crawl/netguard"
 	"github.com/crawlmaster/crawlmaster/crawl/urlnorm"
 	"github.com/crawlmaster/crawlmaster/master/frontier"
 )
@@ -167,4 +169,45 @@ func FuzzLinks(f *testing.F) {
 			}
 		}
 	})
+}
+
+// With a guard, links to hosts the assistants would refuse to fetch (IP
+// literals of special-purpose ranges, localhost) are refused at admission
+// and counted, unless fetch.allowed_networks lists them; in any scope.
+func TestGuardRefusesBlockedHosts(t *testing.T) {
+	links := []Link{
+		{"http://127.0.0.1/admin", Anchor},
+		{"http://[::1]:8080/", Anchor},
+		{"http://10.1.2.3/", Frame},
+		{"http://169.254.169.254/latest/meta-data/", Anchor},
+		{"http://localhost/", Anchor},
+		{"http://db.localhost/", Redirect},
+		{"http://93.184.216.34/", Anchor}, // a public address
+		{"http://example.org/", Anchor},
+	}
+	c := frontier.NewCrawl("guarded")
+	c.Scope, c.MaxDepth = frontier.ScopeAny, 3
+	p, err := Compile(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.Guard = netguard.New(nil)
+	var refused Refused
+	got := p.Links(Parent{0, "example.com"}, links, &refused)
+	if len(got) != 2 || got[0].URL != "http://93.184.216.34/" || got[1].URL != "http://example.org/" || refused[BlockedAddress] != 6 {
+		t.Fatalf("admitted %v, refused %v; want only the public hosts, 6 blocked_address", got, refused)
+	}
+	// fetch.allowed_networks lifts it for what it lists.
+	p.Guard = netguard.New([]netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")})
+	refused = Refused{}
+	got = p.Links(Parent{0, "example.com"}, links, &refused)
+	if len(got) != 3 || got[0].URL != "http://10.1.2.3/" || refused[BlockedAddress] != 5 {
+		t.Fatalf("with 10.0.0.0/8 allowed: admitted %v, refused %v", got, refused)
+	}
+	// Without a guard (the tests of other packages), nothing is refused for it.
+	p.Guard = nil
+	refused = Refused{}
+	if got = p.Links(Parent{0, "example.com"}, links, &refused); len(got) != len(links) {
+		t.Fatalf("without a guard: admitted %v, refused %v", got, refused)
+	}
 }

@@ -6,6 +6,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/crawlmaster/crawlmaster/crawl/netguard"
 	"github.com/crawlmaster/crawlmaster/internal/backoff"
 	"github.com/crawlmaster/crawlmaster/master/admit"
 	"github.com/crawlmaster/crawlmaster/master/frontier"
@@ -28,7 +29,9 @@ type policies struct {
 	loaded   time.Time
 }
 
-func (p *policies) set(crawls []frontier.Crawl) (invalid []string) {
+// set compiles the crawls' policies, each refusing links to the hosts
+// guard refuses (nil: none).
+func (p *policies) set(crawls []frontier.Crawl, guard *netguard.Guard) (invalid []string) {
 	byID := make(map[int32]*admit.Policy, len(crawls))
 	var paused, anyScope []int32
 	for _, c := range crawls {
@@ -48,6 +51,7 @@ func (p *policies) set(crawls []frontier.Crawl) (invalid []string) {
 			pol, _ = admit.Compile(fallback)
 			invalid = append(invalid, fmt.Sprintf("%s: %v", c.Name, err))
 		}
+		pol.Guard = guard
 		byID[c.ID] = pol
 	}
 	p.mu.Lock()
@@ -81,7 +85,7 @@ func (d *Dispatcher) refreshPolicies(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	for _, bad := range d.policies.set(crawls) {
+	for _, bad := range d.policies.set(crawls, d.cfg.Guard) {
 		d.log.Error("crawl policy does not compile; crawling its URLs without following links", "crawl", bad)
 	}
 	return nil

@@ -14,6 +14,7 @@ import (
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/keepalive"
 
+	"github.com/crawlmaster/crawlmaster/crawl/netguard"
 	"github.com/crawlmaster/crawlmaster/internal/wire"
 	"github.com/crawlmaster/crawlmaster/master/admit"
 	"github.com/crawlmaster/crawlmaster/master/frontier"
@@ -74,6 +75,10 @@ type Config struct {
 	// not ready by then comes back DEFERRED and is sent again once it is,
 	// while the slot fetches the batch's other URLs. 0: slots wait.
 	MaxSlotWait time.Duration
+	// Guard refuses links to hosts the assistants would not fetch (IP
+	// literals of special-purpose ranges, localhost) unless
+	// fetch.allowed_networks lists them; nil admits them (tests).
+	Guard *netguard.Guard
 	// Credentials returns the transport credentials for dialing target:
 	// mutual TLS checking the target's address (mtls.ClientCredentials),
 	// or insecure ones when rpc.yaml says plaintext. Required.

@@ -68,7 +68,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "claim_duration_seconds", Help: "Latency of a frontier claim statement.",
 			Buckets: prometheus.ExponentialBuckets(0.0002, 2.5, 12)}),
 		LinksRefused: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Subsystem: sub,
-			Name: "links_refused_total", Help: "Links of fetched pages not offered to the frontier, by the crawl policy's reason (package admit: invalid, url_length, path_segments, repeated_segments, depth, scope, pattern)."},
+			Name: "links_refused_total", Help: "Links of fetched pages not offered to the frontier, by the crawl policy's reason (package admit: invalid, url_length, blocked_address, path_segments, repeated_segments, depth, scope, pattern)."},
 			[]string{"reason"}),
 	}
 	for _, r := range admit.Reasons() {
