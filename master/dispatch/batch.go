@@ -187,9 +187,19 @@ func (f *feeder) takeBack(tasks []frontier.Task) {
 }
 
 // siteAnswered hands task i's site back to the feeder (siteDone) when
-// every task of the site in the batch is answered.
+// every task of the site in the batch is answered and the assistant said
+// the site must wait before its next request: that wait then counts from
+// this result, not from the end of the batch. A site without a wait is
+// handed back with the batch (onBatchDone): an event per result woke the
+// feeder's loop for every page of a broad crawl, for nothing (CPU-bound
+// home pages: 4-5% of the throughput, ~6 µs per page in each assistant
+// and ~5 in the master, on a machine whose two cores everything shares).
 func (f *feeder) siteAnswered(res *batchDone, states []taskState, i int) {
-	if site := res.b.tasks[i].Domain; siteAnswered(res.b.tasks, states, i) {
+	site := res.b.tasks[i].Domain
+	if res.after[site] <= 0 {
+		return
+	}
+	if siteAnswered(res.b.tasks, states, i) {
 		res.sitesDone[site] = true
 		f.events <- siteDone{site: site, at: time.Now(), after: res.after[site], deferred: res.deferred[site]}
 		delete(res.deferred, site)
