@@ -114,6 +114,7 @@ func (f *feeder) runBatch(ctx context.Context, slot int, b *batch, started time.
 			states[i] = taskDeferred
 			site := b.tasks[i].Domain
 			res.after[site] = r.GetNextRequestAfter().AsDuration()
+			f.noteSite(site, res.after[site])
 			res.deferred[site] = append(res.deferred[site], b.tasks[i])
 			f.m.Deferred.Inc()
 			res.deferredN++
@@ -121,6 +122,9 @@ func (f *feeder) runBatch(ctx context.Context, slot int, b *batch, started time.
 			continue
 		}
 		res.after[b.tasks[i].Domain] = r.GetNextRequestAfter().AsDuration()
+		// Before the outcome goes to the writer: once it is written the
+		// lease is gone and another feeder may claim the site.
+		f.noteSite(b.tasks[i].Domain, res.after[b.tasks[i].Domain])
 		read[i] = r.GetSitemapsRead()
 		out := decide(f.cfg, f.id, b.tasks[i], r, pols[i], &refused, time.Now(), rand.Float64())
 		// Submit blocks while the writer is full (back-pressure). The
@@ -184,6 +188,14 @@ func (f *feeder) takeBack(tasks []frontier.Task) {
 		f.env.release(drop, false, "deferred")
 	}
 	f.ready.requeue(keep)
+}
+
+// noteSite records, for whichever feeder owns site next, that it must
+// wait after from now (nothing when it need not wait).
+func (f *feeder) noteSite(site string, after time.Duration) {
+	if after > 0 {
+		f.env.noteSite(site, time.Now().Add(after))
+	}
 }
 
 // siteAnswered hands task i's site back to the feeder (siteDone) when

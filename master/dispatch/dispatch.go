@@ -98,6 +98,7 @@ type Dispatcher struct {
 	feeders  []*feeder
 	owners   owners
 	held     heldSet
+	sites    siteClock // each site's earliest next dispatch, across feeders
 	policies policies
 
 	// inflightN counts URLs in flight on every assistant; when it drops to
@@ -277,6 +278,10 @@ func (d *Dispatcher) inflight(delta int) {
 func (d *Dispatcher) batchID() string {
 	return fmt.Sprintf("%s-%d", d.batchPfx, d.batchSeq.Add(1))
 }
+
+func (d *Dispatcher) noteSite(site string, t time.Time) { d.sites.note(site, t, time.Now()) }
+
+func (d *Dispatcher) siteNotBefore(site string) time.Time { return d.sites.notBefore(site) }
 
 func (d *Dispatcher) refused(r *admit.Refused) {
 	for _, reason := range admit.Reasons() {

@@ -2,6 +2,7 @@ package dispatch
 
 import (
 	"context"
+	"time"
 
 	"github.com/crawlmaster/crawlmaster/master/admit"
 
@@ -41,4 +42,9 @@ type env interface {
 	policy(crawlID int32) *admit.Policy
 	// refused counts links the policies refused, by reason.
 	refused(r *admit.Refused)
+	// noteSite records that site may not be sent again before t, for
+	// whichever feeder owns it next; siteNotBefore reads it (zero: no
+	// wait known).
+	noteSite(site string, t time.Time)
+	siteNotBefore(site string) time.Time
 }

@@ -35,6 +35,7 @@ type memEnv struct {
 	live     map[string]bool
 	flying   int
 	batches  int
+	sites    siteClock
 }
 
 type releaseCall struct {
@@ -136,6 +137,10 @@ func (e *memEnv) policy(int32) *admit.Policy {
 }
 
 func (e *memEnv) refused(*admit.Refused) {}
+
+func (e *memEnv) noteSite(site string, t time.Time) { e.sites.note(site, t, time.Now()) }
+
+func (e *memEnv) siteNotBefore(site string) time.Time { return e.sites.notBefore(site) }
 
 func (e *memEnv) batchID() string {
 	e.mu.Lock()

@@ -68,6 +68,7 @@ func newFeeder(id string, client pb.AssistantClient, e env, cfg *Config, m *Metr
 		events: make(chan event, 256), wake: make(chan struct{}, 1), wrote: make(chan struct{}, 1), ready: newReadyQueue(cfg.SiteSpacing),
 		live:  liveness{downAfter: time.Duration(cfg.DownAfter) * cfg.PollInterval},
 		sizer: batchSizer{size: cfg.BatchSize, duration: cfg.BatchDuration}}
+	f.ready.notBefore = e.siteNotBefore
 	f.runCtx, f.runCancel = context.WithCancelCause(context.Background())
 	f.status.Store(&frontier.AssistantStatus{ID: id})
 	m.AssistantUp.WithLabelValues(id).Set(0)

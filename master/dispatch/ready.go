@@ -26,12 +26,15 @@ type batch struct {
 // one after another without sleeping; a site without one gives as many
 // URLs as fit, keeping its robots.txt and connection warm on one slot.
 type readyQueue struct {
-	spacing0 time.Duration    // assumed wait of a site not heard from yet
-	sites    map[string]*site // every site with URLs queued, running, or a wait still pending
-	ready    []*site          // sites that can go into a batch now, in the order they became ready
-	waiting  siteHeap         // sites with URLs whose wait has not passed, soonest first
-	urls     int              // URLs queued (not in a running batch)
-	readyN   int              // URLs of the sites in ready
+	spacing0 time.Duration // assumed wait of a site not heard from yet
+	// notBefore, when set, gives a site new to this queue the earliest
+	// time it may go out (another feeder ran it last: siteClock).
+	notBefore func(site string) time.Time
+	sites     map[string]*site // every site with URLs queued, running, or a wait still pending
+	ready     []*site          // sites that can go into a batch now, in the order they became ready
+	waiting   siteHeap         // sites with URLs whose wait has not passed, soonest first
+	urls      int              // URLs queued (not in a running batch)
+	readyN    int              // URLs of the sites in ready
 }
 
 // site is one site's queue.
@@ -55,6 +58,9 @@ func (q *readyQueue) add(now time.Time, tasks []frontier.Task) {
 		s := q.sites[t.Domain]
 		if s == nil {
 			s = &site{name: t.Domain, spacing: q.spacing0, index: -1}
+			if q.notBefore != nil {
+				s.readyAt = q.notBefore(t.Domain)
+			}
 			q.sites[t.Domain] = s
 		}
 		s.tasks = append(s.tasks, t)
