@@ -66,6 +66,8 @@
 // a lock when the live set changes), the set of held leases the renewer
 // extends (a mutex taken per claim, per stored result and per release), a
 // count of URLs in flight, the crawls' admission policies (a read lock per
-// dispatched task, crawls.go) and the hosts whose sitemaps were asked for
-// (a mutex per seed task, sitemaps.go).
+// dispatched task, crawls.go), the hosts whose sitemaps were asked for
+// (a mutex per seed task, sitemaps.go) and each waiting site's earliest
+// next dispatch, for the feeder that owns it next (a mutex per result of
+// a site with a wait, siteclock.go).
 package dispatch
