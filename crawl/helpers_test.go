@@ -18,6 +18,7 @@ import (
 	"github.com/crawlmaster/crawlmaster/crawl"
 	"github.com/crawlmaster/crawlmaster/crawl/errclass"
 	"github.com/crawlmaster/crawlmaster/crawl/fetchconfig"
+	"github.com/crawlmaster/crawlmaster/internal/testwait"
 )
 
 // site is a real HTTP server on 127.0.0.1 that serves many fake hosts
@@ -171,15 +172,7 @@ func wantClass(t testing.TB, res *crawl.Result, want errclass.Class) {
 // conditions on other goroutines' progress, not for letting time pass.
 func waitFor(t testing.TB, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	tick := time.NewTicker(time.Millisecond)
-	defer tick.Stop()
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		<-tick.C
-	}
+	testwait.Until(t, what, 10*time.Second, time.Millisecond, cond)
 }
 
 // fakeClock is a manual Clock: time moves only on Advance.

@@ -18,6 +18,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/crawlmaster/crawlmaster/internal/proctest"
+	"github.com/crawlmaster/crawlmaster/internal/testwait"
 )
 
 // bins are the daemons, built on first use.
@@ -139,19 +140,7 @@ func waitFile(t *testing.T, path string, p *proc) string {
 // test with cond's last explanation after timeout.
 func eventually(t *testing.T, timeout time.Duration, what string, cond func() (bool, string)) {
 	t.Helper()
-	tick := time.NewTicker(100 * time.Millisecond)
-	defer tick.Stop()
-	deadline := time.Now().Add(timeout)
-	for {
-		ok, why := cond()
-		if ok {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not within %s (last: %s)", what, timeout, why)
-		}
-		<-tick.C
-	}
+	testwait.UntilWhy(t, what, timeout, 100*time.Millisecond, cond)
 }
 
 // freeLoopbackAddr returns 127.0.0.1:PORT with a port that was free a

@@ -28,6 +28,7 @@ import (
 	"github.com/crawlmaster/crawlmaster/internal/faultproxy"
 	"github.com/crawlmaster/crawlmaster/internal/procstat"
 	"github.com/crawlmaster/crawlmaster/internal/proctest"
+	"github.com/crawlmaster/crawlmaster/internal/testwait"
 	"github.com/crawlmaster/crawlmaster/internal/websim"
 )
 
@@ -746,13 +747,7 @@ func connect(t *testing.T, url string) *pgx.Conn {
 // waitFor waits until cond holds, checking every 100 ms, or fails.
 func waitFor(t *testing.T, what string, timeout time.Duration, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not within %s", what, timeout)
-		}
-		<-time.After(100 * time.Millisecond)
-	}
+	testwait.Until(t, what, timeout, 100*time.Millisecond, cond)
 }
 
 // metricValue reads an unlabelled metric from a daemon's /metrics.

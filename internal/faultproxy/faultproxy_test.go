@@ -23,6 +23,8 @@ import (
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/status"
+
+	"github.com/crawlmaster/crawlmaster/internal/testwait"
 )
 
 // stallWindow is how long a read must stay silent to count as "not
@@ -169,15 +171,7 @@ func expectClosed(t *testing.T, c net.Conn) {
 // waitFor polls cond until it holds or longWait passes.
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(longWait)
-	tick := time.NewTicker(2 * time.Millisecond)
-	defer tick.Stop()
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		<-tick.C
-	}
+	testwait.Until(t, what, longWait, 2*time.Millisecond, cond)
 }
 
 func waitConns(t *testing.T, p *Proxy, n int) {

@@ -21,6 +21,8 @@ import (
 
 	"golang.org/x/net/html"
 	"golang.org/x/net/html/charset"
+
+	"github.com/crawlmaster/crawlmaster/internal/testwait"
 )
 
 // startSim starts a Sim and closes it when the test ends.
@@ -621,15 +623,7 @@ func TestDisallowedHits(t *testing.T) {
 // eventually waits (bounded) until cond holds.
 func eventually(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	tick := time.NewTicker(5 * time.Millisecond)
-	defer tick.Stop()
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		<-tick.C
-	}
+	testwait.Until(t, what, 10*time.Second, 5*time.Millisecond, cond)
 }
 
 var errAnswered = errors.New("answered")

@@ -13,6 +13,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/crawlmaster/crawlmaster/internal/pgtest"
+	"github.com/crawlmaster/crawlmaster/internal/testwait"
 	"github.com/crawlmaster/crawlmaster/master/frontier"
 	"github.com/crawlmaster/crawlmaster/master/persist"
 	"github.com/crawlmaster/crawlmaster/master/store"
@@ -95,13 +96,7 @@ func start(t *testing.T, cfg persist.Config, p persist.Persister) (started, *per
 // waitFor polls cond until it holds or 10 s pass.
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		<-time.After(2 * time.Millisecond)
-	}
+	testwait.Until(t, what, 10*time.Second, 2*time.Millisecond, cond)
 }
 
 func submitAll(t *testing.T, w started, outs []frontier.Outcome) {
