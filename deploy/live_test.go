@@ -23,6 +23,7 @@ import (
 	"github.com/crawlmaster/crawlmaster/internal/faultproxy"
 	"github.com/crawlmaster/crawlmaster/internal/pgtest"
 	"github.com/crawlmaster/crawlmaster/internal/proctest"
+	"github.com/crawlmaster/crawlmaster/internal/testwait"
 )
 
 // unusedManagerPort is rpc.manager's port in the test's rpc.yaml: the
@@ -515,18 +516,11 @@ func (ps *promServer) waitValue(t *testing.T, q string, want float64, within tim
 // tryValue is waitValue that reports a timeout instead of failing.
 func (ps *promServer) tryValue(t *testing.T, q string, want float64, within time.Duration) bool {
 	t.Helper()
-	deadline := time.Now().Add(within)
-	for {
-		ok, why := ps.valueIs(t, q, want)
-		if ok {
-			return true
-		}
-		if time.Now().After(deadline) {
-			t.Logf("%s = %g: not within %s (last: %s)", q, want, within, why)
-			return false
-		}
-		time.Sleep(100 * time.Millisecond)
+	ok, why := testwait.Poll(within, 100*time.Millisecond, func() (bool, string) { return ps.valueIs(t, q, want) })
+	if !ok {
+		t.Logf("%s = %g: not within %s (last: %s)", q, want, within, why)
 	}
+	return ok
 }
 
 func (ps *promServer) valueIs(t *testing.T, q string, want float64) (bool, string) {

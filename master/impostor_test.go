@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/tls"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -22,6 +23,7 @@ import (
 	"github.com/crawlmaster/crawlmaster/internal/config"
 	"github.com/crawlmaster/crawlmaster/internal/mtls"
 	"github.com/crawlmaster/crawlmaster/internal/promtest"
+	"github.com/crawlmaster/crawlmaster/internal/testwait"
 	"github.com/crawlmaster/crawlmaster/internal/websim"
 	pb "github.com/crawlmaster/crawlmaster/proto/crawlmaster/v1"
 )
@@ -219,13 +221,10 @@ func TestImpostorAssistantGetsNothing(t *testing.T) {
 			refused := func() float64 {
 				return promtest.Value(t, c.registry, "crawlmaster_tls_refused_peers_total", map[string]string{"side": "master", "reason": tc.reason})
 			}
-			for deadline := time.Now().Add(10 * time.Second); refused() == 0; {
-				if time.Now().After(deadline) {
-					t.Fatalf(`crawlmaster_tls_refused_peers_total{side="master",reason=%q} is 0 after the crawl; impostor handshakes %d`,
-						tc.reason, imp.handshakes.Load())
-				}
-				time.Sleep(50 * time.Millisecond)
-			}
+			testwait.UntilWhy(t, fmt.Sprintf(`crawlmaster_tls_refused_peers_total{side="master",reason=%q} above 0 after the crawl`, tc.reason),
+				10*time.Second, 50*time.Millisecond, func() (bool, string) {
+					return refused() > 0, fmt.Sprintf("impostor handshakes %d", imp.handshakes.Load())
+				})
 
 			// The dispatcher warns of the impostor once its polls failed
 			// down_after times in a row, which can be after the crawl ended.
@@ -236,13 +235,11 @@ func TestImpostorAssistantGetsNothing(t *testing.T) {
 				return promtest.Value(t, c.registry, "crawlmaster_dispatch_poll_failures_total", map[string]string{"assistant": fake.ID()})
 			}
 			downAfter := float64(c.cfg.Dispatch.DownAfter)
-			for deadline := time.Now().Add(10 * time.Second); pollFailures() <= downAfter; {
-				if time.Now().After(deadline) {
-					t.Fatalf("crawlmaster_dispatch_poll_failures_total{assistant=%q} is %v 10s after the crawl's end; want over down_after (%v)",
-						fake.ID(), pollFailures(), downAfter)
-				}
-				time.Sleep(50 * time.Millisecond)
-			}
+			testwait.UntilWhy(t, fmt.Sprintf("crawlmaster_dispatch_poll_failures_total{assistant=%q} over down_after (%v) after the crawl's end", fake.ID(), downAfter),
+				10*time.Second, 50*time.Millisecond, func() (bool, string) {
+					n := pollFailures()
+					return n > downAfter, fmt.Sprintf("%v", n)
+				})
 
 			var impStatus, realStatus []string
 			for _, a := range d.Dispatcher.Status() {

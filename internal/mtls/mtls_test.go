@@ -19,6 +19,8 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+
+	"github.com/crawlmaster/crawlmaster/internal/testwait"
 )
 
 const masterName = "crawlmaster-master"
@@ -201,13 +203,9 @@ func TestRotationWithoutRestart(t *testing.T) {
 	if _, err := Issue(set, IssueOptions{MasterName: masterName, Assistants: []string{"127.0.0.1:1"}, Validity: 48 * time.Hour, Force: true}); err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(5 * time.Second)
-	for !cr.NotAfter().After(oldExpiry.Add(time.Hour)) || sr.NotAfter().Before(oldExpiry.Add(time.Hour)) {
-		if time.Now().After(deadline) {
-			t.Fatal("the new certificates were not loaded within 5s")
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	testwait.Until(t, "the new certificates loaded", 5*time.Second, 10*time.Millisecond, func() bool {
+		return cr.NotAfter().After(oldExpiry.Add(time.Hour)) && !sr.NotAfter().Before(oldExpiry.Add(time.Hour))
+	})
 	if err := call(t, srv.addr, master); err != nil {
 		t.Fatalf("after rotation: %v", err)
 	}
@@ -290,12 +288,8 @@ func TestIssueKeepsKeys(t *testing.T) {
 
 // eventually polls cond for up to 5 s.
 func eventually(cond func() bool) bool {
-	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
-		if cond() {
-			return true
-		}
-	}
-	return cond()
+	ok, _ := testwait.Poll(5*time.Second, 5*time.Millisecond, func() (bool, string) { return cond(), "" })
+	return ok
 }
 
 func read(t *testing.T, p string) string {

@@ -5,16 +5,17 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/crawlmaster/crawlmaster/internal/testwait"
 )
 
 // A process's output is captured; Stop waits for a clean exit, Kill for
 // the end of one that ignores SIGTERM; Exited reports both.
 func TestStartStopKill(t *testing.T) {
 	p := Start(t, "sh", "/bin/sh", []string{"GREETING=hello"}, "-c", `echo "$GREETING"; trap 'exit 0' TERM; while :; do sleep 0.05; done`)
-	deadline := time.Now().Add(5 * time.Second)
-	for !strings.Contains(p.Output(), "hello") && time.Now().Before(deadline) {
-		time.Sleep(10 * time.Millisecond)
-	}
+	testwait.Until(t, "the greeting in the output", 5*time.Second, 10*time.Millisecond, func() bool {
+		return strings.Contains(p.Output(), "hello")
+	})
 	if got := p.Output(); got != "hello\n" {
 		t.Fatalf("output %q, want the environment's greeting", got)
 	}

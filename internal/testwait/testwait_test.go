@@ -36,3 +36,13 @@ func TestUntilFailsAtTheDeadline(t *testing.T) {
 		t.Fatalf("failed %q", r.failed)
 	}
 }
+
+func TestPollReportsWithoutFailing(t *testing.T) {
+	ok, why := Poll(10*time.Millisecond, time.Millisecond, func() (bool, string) { return false, "still 0" })
+	if ok || why != "still 0" {
+		t.Fatalf("Poll = %v, %q; want false with the last explanation", ok, why)
+	}
+	if ok, _ := Poll(time.Second, time.Millisecond, func() (bool, string) { return true, "" }); !ok {
+		t.Fatal("Poll of a condition that holds = false")
+	}
+}
