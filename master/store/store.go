@@ -79,16 +79,21 @@ func (s *Store) Pool() *pgxpool.Pool { return s.pool }
 // NumShards-long boolean mask indexed by shard, not as "shard = ANY(list)":
 // the planner estimated the selectivity of every list element against the
 // column's statistics on each claim, a cost paid per claim for nothing.
-const claimSQL = `
+const claimSQL = leaseSQL + ` f.id = ANY(ARRAY(
+    SELECT c.id` + claimFromSQL + `))
+RETURNING ` + taskColumns
+
+// leaseSQL leases the rows its WHERE (appended) selects: a new fencing
+// token, the lease's expiry ($5, an interval) and holder ($6). Shared by
+// claimSQL and leaseSitesSQL (topup.go).
+const leaseSQL = `
 UPDATE frontier f
 SET state = 'leased',
     lease_token = nextval('lease_token_seq'),
     lease_expires_at = now() + $5::interval,
     assistant = $6,
     updated_at = now()
-WHERE f.id = ANY(ARRAY(
-    SELECT c.id` + claimFromSQL + `))
-RETURNING ` + taskColumns
+WHERE`
 
 // claimFromSQL is the selection of claimSQL, shared with claimSitesSQL
 // (topup.go). $1: owned shards mask, $2: limit, $3: paused crawls, $4:

@@ -62,14 +62,7 @@ const claimSitesSQL = `SELECT c.crawl_id, c.domain, c.depth` + claimFromSQL
 
 // leaseSitesSQL: $1..$3 the site levels in claim order, $4 PerSite, $5
 // lease duration, $6 assistant, $7 Limit.
-const leaseSitesSQL = `
-UPDATE frontier f
-SET state = 'leased',
-    lease_token = nextval('lease_token_seq'),
-    lease_expires_at = now() + $5::interval,
-    assistant = $6,
-    updated_at = now()
-WHERE f.id = ANY(ARRAY(
+const leaseSitesSQL = leaseSQL + ` f.id = ANY(ARRAY(
     SELECT x.id
     FROM unnest($1::integer[], $2::text[], $3::smallint[]) WITH ORDINALITY AS s(crawl_id, domain, depth, ord)
     CROSS JOIN LATERAL (
