@@ -2,6 +2,7 @@ package dispatch
 
 import (
 	"context"
+	"fmt"
 	"time"
 
 	"github.com/crawlmaster/crawlmaster/master/frontier"
@@ -9,9 +10,26 @@ import (
 
 // claim leases n URLs for the ready queue; it runs in its own goroutine
 // (one at a time per feeder) and reports back as a claimDone event.
-func (f *feeder) claim(n int) {
+//
+// A claim that failed may still have committed (the connection broke
+// after the commit was sent): its leases are then in the database but not
+// in the master, and would wait out the lease duration. So after a failed
+// claim the next one first releases this assistant's leases the master
+// does not hold (orphans).
+func (f *feeder) claim(n int, orphans bool) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
+	if orphans {
+		released, err := f.env.releaseUnheld(ctx, f.id)
+		if err != nil {
+			f.events <- claimDone{err: fmt.Errorf("release the leases of a failed claim: %w", err)}
+			return
+		}
+		if released > 0 {
+			f.log.Warn("released leases of a claim whose reply was lost", "urls", released)
+			f.m.Released.WithLabelValues("claim_reply_lost", "false").Add(float64(released))
+		}
+	}
 	start := time.Now()
 	tasks, err := f.env.claim(ctx, f.id, n)
 	f.m.ClaimDuration.Observe(time.Since(start).Seconds())
@@ -20,10 +38,12 @@ func (f *feeder) claim(n int) {
 
 func (f *feeder) onClaim(c claimDone) {
 	f.claiming, f.claimIdle = false, false
+	f.orphans = false // the claim ran: any orphans were released first
 	switch {
 	case c.err != nil:
 		f.log.Error("claim failed", "err", c.err)
 		f.claimAfter = time.Now().Add(f.cfg.PollInterval)
+		f.orphans = true
 		return
 	case len(c.tasks) == 0 && f.wroteNow:
 		// The write may have committed after the claim's snapshot: what

@@ -27,6 +27,7 @@ type Store interface {
 	Claim(ctx context.Context, c frontier.Claim) ([]frontier.Task, error)
 	Release(ctx context.Context, tokens []int64, charge bool) (int64, error)
 	Renew(ctx context.Context, tokens []int64, lease time.Duration) (int64, error)
+	ReleaseUnheld(ctx context.Context, assistant string, held []int64) (int64, error)
 	Crawls(ctx context.Context) ([]frontier.Crawl, error)
 	AdvanceLevels(ctx context.Context, crawlIDs []int32) (int64, error)
 }
@@ -277,6 +278,10 @@ func (d *Dispatcher) inflight(delta int) {
 
 func (d *Dispatcher) batchID() string {
 	return fmt.Sprintf("%s-%d", d.batchPfx, d.batchSeq.Add(1))
+}
+
+func (d *Dispatcher) releaseUnheld(ctx context.Context, owner string) (int64, error) {
+	return d.store.ReleaseUnheld(ctx, owner, d.held.snapshot())
 }
 
 func (d *Dispatcher) noteSite(site string, t time.Time) { d.sites.note(site, t, time.Now()) }

@@ -52,6 +52,9 @@
 // uncharged, as "deferred".
 //
 // The reasons are the labels of crawlmaster_dispatch_released_urls_total.
+// One more, claim_reply_lost: a claim that failed may have committed (the
+// connection broke after the commit was sent); the feeder's next claim
+// first releases its assistant's leases the master does not hold.
 //
 // # Concurrency
 //

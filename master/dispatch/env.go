@@ -15,6 +15,11 @@ import (
 type env interface {
 	// claim leases up to n due URLs from the shards owner owns now.
 	claim(ctx context.Context, owner string, n int) ([]frontier.Task, error)
+	// releaseUnheld returns to pending, uncharged, the leases made for
+	// owner that the master does not hold: those of a claim that
+	// committed while its reply was lost. Only owner's feeder claims for
+	// owner, so it is safe between that feeder's claims.
+	releaseUnheld(ctx context.Context, owner string) (int64, error)
 	// release returns leased URLs to pending; charge counts an attempt.
 	// It never fails: what cannot be released now is retried at
 	// shutdown, and past that the lease expires and is rescued.

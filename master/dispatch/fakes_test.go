@@ -2,6 +2,7 @@ package dispatch
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -36,6 +37,11 @@ type memEnv struct {
 	flying   int
 	batches  int
 	sites    siteClock
+	// loseReplies is how many of the next claims commit but lose their
+	// reply (the claim fails, its leases stay); lost holds those leases.
+	loseReplies int
+	lost        []int64
+	unheldCalls int
 }
 
 type releaseCall struct {
@@ -77,6 +83,13 @@ func (e *memEnv) claim(_ context.Context, _ string, n int) ([]frontier.Task, err
 		out = append(out, t)
 	}
 	e.pending = kept
+	if e.loseReplies > 0 {
+		e.loseReplies--
+		for _, t := range out {
+			e.lost = append(e.lost, t.Token)
+		}
+		return nil, errors.New("claim: conn closed")
+	}
 	return out, nil
 }
 
@@ -137,6 +150,20 @@ func (e *memEnv) policy(int32) *admit.Policy {
 }
 
 func (e *memEnv) refused(*admit.Refused) {}
+
+// releaseUnheld returns the leases of lost claim replies to pending.
+func (e *memEnv) releaseUnheld(context.Context, string) (int64, error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.unheldCalls++
+	for _, tok := range e.lost {
+		e.pending = append(e.pending, e.leased[tok])
+		delete(e.leased, tok)
+	}
+	n := len(e.lost)
+	e.lost = nil
+	return int64(n), nil
+}
 
 func (e *memEnv) noteSite(site string, t time.Time) { e.sites.note(site, t, time.Now()) }
 

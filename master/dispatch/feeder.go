@@ -42,6 +42,7 @@ type feeder struct {
 	claiming   bool
 	claimAfter time.Time // no claim before this (nothing was due, or it failed)
 	claimIdle  bool      // the last claim found nothing: a write ends its wait
+	orphans    bool      // the last claim failed: the next releases its leases we do not hold
 	wroteNow   bool      // a write was reported while the claim in flight ran
 	running    int       // batches in flight
 	runningN   int       // URLs in flight
@@ -282,7 +283,7 @@ func (f *feeder) fill() {
 		queued: f.ready.urls, batchSize: f.cfg.BatchSize, prefetch: f.cfg.PrefetchBatches})
 	if n > 0 {
 		f.claiming, f.wroteNow = true, false
-		go f.claim(n)
+		go f.claim(n, f.orphans)
 	}
 }
 

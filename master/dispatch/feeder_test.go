@@ -293,13 +293,18 @@ func newRigWithPoll(t *testing.T, poll func() (*pb.ReportIdleWorkerResponse, err
 
 // newRigWith is newRigWithPoll with the config edited.
 func newRigWith(t *testing.T, poll func() (*pb.ReportIdleWorkerResponse, error), batchSize int, edit func(*Config), urls ...string) *rig {
+	return newRigEnv(t, poll, batchSize, edit, newMemEnv(urls...))
+}
+
+// newRigEnv is newRigWith on a given environment.
+func newRigEnv(t *testing.T, poll func() (*pb.ReportIdleWorkerResponse, error), batchSize int, edit func(*Config), env *memEnv) *rig {
 	cfg := &Config{MasterID: "master-1", PollInterval: testPoll, PollTimeout: testPoll / 2, DownAfter: 3,
 		BatchSize: batchSize, Lease: time.Minute,
 		Retry: retry.Policy{MaxAttempts: 3, BaseDelay: 30 * time.Second, MaxDelay: time.Hour}}
 	if edit != nil {
 		edit(cfg)
 	}
-	r := &rig{t: t, env: newMemEnv(urls...), asst: &fakeAssistant{calls: make(chan *fakeCall, 64)},
+	r := &rig{t: t, env: env, asst: &fakeAssistant{calls: make(chan *fakeCall, 64)},
 		m: NewMetrics(nil), abort: make(chan struct{}), done: make(chan struct{}), starts: time.Now()}
 	r.asst.setPoll(poll)
 	r.f = newFeeder("a", r.asst, r.env, cfg, r.m, testLogger(t))
@@ -316,5 +321,37 @@ func newRigWith(t *testing.T, poll func() (*pb.ReportIdleWorkerResponse, error),
 func equalReleases(got, want []releaseCall) bool {
 	return slices.EqualFunc(got, want, func(a, b releaseCall) bool {
 		return a.charge == b.charge && a.reason == b.reason && slices.Equal(a.urls, b.urls)
+	})
+}
+
+// A claim that committed but lost its reply leaves leases the master does
+// not hold; the next claim releases them first, so the URLs are crawled
+// now rather than after the lease expires.
+func TestClaimAfterLostReplyReleasesOrphans(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		env := newMemEnv("http://a/", "http://b/")
+		env.loseReplies = 1
+		r := newRigEnv(t, idleReport(1), 4, nil, env)
+		if calls := r.calls(); len(calls) != 0 {
+			t.Fatalf("%d batches after a failed claim, want none", len(calls))
+		}
+		time.Sleep(2 * testPoll) // the failed claim waits a poll interval (the next poll wakes the loop)
+		calls := r.calls()
+		if len(calls) != 1 || len(calls[0].urls()) != 2 {
+			t.Fatalf("batches %v after the retry, want a and b in one", calls)
+		}
+		env.mu.Lock()
+		unheld := env.unheldCalls
+		env.mu.Unlock()
+		if unheld != 1 {
+			t.Errorf("releaseUnheld called %d times, want once, before the retried claim", unheld)
+		}
+		if got := testutil.ToFloat64(r.m.Released.WithLabelValues("claim_reply_lost", "false")); got != 2 {
+			t.Errorf("released_urls_total{reason=claim_reply_lost} = %v, want 2", got)
+		}
+		calls[0].fetched(0, pb.ErrorClass_ERROR_CLASS_OK)
+		calls[0].fetched(1, pb.ErrorClass_ERROR_CLASS_OK)
+		calls[0].end(nil)
+		r.shutdown()
 	})
 }

@@ -236,3 +236,37 @@ func TestStatusRoundTrip(t *testing.T) {
 		t.Fatalf("ReadStatus = %+v, %v", got3, err)
 	}
 }
+
+// ReleaseUnheld ends the leases of one assistant that the master does not
+// hold (a claim whose reply was lost), keeping the held ones, the other
+// assistants' and the written ones.
+func TestReleaseUnheld(t *testing.T) {
+	t.Parallel()
+	s, _ := newStore(t)
+	ctx := t.Context()
+	insert(t, s, mkURLs("unheld", 10))
+	a, err := s.Claim(ctx, frontier.Claim{Shards: allShards, Limit: 4, Lease: time.Hour, Assistant: "a"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := s.Claim(ctx, frontier.Claim{Shards: allShards, Limit: 2, Lease: time.Hour, Assistant: "b"})
+	if err != nil || len(a) != 4 || len(b) != 2 {
+		t.Fatalf("claims: %d, %d, %v", len(a), len(b), err)
+	}
+	persist(t, s, outcome(a[0], frontier.StateDone))
+	// The master holds a[1]; a[2] and a[3] came from a claim it never heard of.
+	if n, err := s.ReleaseUnheld(ctx, "a", []int64{a[1].Token}); err != nil || n != 2 {
+		t.Fatalf("ReleaseUnheld = %d, %v; want a[2] and a[3]", n, err)
+	}
+	// Holding nothing releases all of b's.
+	if n, err := s.ReleaseUnheld(ctx, "b", nil); err != nil || n != 2 {
+		t.Fatalf("ReleaseUnheld(b, nil) = %d, %v; want 2", n, err)
+	}
+	st, err := s.Stats(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Counts[frontier.StateLeased] != 1 || st.Counts[frontier.StateDone] != 1 {
+		t.Fatalf("counts %v; want a[1] still leased, a[0] done", st.Counts)
+	}
+}

@@ -190,6 +190,26 @@ WHERE lease_token = ANY($1::bigint[]) AND state = 'leased'`, tokens, charge)
 	return tag.RowsAffected(), nil
 }
 
+// ReleaseUnheld returns to pending, uncharged, the leases made for
+// assistant whose tokens are not in held: a claim whose commit reached
+// the database but whose reply was lost leaves such leases behind, which
+// nothing else would end before they expire. Tokens no longer current
+// are ignored, as by Release.
+func (s *Store) ReleaseUnheld(ctx context.Context, assistant string, held []int64) (int64, error) {
+	if held == nil {
+		held = []int64{} // NULL would make "<> ALL" match nothing
+	}
+	tag, err := s.pool.Exec(ctx, `
+UPDATE frontier
+SET state = 'pending', lease_expires_at = NULL, updated_at = now()
+WHERE lease_expires_at IS NOT NULL AND state = 'leased' AND assistant = $1
+  AND lease_token <> ALL($2::bigint[])`, assistant, held)
+	if err != nil {
+		return 0, fmt.Errorf("release leases of %s the master does not hold: %w", assistant, err)
+	}
+	return tag.RowsAffected(), nil
+}
+
 // Renew extends the leases of tokens the master still holds, so a batch
 // that is slow (politeness delays, timeouts) is not rescued under it.
 func (s *Store) Renew(ctx context.Context, tokens []int64, lease time.Duration) (int64, error) {
