@@ -335,7 +335,9 @@ func TestClaimAfterLostReplyReleasesOrphans(t *testing.T) {
 		if calls := r.calls(); len(calls) != 0 {
 			t.Fatalf("%d batches after a failed claim, want none", len(calls))
 		}
-		time.Sleep(2 * testPoll) // the failed claim waits a poll interval (the next poll wakes the loop)
+		// The failed claim waits a poll interval; a poll (jittered ±10%) then
+		// wakes the loop to claim again: within two more at the latest.
+		time.Sleep(3 * testPoll)
 		calls := r.calls()
 		if len(calls) != 1 || len(calls[0].urls()) != 2 {
 			t.Fatalf("batches %v after the retry, want a and b in one", calls)
