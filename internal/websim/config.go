@@ -85,6 +85,11 @@ type Config struct {
 	// answers 404); the ground truth does not depend on it.
 	GzipBomb bool
 
+	// Changing serves pages whose content changes on a schedule, with ETag
+	// and Last-Modified and conditional requests (see [ChangingConfig]).
+	// Off by default; the ground truth does not depend on it.
+	Changing ChangingConfig
+
 	// Logger receives lifecycle logs (component=websim). Nil discards.
 	Logger *slog.Logger
 }
@@ -355,6 +360,9 @@ func (c Config) withDefaults() (Config, error) {
 		return c, fmt.Errorf("websim: %w", err)
 	}
 	if err := c.Sites.withDefaults(); err != nil {
+		return c, fmt.Errorf("websim: %w", err)
+	}
+	if err := c.Changing.withDefaults(); err != nil {
 		return c, fmt.Errorf("websim: %w", err)
 	}
 	if c.TimelineSize < 0 {

@@ -21,7 +21,8 @@
 // [Config.CoverageWindow] (2000) ranks. Paths a profile does not define
 // answer 404. Defined paths: /robots.txt, /, /about (200 for every served
 // domain), /hop/1../hop/3 and /landing (redirect chains), /private/home
-// (only where robots.txt disallows /private/).
+// (only where robots.txt disallows /private/), and with [Config.Changing]
+// /changing/0.. (see Changing pages).
 //
 // # Expected outcomes
 //
@@ -282,6 +283,50 @@
 //     all of them in the truth, at depths no smaller; other sites are not
 //     affected. With scope any a site reached through one over budget may
 //     lose URLs too.
+//
+// # Changing pages
+//
+// With [Config.Changing] (Enabled; off by default, and then nothing
+// below exists: /changing/ paths answer 404 or what a site answers for an
+// unknown path), pages change on a deterministic schedule, for testing
+// revisits and conditional GET. Every domain whose home kind is ok (a site
+// or not) and whose robots.txt allows /changing/ (every robots kind but
+// disallow_all, server_error and hang) serves /changing/0 ..
+// /changing/<PagesPerHost-1> (default 5) on its bare name; the www alias,
+// other domains, other paths and any query answer as without changing
+// pages. Nothing links them and no ground truth lists them: they are seeds,
+// [Sim.ChangingURLs] gives them. [Sim.Expect], the ground truth files and
+// the crawl truth are the same with and without them.
+//
+// Page i of rank r has a change interval drawn uniformly from
+// [ChangingConfig.Intervals] (default 1m, 5m, 30m, 2h, 24h; each at least
+// 1s) and a phase in [0, interval), both from (Seed, r, i). At time t (of
+// [ChangingConfig.Clock], default time.Now, read once per response after
+// any latency) its version is floor((t - Epoch - phase) / interval),
+// negative before Epoch+phase (Epoch defaults to 2020-01-01T00:00:00Z).
+// A response is a 200 UTF-8 HTML leaf (no links) titled "Changing page
+// <i> of <d>" for every version, whose body states the version and a
+// revision drawn from it: the bytes (and their SHA-256) are the same for a
+// version and differ from one version to the next. It carries a strong
+// ETag "p<i>-v<version>-<16 hex>", Last-Modified (the version's start,
+// truncated to seconds, http.TimeFormat) and a Date from the Sim's clock.
+//
+// A GET or HEAD with If-None-Match is answered 304 Not Modified (no body;
+// ETag, Last-Modified and Date sent) when one of its entity tags matches by
+// weak comparison, or it is "*"; otherwise, when If-None-Match is absent,
+// a single valid If-Modified-Since not earlier than Last-Modified gives
+// 304 too (RFC 9110 section 13.2.2). A share of the changing domains,
+// [ChangingConfig.IgnoreConditionalShare] (default 0.2; negative: none)
+// drawn per rank, ignore conditionals: they always answer 200 in full,
+// still sending ETag and Last-Modified, as servers that expose validators
+// without honouring them do; [Sim.IgnoresConditional] tells which.
+//
+// Ground truth: [Sim.ChangingPageAt] (interval, phase, version, start,
+// next change, ETag, Last-Modified at any time), [Sim.ChangeInterval],
+// [Sim.Version]. Requests are counted per host and path and recorded in
+// the timeline like any other; [Sim.ChangingResponses],
+// [Sim.NotModifiedResponses] and [Sim.ChangingBodyBytes] (body bytes
+// written: nothing for a 304 or a HEAD) count the responses.
 //
 // # Latency
 //

@@ -30,6 +30,7 @@ type Sim struct {
 	total       atomic.Int64
 	misdirected atomic.Int64
 	disallowed  disallowedLog
+	changing    changingCounters
 	timeline    *timelines // nil unless Config.TimelineSize > 0
 	sessions    atomic.Uint64
 	siteLimit   int // count mode: eligible ranks up to this one are sites
@@ -422,6 +423,10 @@ func (s *Sim) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	if s.cfg.GzipBomb && path == GzipBombPath && rawQuery == "" {
 		s.serveGzipBomb(w)
+		return
+	}
+	if i, ok := s.changingIndex(&p, www, path); ok && rawQuery == "" {
+		s.serveChanging(w, r, &p, bare, i)
 		return
 	}
 	if p.site {
