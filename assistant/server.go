@@ -286,17 +286,15 @@ func (s *Server) Drain(ctx context.Context) {
 // (a master that predates policies, or a crawl of the URLs given) follows
 // redirects and reads no links and no sitemaps, as before policies.
 func fetchRequest(t *pb.CrawlTask, maxWait time.Duration) crawl.Request {
-	p := t.GetPolicy()
-	if p == nil {
-		return crawl.Request{URL: t.GetUrl(), FollowRedirects: true, MaxWait: maxWait}
+	v := t.GetValidators()
+	req := crawl.Request{URL: t.GetUrl(), FollowRedirects: true, MaxWait: maxWait,
+		IfNoneMatch: v.GetEtag(), IfModifiedSince: v.GetLastModified()}
+	if p := t.GetPolicy(); p != nil {
+		req.FollowRedirects = p.GetFollowRedirects()
+		req.MaxLinks = int(min(p.GetMaxLinks(), maxLinks))
+		req.Sitemaps = p.GetSitemaps()
 	}
-	return crawl.Request{
-		URL:             t.GetUrl(),
-		FollowRedirects: p.GetFollowRedirects(),
-		MaxLinks:        int(min(p.GetMaxLinks(), maxLinks)),
-		Sitemaps:        p.GetSitemaps(),
-		MaxWait:         maxWait,
-	}
+	return req
 }
 
 // maxLinks bounds a policy's max_links: far above any useful per-page cap,
@@ -359,6 +357,11 @@ func toProto(t *pb.CrawlTask, r *crawl.Result, sendCap int64) *pb.CrawlResult {
 	out.Noindex, out.Nofollow = r.NoIndex, r.NoFollow
 	out.NotRequested = r.NotRequested
 	out.SitemapsRead = r.SitemapsRead
+	out.NotModified = r.NotModified
+	if r.ETag != "" || r.LastModified != "" {
+		out.Validators = &pb.Validators{Etag: r.ETag, LastModified: r.LastModified}
+	}
+	out.RequestHead, out.ResponseHead = r.RequestHead, r.ResponseHead
 	if r.NextRequestAfter > 0 {
 		out.NextRequestAfter = durationpb.New(r.NextRequestAfter)
 	}

@@ -41,6 +41,12 @@ type Request struct {
 	// instead of sleeping. robots.txt is still checked (and fetched when
 	// not cached) first. 0 waits as long as the host needs.
 	MaxWait time.Duration
+	// IfNoneMatch and IfModifiedSince are the validators of the URL's
+	// last successful fetch (its ETag and Last-Modified), sent as a
+	// conditional request on the page (never on robots.txt or sitemaps).
+	// A 304 answer is then class errclass.OK with NotModified set and no
+	// body. Empty: an unconditional GET.
+	IfNoneMatch, IfModifiedSince string
 }
 
 // Fetcher fetches one URL. Implementations are safe for concurrent use,
@@ -146,6 +152,21 @@ type Result struct {
 	// errclass.Canceled (nothing is known of the URL); fetch it again once
 	// NextRequestAfter has passed.
 	Deferred bool
+
+	// NotModified: the server answered 304 Not Modified to a conditional
+	// request (Request.IfNoneMatch or IfModifiedSince); no body was
+	// transferred, and the content is the one those validators describe.
+	NotModified bool
+	// ETag and LastModified are the validators of a 2xx or 304 answer, to
+	// send with the next fetch of the URL; empty when the server sent none.
+	ETag, LastModified string
+	// RequestHead is the page request as sent (the last hop when redirects
+	// were followed) and ResponseHead the status line and headers of its
+	// answer, both in HTTP/1.1 wire form ending in an empty line; nil when
+	// no response was received. ResponseHead keeps at most
+	// MaxStoredHeaders header lines of at most MaxStoredHeaderBytes in all
+	// (the first ones by name order); see heads.go.
+	RequestHead, ResponseHead []byte
 }
 
 // newResult starts a Result for url with FetchedAt set.

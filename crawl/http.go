@@ -148,6 +148,13 @@ func (f *httpFetcher) Fetch(ctx context.Context, req Request) *Result {
 	}
 	hreq.Header["User-Agent"] = f.uaHeader
 	hreq.Header["Accept"] = acceptHeader
+	conditional := req.IfNoneMatch != "" || req.IfModifiedSince != ""
+	if req.IfNoneMatch != "" {
+		hreq.Header["If-None-Match"] = []string{req.IfNoneMatch}
+	}
+	if req.IfModifiedSince != "" {
+		hreq.Header["If-Modified-Since"] = []string{req.IfModifiedSince}
+	}
 
 	client := f.client
 	if !req.FollowRedirects {
@@ -178,15 +185,24 @@ func (f *httpFetcher) Fetch(ctx context.Context, req Request) *Result {
 	res.FinalURL = resp.Request.URL.String()
 	res.Redirects = redirectCount(resp)
 	res.ContentType = resp.Header.Get("Content-Type")
+	res.RequestHead, res.ResponseHead = f.requestHead(resp.Request), responseHead(resp)
 	if !req.FollowRedirects && isRedirect(resp.StatusCode) && resp.Header.Get("Location") != "" {
 		return f.redirectResult(ctx, fctx, res, resp)
 	}
 	class := errclass.ForStatus(resp.StatusCode)
+	if resp.StatusCode == http.StatusNotModified && conditional {
+		// The content is the one the validators describe: a success that
+		// transferred no body.
+		class, res.NotModified = errclass.OK, true
+	}
+	if class == errclass.OK {
+		res.ETag, res.LastModified = resp.Header.Get("ETag"), resp.Header.Get("Last-Modified")
+	}
 	if resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode == http.StatusServiceUnavailable {
 		res.RetryAfter = ParseRetryAfter(resp.Header.Get("Retry-After"), time.Now())
 	}
 
-	keep := class == errclass.OK
+	keep := class == errclass.OK && !res.NotModified
 	body, truncated, rerr := f.readBody(resp.Body, resp.ContentLength, int64(f.cfg.BodyCap), keep)
 	// Close without draining: if we stopped at the cap the Transport drops
 	// the connection instead of reading an unbounded remainder.
@@ -197,7 +213,9 @@ func (f *httpFetcher) Fetch(ctx context.Context, req Request) *Result {
 	}
 	res.BodySize = int64(len(body.b))
 	res.Truncated = truncated
-	res.ContentHash = sha256.Sum256(body.b)
+	if !res.NotModified {
+		res.ContentHash = sha256.Sum256(body.b)
+	}
 	if keep {
 		res.Body = body.b
 		if res.ContentType == "" && len(body.b) > 0 {
@@ -217,7 +235,7 @@ func (f *httpFetcher) Fetch(ctx context.Context, req Request) *Result {
 				res.NoFollow = pg.NoFollow
 			}
 		}
-	} else {
+	} else if !res.NotModified {
 		res.Err = resp.Status
 	}
 	f.release(body)

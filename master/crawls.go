@@ -15,22 +15,43 @@ import (
 
 // PolicyLine describes a crawl's policy on one line.
 func PolicyLine(c frontier.Crawl) string {
-	if !c.Discovers() {
-		return "the URLs given (max depth 0)"
-	}
 	var b strings.Builder
-	fmt.Fprintf(&b, "scope %s, max depth %d, site budget %d, max links %d, guards: url length %d, path segments %d, repeated segments %d",
+	if !c.Discovers() {
+		b.WriteString("the URLs given (max depth 0)")
+	} else {
+		discoveryPolicy(&b, c)
+	}
+	switch rv := c.Revisit; rv.Mode {
+	case frontier.RevisitFixed:
+		fmt.Fprintf(&b, "; revisit fixed: done %v, failed %v, dead %v", rv.Done, rv.Failed, rv.Dead)
+	case frontier.RevisitAdaptive:
+		fmt.Fprintf(&b, "; revisit adaptive %v..%v (first %v), failed %v, dead %v", rv.Min, rv.Max, rv.Done, rv.Failed, rv.Dead)
+	}
+	if e := c.Schedule.Every; e > 0 {
+		fmt.Fprintf(&b, "; every %v (overlap %s, %d rounds", e, c.Schedule.Overlap, c.Rounds)
+		if !c.NextRound.IsZero() {
+			fmt.Fprintf(&b, ", next %s", c.NextRound.UTC().Format(time.RFC3339))
+		}
+		b.WriteString(")")
+	}
+	if c.Retention > 0 {
+		fmt.Fprintf(&b, "; retention %v", c.Retention)
+	}
+	return b.String()
+}
+
+func discoveryPolicy(b *strings.Builder, c frontier.Crawl) {
+	fmt.Fprintf(b, "scope %s, max depth %d, site budget %d, max links %d, guards: url length %d, path segments %d, repeated segments %d",
 		c.Scope, c.MaxDepth, c.SiteBudget, c.MaxLinks, c.MaxURLLength, c.MaxPathSegments, c.MaxRepeatedSegments)
 	if c.Sitemaps {
 		b.WriteString(", sitemaps")
 	}
 	for _, e := range c.Allow {
-		fmt.Fprintf(&b, ", allow %q", e)
+		fmt.Fprintf(b, ", allow %q", e)
 	}
 	for _, e := range c.Deny {
-		fmt.Fprintf(&b, ", deny %q", e)
+		fmt.Fprintf(b, ", deny %q", e)
 	}
-	return b.String()
 }
 
 // crawlProgress is a crawl's line of `master status` and `master crawl`.
@@ -83,8 +104,11 @@ func (p crawlProgress) write(w io.Writer) error {
 	fetched, _ := p.rates()
 	final := n.Total(frontier.StateDone) + n.Total(frontier.StateFailed) + n.Total(frontier.StateDead)
 	fmt.Fprintf(w, "crawl %s (%s): %s\n", c.Name, state, PolicyLine(c))
-	fmt.Fprintf(w, "  %d URLs (%d seeds, %d discovered), %d fetched (final), %.1f pages/s, ETA %s\n",
-		n.Total(""), n.Total("")-n.Discovered(), n.Discovered(), final, fetched, p.ETA())
+	// In flight and pages/s show each crawl's share of the assistants:
+	// crawls share them by URL priority (a claim takes the due URLs of
+	// every unpaused crawl in priority order), not by crawl.
+	fmt.Fprintf(w, "  %d URLs (%d seeds, %d discovered), %d fetched (final), %d in flight, %.1f pages/s, ETA %s\n",
+		n.Total(""), n.Total("")-n.Discovered(), n.Discovered(), final, n.Total(frontier.StateLeased), fetched, p.ETA())
 	if !c.Discovers() {
 		return nil
 	}

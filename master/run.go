@@ -26,6 +26,7 @@ import (
 	"github.com/crawlmaster/crawlmaster/master/frontier"
 	"github.com/crawlmaster/crawlmaster/master/persist"
 	"github.com/crawlmaster/crawlmaster/master/store"
+	"github.com/crawlmaster/crawlmaster/master/upkeep"
 )
 
 // leaderLockKey is the session advisory lock held by the leading master;
@@ -87,7 +88,8 @@ func Run(ctx context.Context, o Options) error {
 	me := &self{id: masterID(), started: time.Now()}
 	gc := gctune.Apply(int64(cfg.Persist.MemoryLimit), gctune.MasterPercent)
 	log.Info("gc pacing", "gc_percent", gc.Percent, "memory_limit_bytes", gc.MemoryLimit)
-	m := &termMetrics{dispatch: dispatch.NewMetrics(o.Registry), persist: persist.NewMetrics(o.Registry), frontier: newMetrics(o.Registry)}
+	m := &termMetrics{dispatch: dispatch.NewMetrics(o.Registry), persist: persist.NewMetrics(o.Registry), frontier: newMetrics(o.Registry),
+		upkeep: upkeep.NewMetrics(o.Registry)}
 	// The admin endpoint serves first, so an orchestrator sees the process
 	// alive (/healthz) and not ready (/readyz) while the database is down.
 	adminAddr := o.AdminAddr
@@ -240,6 +242,7 @@ type termMetrics struct {
 	dispatch *dispatch.Metrics
 	persist  *persist.Metrics
 	frontier *metrics
+	upkeep   *upkeep.Metrics
 }
 
 // term is one leadership term: from taking the lock to stopping (ctx
@@ -303,6 +306,8 @@ func term(ctx context.Context, o Options, st *store.Store, lock *leaderLock, adm
 		o.Started(&Daemon{Store: st, Dispatcher: d, Writer: writer, Admin: adm, ID: id})
 	}
 	p := &progress{st: st, d: d, w: writer, m: m.frontier, log: o.Log.With("component", "progress"), id: id, started: started}
+	keep := upkeep.New(upkeep.DefaultConfig(cfg.Persist.Retention), st, o.Log.With("component", "upkeep"), m.upkeep)
+	keep.Wake = d.ResultsWritten
 	// The term's components, stopped in this order on shutdown or when the
 	// lock is lost: the dispatcher stops claiming and drains its batches
 	// (within the grace, or at once when the lock was lost: its results
@@ -324,6 +329,7 @@ func term(ctx context.Context, o Options, st *store.Store, lock *leaderLock, adm
 			},
 			func(ctx context.Context) error { rescueLoop(ctx, st, cfg.Dispatch.RescueInterval, log); return nil },
 			func(ctx context.Context) error { p.loop(ctx, cfg.Dispatch.ProgressInterval); return nil },
+			func(ctx context.Context) error { keep.Run(ctx); return nil },
 		},
 		lifecycle.Stage{func(ctx context.Context) error {
 			if err := writer.Run(ctx); err != nil {

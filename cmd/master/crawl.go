@@ -104,6 +104,17 @@ func policyFlags(fs *flag.FlagSet, c *frontier.Crawl) {
 	fs.IntVar(&c.MaxPathSegments, "max-path-segments", c.MaxPathSegments, "trap guard: most path segments in a URL followed")
 	fs.IntVar(&c.MaxRepeatedSegments, "max-repeated-segments", c.MaxRepeatedSegments, "trap guard: most times one path segment may occur in a URL followed")
 	fs.BoolVar(&c.Sitemaps, "sitemaps", c.Sitemaps, "read each seed's sitemaps (robots.txt Sitemap lines, else /sitemap.xml); their URLs are depth 1")
+	rv := &c.Revisit
+	fs.StringVar(&rv.Mode, "revisit", rv.Mode, "fetch final URLs again: none, fixed (after --revisit-done/-failed/-dead)\n"+
+		"or adaptive (done URLs as often as their content changes, within --revisit-min..max)")
+	fs.DurationVar(&rv.Done, "revisit-done", rv.Done, "revisit interval of a URL fetched successfully (adaptive: the first interval); 0 never")
+	fs.DurationVar(&rv.Failed, "revisit-failed", rv.Failed, "revisit interval of a URL that failed (4xx, robots.txt); 0 never")
+	fs.DurationVar(&rv.Dead, "revisit-dead", rv.Dead, "revisit interval of a URL whose retries ran out; 0 never")
+	fs.DurationVar(&rv.Min, "revisit-min", rv.Min, "shortest adaptive interval")
+	fs.DurationVar(&rv.Max, "revisit-max", rv.Max, "longest adaptive interval")
+	fs.DurationVar(&c.Schedule.Every, "every", c.Schedule.Every, "start a round every this long: the seeds become due again (0: unscheduled)")
+	fs.StringVar(&c.Schedule.Overlap, "overlap", c.Schedule.Overlap, "a tick while the previous round still runs: skip it, or merge (final seeds due again, the rest goes on)")
+	fs.DurationVar(&c.Retention, "retention", c.Retention, "delete results older than this (0: persist.retention of rpc.yaml)")
 }
 
 // parseNamed parses flags around one positional NAME argument (flags may

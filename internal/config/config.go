@@ -117,6 +117,9 @@ type Persist struct {
 	StoreBodies   bool                 `yaml:"store_bodies"`
 	StoredBodyCap fetchconfig.ByteSize `yaml:"stored_body_cap"`
 	MemoryLimit   fetchconfig.ByteSize `yaml:"memory_limit"` // the master's soft memory limit; 0: none
+	// Retention is how long results are kept in crawls that set none;
+	// 0 keeps them forever.
+	Retention time.Duration `yaml:"retention"`
 }
 
 // Fetch is the "fetch" section: what the assistant hands to crawl.New, and more.

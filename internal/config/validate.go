@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/crawlmaster/crawlmaster/crawl/fetchconfig"
 	"github.com/crawlmaster/crawlmaster/internal/yamlcheck"
@@ -80,6 +81,7 @@ func (c *Config) validate() (ps []*FieldError) {
 	l.Positive("persist.flush_interval", p.FlushInterval)
 	l.Versus(p.Buffer < p.BatchSize || p.Buffer < 1, "persist.buffer", "must be >=", "persist.batch_size", p.BatchSize, p.Buffer)
 	l.Add(p.StoredBodyCap <= 0, "persist.stored_body_cap", "must be > 0, got %d", int64(p.StoredBodyCap))
+	l.Add(p.Retention != 0 && p.Retention < time.Second, "persist.retention", "must be 0 (keep forever) or at least 1s, got %v", p.Retention)
 	l.Add(p.StoredBodyCap > fetchconfig.GiB, "persist.stored_body_cap", "must be at most 1GiB, got %s", p.StoredBodyCap)
 
 	for _, e := range unjoin[*fetchconfig.FieldError](c.Fetch.Validate()) { // the crawl library's rules, keys below "fetch"

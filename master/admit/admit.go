@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
+	"time"
 
 	"github.com/crawlmaster/crawlmaster/crawl/netguard"
 	"github.com/crawlmaster/crawlmaster/crawl/urlnorm"
@@ -129,6 +130,36 @@ func Validate(c frontier.Crawl) error {
 		if f.v < f.lo || f.v > f.hi {
 			add("%s %d: want %d..%d", f.name, f.v, f.lo, f.hi)
 		}
+	}
+	rv := c.Revisit
+	switch rv.Mode {
+	case frontier.RevisitNone, frontier.RevisitFixed, frontier.RevisitAdaptive, "": // "": none
+	default:
+		add("--revisit %q: want none, fixed or adaptive", rv.Mode)
+	}
+	if rv.Revisits() {
+		for _, f := range []struct {
+			name string
+			v    time.Duration
+		}{{"--revisit-done", rv.Done}, {"--revisit-failed", rv.Failed}, {"--revisit-dead", rv.Dead}} {
+			if f.v < 0 {
+				add("%s %v: want 0 (never) or a positive duration", f.name, f.v)
+			}
+		}
+		if rv.Min <= 0 || rv.Max < rv.Min {
+			add("--revisit-min %v, --revisit-max %v: want 0 < min <= max", rv.Min, rv.Max)
+		}
+	}
+	if e := c.Schedule.Every; e != 0 && e < time.Second {
+		add("--every %v: want 0 (unscheduled) or at least 1s", e)
+	}
+	switch c.Schedule.Overlap {
+	case frontier.OverlapSkip, frontier.OverlapMerge, "":
+	default:
+		add("--overlap %q: want skip or merge", c.Schedule.Overlap)
+	}
+	if r := c.Retention; r != 0 && r < time.Second {
+		add("--retention %v: want 0 (the deployment default) or at least 1s", r)
 	}
 	if len(bad) > 0 {
 		return fmt.Errorf("crawl policy: %s", strings.Join(bad, "; "))

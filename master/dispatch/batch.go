@@ -77,7 +77,7 @@ func (f *feeder) runBatch(ctx context.Context, slot int, b *batch, started time.
 				sitemaps[i] = key
 			}
 		}
-		req.Tasks[i] = &pb.CrawlTask{UrlId: t.URLID, LeaseToken: t.Token, Url: t.URL, Policy: fp}
+		req.Tasks[i] = &pb.CrawlTask{UrlId: t.URLID, LeaseToken: t.Token, Url: t.URL, Policy: fp, Validators: validators(t)}
 	}
 	read := map[int]bool{}
 	defer func() {

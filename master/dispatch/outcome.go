@@ -4,11 +4,13 @@ import (
 	"strings"
 	"time"
 
+	"github.com/crawlmaster/crawlmaster/crawl/errclass"
 	"github.com/crawlmaster/crawlmaster/crawl/urlnorm"
 	"github.com/crawlmaster/crawlmaster/internal/wire"
 	"github.com/crawlmaster/crawlmaster/master/admit"
 	"github.com/crawlmaster/crawlmaster/master/frontier"
 	"github.com/crawlmaster/crawlmaster/master/retry"
+	"github.com/crawlmaster/crawlmaster/master/revisit"
 	pb "github.com/crawlmaster/crawlmaster/proto/crawlmaster/v1"
 )
 
@@ -60,6 +62,17 @@ func decide(cfg *Config, assistant string, t frontier.Task, r *pb.CrawlResult, p
 		Depth:         t.Depth,
 		NoIndex:       r.GetNoindex(),
 	}
+	o.NotModified = r.GetNotModified() && class == errclass.OK
+	o.RequestHead, o.ResponseHead = r.GetRequestHead(), r.GetResponseHead()
+	if pol != nil {
+		v := r.GetValidators()
+		rv := revisit.Next(pol.Crawl.Revisit, t.Revisit, revisit.Fetch{State: dec.State, At: fetchedAt,
+			NotModified: o.NotModified, Hash: o.ContentHash, ETag: clean(v.GetEtag(), 1024), LastMod: clean(v.GetLastModified(), 256)})
+		o.Revisit, o.RevisitAt, o.Unchanged, o.RefersTo = rv.State, rv.At, rv.Unchanged, rv.RefersTo
+		if o.NotModified && rv.State != nil {
+			o.ContentHash = rv.State.Hash // the content the 304 confirmed
+		}
+	}
 	if dec.State != frontier.StateDone {
 		return o
 	}
@@ -80,6 +93,15 @@ func decide(cfg *Config, assistant string, t frontier.Task, r *pb.CrawlResult, p
 		o.Links = pol.Links(admit.Parent{Depth: t.Depth, SeedHost: t.SeedHost}, links, refused)
 	}
 	return o
+}
+
+// validators are the conditional-request headers of a revisit: those of
+// the URL's last successful fetch.
+func validators(t frontier.Task) *pb.Validators {
+	if t.Revisit == nil || (t.Revisit.ETag == "" && t.Revisit.LastModified == "") {
+		return nil
+	}
+	return &pb.Validators{Etag: t.Revisit.ETag, LastModified: t.Revisit.LastModified}
 }
 
 // linkKinds maps the protocol's link kinds to admission's; a kind this

@@ -1,5 +1,7 @@
 package frontier
 
+import "time"
+
 // Crawl is a named set of seeds and the policy that decides which of the
 // links found on its pages enter the frontier.
 type Crawl struct {
@@ -25,6 +27,17 @@ type Crawl struct {
 	// Sitemaps: read each seed's sitemaps (their URLs are depth 1).
 	Sitemaps bool
 	Paused   bool
+	// Revisit says whether and when final URLs are fetched again.
+	Revisit Revisit
+	// Schedule makes the seeds due again at each tick.
+	Schedule Schedule
+	// Retention is how long results are kept; 0 follows the deployment's
+	// retention.default.
+	Retention time.Duration
+	// Rounds counts the scheduled rounds started; NextRound is when the
+	// next tick is due (zero when unscheduled).
+	Rounds    int
+	NextRound time.Time
 }
 
 // Scopes.
@@ -48,7 +61,8 @@ const DefaultCrawlID = 1
 // add to the frontier.
 func NewCrawl(name string) Crawl {
 	return Crawl{Name: name, Scope: ScopeDomain, MaxDepth: 3, SiteBudget: 10000, MaxLinks: 1000,
-		MaxURLLength: 2048, MaxPathSegments: 20, MaxRepeatedSegments: 2}
+		MaxURLLength: 2048, MaxPathSegments: 20, MaxRepeatedSegments: 2,
+		Revisit: DefaultRevisit(RevisitNone), Schedule: Schedule{Overlap: OverlapSkip}}
 }
 
 // Discovers reports whether the crawl follows links at all.

@@ -39,6 +39,9 @@ type Task struct {
 	// already counted on its row (results written, and pages requested by
 	// batches that broke) plus one.
 	Attempts int
+	// Revisit is what the row keeps from earlier fetches (validators,
+	// content hash, adaptive schedule); nil when it keeps nothing.
+	Revisit *RevisitState
 }
 
 // Claim asks the store to lease pending URLs for one assistant.
@@ -98,6 +101,21 @@ type Outcome struct {
 	// and depth, to be admitted to the frontier with the result (only if
 	// its lease token is still current).
 	Links []Link
+
+	// NotModified: the server answered 304 to the conditional request.
+	// Unchanged: the content equals the previous successful fetch's
+	// (NotModified, or the same content hash); RefersTo is that fetch's
+	// time.
+	NotModified, Unchanged bool
+	RefersTo               time.Time
+	// RequestHead and ResponseHead are the fetch's heads as sent and
+	// received (crawl.Result), stored with the result.
+	RequestHead, ResponseHead []byte
+	// Revisit is the row's revisit state after this outcome (nil: none
+	// kept); RevisitAt is when the URL is due again (zero: never). Both
+	// are written only for final states.
+	Revisit   *RevisitState
+	RevisitAt time.Time
 }
 
 // Link is a URL found on a page (or in a sitemap, or as a redirect

@@ -21,13 +21,24 @@ var (
 )
 
 const crawlColumns = `id, name, scope, allow_re, deny_re, max_depth, site_budget, max_links,
-	max_url_length, max_path_segments, max_repeated_segments, sitemaps, paused`
+	max_url_length, max_path_segments, max_repeated_segments, sitemaps, paused,
+	revisit, revisit_done, revisit_failed, revisit_dead, revisit_min, revisit_max,
+	coalesce(every, '0'), overlap, coalesce(retention, '0'), rounds, next_round_at`
 
 func scanCrawl(row pgx.Row) (frontier.Crawl, error) {
 	var c frontier.Crawl
 	var maxDepth, budget, links, urlLen, segs, reps int32
+	var rounds int32
+	var next *time.Time
+	rv := &c.Revisit
 	err := row.Scan(&c.ID, &c.Name, &c.Scope, &c.Allow, &c.Deny, &maxDepth, &budget, &links,
-		&urlLen, &segs, &reps, &c.Sitemaps, &c.Paused)
+		&urlLen, &segs, &reps, &c.Sitemaps, &c.Paused,
+		&rv.Mode, &rv.Done, &rv.Failed, &rv.Dead, &rv.Min, &rv.Max,
+		&c.Schedule.Every, &c.Schedule.Overlap, &c.Retention, &rounds, &next)
+	c.Rounds = int(rounds)
+	if next != nil {
+		c.NextRound = *next
+	}
 	c.MaxDepth, c.SiteBudget, c.MaxLinks = int(maxDepth), int(budget), int(links)
 	c.MaxURLLength, c.MaxPathSegments, c.MaxRepeatedSegments = int(urlLen), int(segs), int(reps)
 	return c, err
@@ -43,13 +54,20 @@ func (s *Store) CreateCrawl(ctx context.Context, c frontier.Crawl) (frontier.Cra
 	if c.Deny == nil {
 		c.Deny = []string{}
 	}
+	rv := withRevisitDefaults(c.Revisit)
+	if c.Schedule.Overlap == "" {
+		c.Schedule.Overlap = frontier.OverlapSkip
+	}
 	row := s.pool.QueryRow(ctx, `
 INSERT INTO crawls (name, scope, allow_re, deny_re, max_depth, site_budget, max_links,
-    max_url_length, max_path_segments, max_repeated_segments, sitemaps, paused)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+    max_url_length, max_path_segments, max_repeated_segments, sitemaps, paused,
+    revisit, revisit_done, revisit_failed, revisit_dead, revisit_min, revisit_max, every, overlap, retention)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18,
+    nullif($19::interval, '0'), $20, nullif($21::interval, '0'))
 RETURNING `+crawlColumns,
 		c.Name, c.Scope, c.Allow, c.Deny, c.MaxDepth, c.SiteBudget, c.MaxLinks,
-		c.MaxURLLength, c.MaxPathSegments, c.MaxRepeatedSegments, c.Sitemaps, c.Paused)
+		c.MaxURLLength, c.MaxPathSegments, c.MaxRepeatedSegments, c.Sitemaps, c.Paused,
+		rv.Mode, rv.Done, rv.Failed, rv.Dead, rv.Min, rv.Max, c.Schedule.Every, c.Schedule.Overlap, c.Retention)
 	out, err := scanCrawl(row)
 	var pgErr *pgconn.PgError
 	if errors.As(err, &pgErr) && pgErr.Code == "23505" {
@@ -59,6 +77,26 @@ RETURNING `+crawlColumns,
 		return frontier.Crawl{}, fmt.Errorf("create crawl %q: %w", c.Name, err)
 	}
 	return out, nil
+}
+
+// withRevisitDefaults fills the unset fields of r (a crawl built without
+// frontier.NewCrawl) with frontier.DefaultRevisit's.
+func withRevisitDefaults(r frontier.Revisit) frontier.Revisit {
+	d := frontier.DefaultRevisit(r.Mode)
+	if r.Mode == "" {
+		d.Mode = frontier.RevisitNone
+	}
+	if r.Done == 0 && r.Failed == 0 && r.Dead == 0 {
+		r.Done, r.Failed, r.Dead = d.Done, d.Failed, d.Dead
+	}
+	if r.Min == 0 {
+		r.Min = d.Min
+	}
+	if r.Max == 0 {
+		r.Max = d.Max
+	}
+	r.Mode = d.Mode
+	return r
 }
 
 // Crawls returns every crawl, oldest first.

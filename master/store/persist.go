@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -15,6 +16,8 @@ var stagingColumns = []string{
 	"fetch_duration_us", "title", "content_hash", "error_class", "error_message",
 	"robots", "redirects", "attempts", "assistant", "fetched_at", "body",
 	"crawl_id", "depth", "noindex", "links",
+	"request_head", "response_head", "not_modified", "unchanged", "refers_to",
+	"etag", "last_modified", "last_hash", "last_ok_at", "revisit_at", "rv_interval", "rv_span", "rv_changes",
 }
 
 // createStagingSQL makes the per-connection staging table. It is emptied at
@@ -28,7 +31,10 @@ CREATE TEMP TABLE IF NOT EXISTS persist_staging (
     -- Compressed here already: INSERT … SELECT copies a compressed datum
     -- as it is, so the staging column decides the stored compression.
     body bytea COMPRESSION lz4,
-    crawl_id integer, depth smallint, noindex boolean, links integer
+    crawl_id integer, depth smallint, noindex boolean, links integer,
+    request_head bytea, response_head bytea, not_modified boolean, unchanged boolean, refers_to timestamptz,
+    etag text, last_modified text, last_hash bytea, last_ok_at timestamptz, revisit_at timestamptz,
+    rv_interval real, rv_span real, rv_changes real
 ) ON COMMIT DELETE ROWS`
 
 // applySQL moves staged outcomes into results, bodies and the frontier, but
@@ -49,10 +55,12 @@ WITH acc AS (
 ), ins AS (
     INSERT INTO results (lease_token, url_id, url, final_url, state, http_status, content_type, body_size,
         body_truncated, fetch_duration_us, title, content_hash, error_class, error_message, robots,
-        redirects, attempts, assistant, fetched_at, crawl_id, depth, noindex, links)
+        redirects, attempts, assistant, fetched_at, crawl_id, depth, noindex, links,
+        request_head, response_head, not_modified, unchanged, refers_to)
     SELECT lease_token, url_id, url, final_url, state, http_status, content_type, body_size,
         body_truncated, fetch_duration_us, title, content_hash, error_class, error_message, robots,
-        redirects, attempts, assistant, fetched_at, crawl_id, depth, noindex, links
+        redirects, attempts, assistant, fetched_at, crawl_id, depth, noindex, links,
+        request_head, response_head, not_modified, unchanged, refers_to
     FROM acc WHERE state <> 'pending'
 ), bod AS (
     -- Every accepted final outcome gets its results row in this statement.
@@ -70,6 +78,10 @@ SET state = a.state,
     last_class = a.error_class,
     last_error = nullif(a.error_message, ''),
     attempts = a.attempts,
+    -- The revisit state: decided in Go (package revisit) from the row's
+    -- previous state, which the claim read under this same lease.
+    etag = a.etag, last_modified = a.last_modified, last_hash = a.last_hash, last_ok_at = a.last_ok_at,
+    revisit_at = a.revisit_at, rv_interval = a.rv_interval, rv_span = a.rv_span, rv_changes = a.rv_changes,
     updated_at = now()
 FROM acc a
 WHERE f.id = a.url_id
@@ -129,6 +141,15 @@ func (s *Store) Persist(ctx context.Context, outs []frontier.Outcome) (w Written
 			row[10], row[11], row[12], row[13], row[14] = o.FetchDuration.Microseconds(), o.Title, o.ContentHash, string(o.Class), o.Error
 			row[15], row[16], row[17], row[18], row[19], row[20] = o.Robots, o.Redirects, o.Attempts, o.Assistant, o.FetchedAt, body
 			row[21], row[22], row[23], row[24] = crawlOrDefault(o.CrawlID), o.Depth, o.NoIndex, int32(len(o.Links))
+			row[25], row[26], row[27], row[28], row[29] = nilIfEmpty(o.RequestHead), nilIfEmpty(o.ResponseHead), o.NotModified, o.Unchanged, timeOrNil(o.RefersTo)
+			for k := 30; k < len(row); k++ {
+				row[k] = nil
+			}
+			if r := o.Revisit; r != nil {
+				row[30], row[31], row[32], row[33] = strOrNil(r.ETag), strOrNil(r.LastModified), nilIfEmpty(r.Hash), timeOrNil(r.OKAt)
+				row[35], row[36], row[37] = float32OrNil(r.Interval), float32OrNil(r.Span), float32OrNil(r.Changes)
+			}
+			row[34] = timeOrNil(o.RevisitAt)
 			return row, nil
 		}))
 		if err != nil {
@@ -162,6 +183,34 @@ func (s *Store) Persist(ctx context.Context, outs []frontier.Outcome) (w Written
 		return Written{}, fmt.Errorf("persist %d results: %w", len(outs), err)
 	}
 	return w, nil
+}
+
+func nilIfEmpty(b []byte) any {
+	if len(b) == 0 {
+		return nil
+	}
+	return b
+}
+
+func strOrNil(s string) any {
+	if s == "" {
+		return nil
+	}
+	return s
+}
+
+func timeOrNil(t time.Time) any {
+	if t.IsZero() {
+		return nil
+	}
+	return t
+}
+
+func float32OrNil(f float64) any {
+	if f == 0 {
+		return nil
+	}
+	return float32(f)
 }
 
 // crawlOrDefault is the crawl of an outcome that names none (tests, and

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -112,12 +113,33 @@ func claimSites(ctx context.Context, tx pgx.Tx, p frontier.Claim, args []any, ta
 	return scanTasks(rows, tasks)
 }
 
+func deref[T any](p *T) T {
+	var z T
+	if p == nil {
+		return z
+	}
+	return *p
+}
+
 // scanTasks appends the tasks of a claim's RETURNING rows (taskColumns).
 func scanTasks(rows pgx.Rows, tasks []frontier.Task) ([]frontier.Task, error) {
 	var t frontier.Task
 	var attempts int32
-	_, err := pgx.ForEachRow(rows, []any{&t.URLID, &t.Token, &t.URL, &t.Domain, &t.Shard, &attempts, &t.CrawlID, &t.Depth, &t.SeedHost}, func() error {
+	var okAt *time.Time
+	var etag, lastMod *string
+	var hash []byte
+	var interval, span, changes *float64
+	_, err := pgx.ForEachRow(rows, []any{&t.URLID, &t.Token, &t.URL, &t.Domain, &t.Shard, &attempts, &t.CrawlID, &t.Depth, &t.SeedHost,
+		&okAt, &etag, &lastMod, &hash, &interval, &span, &changes}, func() error {
 		t.Attempts = int(attempts)
+		t.Revisit = nil
+		if okAt != nil || interval != nil {
+			t.Revisit = &frontier.RevisitState{ETag: deref(etag), LastModified: deref(lastMod), Hash: hash,
+				Interval: deref(interval), Span: deref(span), Changes: deref(changes)}
+			if okAt != nil {
+				t.Revisit.OKAt = *okAt
+			}
+		}
 		tasks = append(tasks, t)
 		return nil
 	})

@@ -695,7 +695,11 @@ type CrawlTask struct {
 	Url string `protobuf:"bytes,3,opt,name=url,proto3" json:"url,omitempty"`
 	// What the URL's crawl wants beyond the fetch. Unset: follow redirects,
 	// no links, no sitemaps (a crawl of the URLs given).
-	Policy        *FetchPolicy `protobuf:"bytes,4,opt,name=policy,proto3" json:"policy,omitempty"`
+	Policy *FetchPolicy `protobuf:"bytes,4,opt,name=policy,proto3" json:"policy,omitempty"`
+	// The validators of the URL's last successful fetch, for a revisit:
+	// sent as If-None-Match / If-Modified-Since on the page request. Unset
+	// or empty: an unconditional GET.
+	Validators    *Validators `protobuf:"bytes,5,opt,name=validators,proto3" json:"validators,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -758,6 +762,67 @@ func (x *CrawlTask) GetPolicy() *FetchPolicy {
 	return nil
 }
 
+func (x *CrawlTask) GetValidators() *Validators {
+	if x != nil {
+		return x.Validators
+	}
+	return nil
+}
+
+// Validators are the ETag and Last-Modified header values a server sent
+// with a page, verbatim.
+type Validators struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Etag          string                 `protobuf:"bytes,1,opt,name=etag,proto3" json:"etag,omitempty"`
+	LastModified  string                 `protobuf:"bytes,2,opt,name=last_modified,json=lastModified,proto3" json:"last_modified,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Validators) Reset() {
+	*x = Validators{}
+	mi := &file_crawlmaster_v1_assistant_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Validators) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Validators) ProtoMessage() {}
+
+func (x *Validators) ProtoReflect() protoreflect.Message {
+	mi := &file_crawlmaster_v1_assistant_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Validators.ProtoReflect.Descriptor instead.
+func (*Validators) Descriptor() ([]byte, []int) {
+	return file_crawlmaster_v1_assistant_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *Validators) GetEtag() string {
+	if x != nil {
+		return x.Etag
+	}
+	return ""
+}
+
+func (x *Validators) GetLastModified() string {
+	if x != nil {
+		return x.LastModified
+	}
+	return ""
+}
+
 // FetchPolicy is what a crawl asks of one fetch besides the page itself.
 type FetchPolicy struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -778,7 +843,7 @@ type FetchPolicy struct {
 
 func (x *FetchPolicy) Reset() {
 	*x = FetchPolicy{}
-	mi := &file_crawlmaster_v1_assistant_proto_msgTypes[5]
+	mi := &file_crawlmaster_v1_assistant_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -790,7 +855,7 @@ func (x *FetchPolicy) String() string {
 func (*FetchPolicy) ProtoMessage() {}
 
 func (x *FetchPolicy) ProtoReflect() protoreflect.Message {
-	mi := &file_crawlmaster_v1_assistant_proto_msgTypes[5]
+	mi := &file_crawlmaster_v1_assistant_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -803,7 +868,7 @@ func (x *FetchPolicy) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FetchPolicy.ProtoReflect.Descriptor instead.
 func (*FetchPolicy) Descriptor() ([]byte, []int) {
-	return file_crawlmaster_v1_assistant_proto_rawDescGZIP(), []int{5}
+	return file_crawlmaster_v1_assistant_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *FetchPolicy) GetFollowRedirects() bool {
@@ -840,7 +905,7 @@ type Link struct {
 
 func (x *Link) Reset() {
 	*x = Link{}
-	mi := &file_crawlmaster_v1_assistant_proto_msgTypes[6]
+	mi := &file_crawlmaster_v1_assistant_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -852,7 +917,7 @@ func (x *Link) String() string {
 func (*Link) ProtoMessage() {}
 
 func (x *Link) ProtoReflect() protoreflect.Message {
-	mi := &file_crawlmaster_v1_assistant_proto_msgTypes[6]
+	mi := &file_crawlmaster_v1_assistant_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -865,7 +930,7 @@ func (x *Link) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Link.ProtoReflect.Descriptor instead.
 func (*Link) Descriptor() ([]byte, []int) {
-	return file_crawlmaster_v1_assistant_proto_rawDescGZIP(), []int{6}
+	return file_crawlmaster_v1_assistant_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *Link) GetUrl() string {
@@ -894,7 +959,7 @@ type Refusal struct {
 
 func (x *Refusal) Reset() {
 	*x = Refusal{}
-	mi := &file_crawlmaster_v1_assistant_proto_msgTypes[7]
+	mi := &file_crawlmaster_v1_assistant_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -906,7 +971,7 @@ func (x *Refusal) String() string {
 func (*Refusal) ProtoMessage() {}
 
 func (x *Refusal) ProtoReflect() protoreflect.Message {
-	mi := &file_crawlmaster_v1_assistant_proto_msgTypes[7]
+	mi := &file_crawlmaster_v1_assistant_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -919,7 +984,7 @@ func (x *Refusal) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Refusal.ProtoReflect.Descriptor instead.
 func (*Refusal) Descriptor() ([]byte, []int) {
-	return file_crawlmaster_v1_assistant_proto_rawDescGZIP(), []int{7}
+	return file_crawlmaster_v1_assistant_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *Refusal) GetReason() RefusalReason {
@@ -992,14 +1057,27 @@ type CrawlResult struct {
 	// the page's outcome allowed it), whether or not they listed any URL.
 	// The master asks for a host's sitemaps once per crawl: again only when
 	// an asking task comes back without this.
-	SitemapsRead  bool `protobuf:"varint,27,opt,name=sitemaps_read,json=sitemapsRead,proto3" json:"sitemaps_read,omitempty"`
+	SitemapsRead bool `protobuf:"varint,27,opt,name=sitemaps_read,json=sitemapsRead,proto3" json:"sitemaps_read,omitempty"`
+	// The server answered 304 Not Modified to the task's validators: a
+	// success (error_class OK) that transferred no body; content_hash is
+	// empty and the content is that of the fetch the validators came from.
+	NotModified bool `protobuf:"varint,28,opt,name=not_modified,json=notModified,proto3" json:"not_modified,omitempty"`
+	// The validators of a 2xx or 304 answer, for the URL's next fetch.
+	Validators *Validators `protobuf:"bytes,29,opt,name=validators,proto3" json:"validators,omitempty"`
+	// The page request as sent (the last hop when redirects were followed)
+	// and the status line and headers of its answer, in HTTP/1.1 wire form
+	// ending in an empty line; empty when no response was received. The
+	// response head keeps at most 100 header lines and 16 KiB
+	// (crawl.MaxStoredHeaders, crawl.MaxStoredHeaderBytes).
+	RequestHead   []byte `protobuf:"bytes,30,opt,name=request_head,json=requestHead,proto3" json:"request_head,omitempty"`
+	ResponseHead  []byte `protobuf:"bytes,31,opt,name=response_head,json=responseHead,proto3" json:"response_head,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *CrawlResult) Reset() {
 	*x = CrawlResult{}
-	mi := &file_crawlmaster_v1_assistant_proto_msgTypes[8]
+	mi := &file_crawlmaster_v1_assistant_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1011,7 +1089,7 @@ func (x *CrawlResult) String() string {
 func (*CrawlResult) ProtoMessage() {}
 
 func (x *CrawlResult) ProtoReflect() protoreflect.Message {
-	mi := &file_crawlmaster_v1_assistant_proto_msgTypes[8]
+	mi := &file_crawlmaster_v1_assistant_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1024,7 +1102,7 @@ func (x *CrawlResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CrawlResult.ProtoReflect.Descriptor instead.
 func (*CrawlResult) Descriptor() ([]byte, []int) {
-	return file_crawlmaster_v1_assistant_proto_rawDescGZIP(), []int{8}
+	return file_crawlmaster_v1_assistant_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *CrawlResult) GetUrlId() int64 {
@@ -1209,6 +1287,34 @@ func (x *CrawlResult) GetSitemapsRead() bool {
 	return false
 }
 
+func (x *CrawlResult) GetNotModified() bool {
+	if x != nil {
+		return x.NotModified
+	}
+	return false
+}
+
+func (x *CrawlResult) GetValidators() *Validators {
+	if x != nil {
+		return x.Validators
+	}
+	return nil
+}
+
+func (x *CrawlResult) GetRequestHead() []byte {
+	if x != nil {
+		return x.RequestHead
+	}
+	return nil
+}
+
+func (x *CrawlResult) GetResponseHead() []byte {
+	if x != nil {
+		return x.ResponseHead
+	}
+	return nil
+}
+
 var File_crawlmaster_v1_assistant_proto protoreflect.FileDescriptor
 
 const file_crawlmaster_v1_assistant_proto_rawDesc = "" +
@@ -1233,13 +1339,20 @@ const file_crawlmaster_v1_assistant_proto_rawDesc = "" +
 	"\tmaster_id\x18\x05 \x01(\tR\bmasterId\x12/\n" +
 	"\x05tasks\x18\x03 \x03(\v2\x19.crawlmaster.v1.CrawlTaskR\x05tasks\x12\"\n" +
 	"\rsend_body_cap\x18\x04 \x01(\x03R\vsendBodyCap\x12I\n" +
-	"\x13max_politeness_wait\x18\x06 \x01(\v2\x19.google.protobuf.DurationR\x11maxPolitenessWait\"\x8a\x01\n" +
+	"\x13max_politeness_wait\x18\x06 \x01(\v2\x19.google.protobuf.DurationR\x11maxPolitenessWait\"\xc6\x01\n" +
 	"\tCrawlTask\x12\x15\n" +
 	"\x06url_id\x18\x01 \x01(\x03R\x05urlId\x12\x1f\n" +
 	"\vlease_token\x18\x02 \x01(\x03R\n" +
 	"leaseToken\x12\x10\n" +
 	"\x03url\x18\x03 \x01(\tR\x03url\x123\n" +
-	"\x06policy\x18\x04 \x01(\v2\x1b.crawlmaster.v1.FetchPolicyR\x06policy\"q\n" +
+	"\x06policy\x18\x04 \x01(\v2\x1b.crawlmaster.v1.FetchPolicyR\x06policy\x12:\n" +
+	"\n" +
+	"validators\x18\x05 \x01(\v2\x1a.crawlmaster.v1.ValidatorsR\n" +
+	"validators\"E\n" +
+	"\n" +
+	"Validators\x12\x12\n" +
+	"\x04etag\x18\x01 \x01(\tR\x04etag\x12#\n" +
+	"\rlast_modified\x18\x02 \x01(\tR\flastModified\"q\n" +
 	"\vFetchPolicy\x12)\n" +
 	"\x10follow_redirects\x18\x01 \x01(\bR\x0ffollowRedirects\x12\x1b\n" +
 	"\tmax_links\x18\x02 \x01(\rR\bmaxLinks\x12\x1a\n" +
@@ -1248,7 +1361,7 @@ const file_crawlmaster_v1_assistant_proto_rawDesc = "" +
 	"\x03url\x18\x01 \x01(\tR\x03url\x12,\n" +
 	"\x04kind\x18\x02 \x01(\x0e2\x18.crawlmaster.v1.LinkKindR\x04kind\"@\n" +
 	"\aRefusal\x125\n" +
-	"\x06reason\x18\x01 \x01(\x0e2\x1d.crawlmaster.v1.RefusalReasonR\x06reason\"\x99\b\n" +
+	"\x06reason\x18\x01 \x01(\x0e2\x1d.crawlmaster.v1.RefusalReasonR\x06reason\"\xc0\t\n" +
 	"\vCrawlResult\x12\x15\n" +
 	"\x06url_id\x18\x01 \x01(\x03R\x05urlId\x12\x1f\n" +
 	"\vlease_token\x18\x02 \x01(\x03R\n" +
@@ -1281,7 +1394,13 @@ const file_crawlmaster_v1_assistant_proto_rawDesc = "" +
 	"\bnofollow\x18\x18 \x01(\bR\bnofollow\x12G\n" +
 	"\x12next_request_after\x18\x19 \x01(\v2\x19.google.protobuf.DurationR\x10nextRequestAfter\x12#\n" +
 	"\rnot_requested\x18\x1a \x01(\bR\fnotRequested\x12#\n" +
-	"\rsitemaps_read\x18\x1b \x01(\bR\fsitemapsReadJ\x04\b\f\x10\r*\x7f\n" +
+	"\rsitemaps_read\x18\x1b \x01(\bR\fsitemapsRead\x12!\n" +
+	"\fnot_modified\x18\x1c \x01(\bR\vnotModified\x12:\n" +
+	"\n" +
+	"validators\x18\x1d \x01(\v2\x1a.crawlmaster.v1.ValidatorsR\n" +
+	"validators\x12!\n" +
+	"\frequest_head\x18\x1e \x01(\fR\vrequestHead\x12#\n" +
+	"\rresponse_head\x18\x1f \x01(\fR\fresponseHeadJ\x04\b\f\x10\r*\x7f\n" +
 	"\bLinkKind\x12\x19\n" +
 	"\x15LINK_KIND_UNSPECIFIED\x10\x00\x12\x14\n" +
 	"\x10LINK_KIND_ANCHOR\x10\x01\x12\x13\n" +
@@ -1344,7 +1463,7 @@ func file_crawlmaster_v1_assistant_proto_rawDescGZIP() []byte {
 }
 
 var file_crawlmaster_v1_assistant_proto_enumTypes = make([]protoimpl.EnumInfo, 5)
-var file_crawlmaster_v1_assistant_proto_msgTypes = make([]protoimpl.MessageInfo, 9)
+var file_crawlmaster_v1_assistant_proto_msgTypes = make([]protoimpl.MessageInfo, 10)
 var file_crawlmaster_v1_assistant_proto_goTypes = []any{
 	(LinkKind)(0),                    // 0: crawlmaster.v1.LinkKind
 	(RobotsDecision)(0),              // 1: crawlmaster.v1.RobotsDecision
@@ -1356,37 +1475,40 @@ var file_crawlmaster_v1_assistant_proto_goTypes = []any{
 	(*SlotBatch)(nil),                // 7: crawlmaster.v1.SlotBatch
 	(*CrawlRequest)(nil),             // 8: crawlmaster.v1.CrawlRequest
 	(*CrawlTask)(nil),                // 9: crawlmaster.v1.CrawlTask
-	(*FetchPolicy)(nil),              // 10: crawlmaster.v1.FetchPolicy
-	(*Link)(nil),                     // 11: crawlmaster.v1.Link
-	(*Refusal)(nil),                  // 12: crawlmaster.v1.Refusal
-	(*CrawlResult)(nil),              // 13: crawlmaster.v1.CrawlResult
-	(*durationpb.Duration)(nil),      // 14: google.protobuf.Duration
-	(*timestamppb.Timestamp)(nil),    // 15: google.protobuf.Timestamp
+	(*Validators)(nil),               // 10: crawlmaster.v1.Validators
+	(*FetchPolicy)(nil),              // 11: crawlmaster.v1.FetchPolicy
+	(*Link)(nil),                     // 12: crawlmaster.v1.Link
+	(*Refusal)(nil),                  // 13: crawlmaster.v1.Refusal
+	(*CrawlResult)(nil),              // 14: crawlmaster.v1.CrawlResult
+	(*durationpb.Duration)(nil),      // 15: google.protobuf.Duration
+	(*timestamppb.Timestamp)(nil),    // 16: google.protobuf.Timestamp
 }
 var file_crawlmaster_v1_assistant_proto_depIdxs = []int32{
 	7,  // 0: crawlmaster.v1.ReportIdleWorkerResponse.busy:type_name -> crawlmaster.v1.SlotBatch
 	9,  // 1: crawlmaster.v1.CrawlRequest.tasks:type_name -> crawlmaster.v1.CrawlTask
-	14, // 2: crawlmaster.v1.CrawlRequest.max_politeness_wait:type_name -> google.protobuf.Duration
-	10, // 3: crawlmaster.v1.CrawlTask.policy:type_name -> crawlmaster.v1.FetchPolicy
-	0,  // 4: crawlmaster.v1.Link.kind:type_name -> crawlmaster.v1.LinkKind
-	4,  // 5: crawlmaster.v1.Refusal.reason:type_name -> crawlmaster.v1.RefusalReason
-	14, // 6: crawlmaster.v1.CrawlResult.fetch_duration:type_name -> google.protobuf.Duration
-	1,  // 7: crawlmaster.v1.CrawlResult.robots:type_name -> crawlmaster.v1.RobotsDecision
-	15, // 8: crawlmaster.v1.CrawlResult.fetched_at:type_name -> google.protobuf.Timestamp
-	14, // 9: crawlmaster.v1.CrawlResult.retry_after:type_name -> google.protobuf.Duration
-	2,  // 10: crawlmaster.v1.CrawlResult.error_class:type_name -> crawlmaster.v1.ErrorClass
-	3,  // 11: crawlmaster.v1.CrawlResult.disposition:type_name -> crawlmaster.v1.Disposition
-	11, // 12: crawlmaster.v1.CrawlResult.links:type_name -> crawlmaster.v1.Link
-	14, // 13: crawlmaster.v1.CrawlResult.next_request_after:type_name -> google.protobuf.Duration
-	5,  // 14: crawlmaster.v1.Assistant.ReportIdleWorker:input_type -> crawlmaster.v1.ReportIdleWorkerRequest
-	8,  // 15: crawlmaster.v1.Assistant.Crawl:input_type -> crawlmaster.v1.CrawlRequest
-	6,  // 16: crawlmaster.v1.Assistant.ReportIdleWorker:output_type -> crawlmaster.v1.ReportIdleWorkerResponse
-	13, // 17: crawlmaster.v1.Assistant.Crawl:output_type -> crawlmaster.v1.CrawlResult
-	16, // [16:18] is the sub-list for method output_type
-	14, // [14:16] is the sub-list for method input_type
-	14, // [14:14] is the sub-list for extension type_name
-	14, // [14:14] is the sub-list for extension extendee
-	0,  // [0:14] is the sub-list for field type_name
+	15, // 2: crawlmaster.v1.CrawlRequest.max_politeness_wait:type_name -> google.protobuf.Duration
+	11, // 3: crawlmaster.v1.CrawlTask.policy:type_name -> crawlmaster.v1.FetchPolicy
+	10, // 4: crawlmaster.v1.CrawlTask.validators:type_name -> crawlmaster.v1.Validators
+	0,  // 5: crawlmaster.v1.Link.kind:type_name -> crawlmaster.v1.LinkKind
+	4,  // 6: crawlmaster.v1.Refusal.reason:type_name -> crawlmaster.v1.RefusalReason
+	15, // 7: crawlmaster.v1.CrawlResult.fetch_duration:type_name -> google.protobuf.Duration
+	1,  // 8: crawlmaster.v1.CrawlResult.robots:type_name -> crawlmaster.v1.RobotsDecision
+	16, // 9: crawlmaster.v1.CrawlResult.fetched_at:type_name -> google.protobuf.Timestamp
+	15, // 10: crawlmaster.v1.CrawlResult.retry_after:type_name -> google.protobuf.Duration
+	2,  // 11: crawlmaster.v1.CrawlResult.error_class:type_name -> crawlmaster.v1.ErrorClass
+	3,  // 12: crawlmaster.v1.CrawlResult.disposition:type_name -> crawlmaster.v1.Disposition
+	12, // 13: crawlmaster.v1.CrawlResult.links:type_name -> crawlmaster.v1.Link
+	15, // 14: crawlmaster.v1.CrawlResult.next_request_after:type_name -> google.protobuf.Duration
+	10, // 15: crawlmaster.v1.CrawlResult.validators:type_name -> crawlmaster.v1.Validators
+	5,  // 16: crawlmaster.v1.Assistant.ReportIdleWorker:input_type -> crawlmaster.v1.ReportIdleWorkerRequest
+	8,  // 17: crawlmaster.v1.Assistant.Crawl:input_type -> crawlmaster.v1.CrawlRequest
+	6,  // 18: crawlmaster.v1.Assistant.ReportIdleWorker:output_type -> crawlmaster.v1.ReportIdleWorkerResponse
+	14, // 19: crawlmaster.v1.Assistant.Crawl:output_type -> crawlmaster.v1.CrawlResult
+	18, // [18:20] is the sub-list for method output_type
+	16, // [16:18] is the sub-list for method input_type
+	16, // [16:16] is the sub-list for extension type_name
+	16, // [16:16] is the sub-list for extension extendee
+	0,  // [0:16] is the sub-list for field type_name
 }
 
 func init() { file_crawlmaster_v1_assistant_proto_init() }
@@ -1400,7 +1522,7 @@ func file_crawlmaster_v1_assistant_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_crawlmaster_v1_assistant_proto_rawDesc), len(file_crawlmaster_v1_assistant_proto_rawDesc)),
 			NumEnums:      5,
-			NumMessages:   9,
+			NumMessages:   10,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

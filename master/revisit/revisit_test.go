@@ -1,0 +1,101 @@
+package revisit
+
+import (
+	"math"
+	"math/rand/v2"
+	"testing"
+	"time"
+
+	"github.com/crawlmaster/crawlmaster/master/frontier"
+)
+
+var t0 = time.Date(2026, 11, 30, 12, 0, 0, 0, time.UTC)
+
+func TestNextFixed(t *testing.T) {
+	p := frontier.DefaultRevisit(frontier.RevisitFixed)
+	h1, h2 := []byte("h1"), []byte("h2")
+	first := Next(p, nil, Fetch{State: frontier.StateDone, At: t0, Hash: h1, ETag: `"a"`, LastMod: "x"})
+	if first.State == nil || !first.At.Equal(t0.Add(24*time.Hour)) || first.Unchanged {
+		t.Fatalf("first fetch: %+v", first)
+	}
+	if s := first.State; s.ETag != `"a"` || s.LastModified != "x" || string(s.Hash) != "h1" || !s.OKAt.Equal(t0) {
+		t.Fatalf("first state: %+v", s)
+	}
+	t1 := t0.Add(24 * time.Hour)
+	notMod := Next(p, first.State, Fetch{State: frontier.StateDone, At: t1, NotModified: true})
+	if !notMod.Unchanged || !notMod.RefersTo.Equal(t0) || string(notMod.State.Hash) != "h1" || notMod.State.ETag != `"a"` {
+		t.Errorf("304: %+v state %+v", notMod, notMod.State)
+	}
+	same := Next(p, first.State, Fetch{State: frontier.StateDone, At: t1, Hash: h1})
+	if !same.Unchanged || same.State.ETag != "" {
+		t.Errorf("same hash, no validators sent: %+v state %+v", same, same.State)
+	}
+	changed := Next(p, first.State, Fetch{State: frontier.StateDone, At: t1, Hash: h2})
+	if changed.Unchanged || string(changed.State.Hash) != "h2" {
+		t.Errorf("changed: %+v", changed)
+	}
+	failed := Next(p, first.State, Fetch{State: frontier.StateFailed, At: t1})
+	if !failed.At.Equal(t1.Add(2*time.Hour)) || string(failed.State.Hash) != "h1" || !failed.State.OKAt.Equal(t0) {
+		t.Errorf("failed keeps the last success and revisits in 2h: %+v %+v", failed, failed.State)
+	}
+	p.Dead = 0
+	if dead := Next(p, first.State, Fetch{State: frontier.StateDead, At: t1}); !dead.At.IsZero() {
+		t.Errorf("dead with interval 0 is revisited at %v", dead.At)
+	}
+	if pend := Next(p, first.State, Fetch{State: frontier.StatePending, At: t1}); pend.State != first.State || !pend.At.IsZero() {
+		t.Errorf("a retried outcome changed the state: %+v", pend)
+	}
+	if none := Next(frontier.DefaultRevisit(frontier.RevisitNone), first.State, Fetch{State: frontier.StateDone, At: t1, Hash: h1}); none.State != nil || !none.At.IsZero() {
+		t.Errorf("revisit none keeps state: %+v", none)
+	}
+}
+
+// periodic is a page whose content changes every period, with a phase.
+type periodic struct{ period, phase time.Duration }
+
+func (p periodic) version(at time.Time) int64 { return int64(at.Sub(t0)+p.phase) / int64(p.period) }
+
+// The adaptive interval of a page that changes every T converges to
+// within ±30% of T, from the default first interval of a day, whether T
+// is a minute or a day, with revisits sent a little late (as a loaded
+// crawler does).
+func TestAdaptiveConverges(t *testing.T) {
+	p := frontier.DefaultRevisit(frontier.RevisitAdaptive)
+	rng := rand.New(rand.NewPCG(1, 2))
+	for _, period := range []time.Duration{time.Minute, 5 * time.Minute, 30 * time.Minute, 2 * time.Hour, 24 * time.Hour, 7 * 24 * time.Hour} {
+		for k := range 5 {
+			pg := periodic{period, time.Duration(rng.Int64N(int64(period)))}
+			var st *frontier.RevisitState
+			at := t0
+			var hash []byte
+			var intervals []float64
+			for at.Before(t0.Add(120 * 24 * time.Hour)) {
+				v := pg.version(at)
+				h := []byte{byte(v), byte(v >> 8), byte(v >> 16)}
+				d := Next(p, st, Fetch{State: frontier.StateDone, At: at, Hash: h})
+				st, hash = d.State, h
+				intervals = append(intervals, st.Interval)
+				// Due at d.At; claimed up to 2% of the interval late.
+				at = d.At.Add(time.Duration(rng.Float64() * 0.02 * float64(d.At.Sub(at))))
+			}
+			_ = hash
+			// The last ten intervals, as a share of the true period.
+			tail := intervals[max(0, len(intervals)-10):]
+			for _, iv := range tail {
+				if r := iv / period.Seconds(); math.Abs(r-1) > 0.3 {
+					t.Errorf("period %v page %d: interval %.0fs = %.2f× the period after %d revisits (last: %v)",
+						period, k, iv, r, len(intervals), fmtTail(tail, period))
+					break
+				}
+			}
+		}
+	}
+}
+
+func fmtTail(tail []float64, period time.Duration) []string {
+	out := make([]string, len(tail))
+	for i, v := range tail {
+		out[i] = time.Duration(v * float64(time.Second)).Round(time.Second).String()
+	}
+	return out
+}
