@@ -106,3 +106,14 @@ func parseByteSize(s string) (ByteSize, error) {
 	}
 	return ByteSize(r.Num().Int64()), nil
 }
+
+// Set parses a size as in YAML ("1GiB", "512MB", "4096"), so a ByteSize
+// is also a flag.Value.
+func (b *ByteSize) Set(s string) error {
+	v, err := parseByteSize(s)
+	if err != nil {
+		return err
+	}
+	*b = v
+	return nil
+}

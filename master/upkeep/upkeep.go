@@ -17,7 +17,9 @@ type Config struct {
 	// Interval between passes over revisits and schedules (jittered
 	// ±10%): how late, at most, a due revisit or a tick is noticed.
 	Interval time.Duration
-	// RetentionInterval between retention passes.
+	// RetentionInterval is the longest between retention passes; a crawl
+	// keeping results for less than ten of them is visited every tenth of
+	// its retention (never more often than Interval).
 	RetentionInterval time.Duration
 	// DefaultRetention applies to crawls that set none; 0 keeps results
 	// forever.
@@ -65,12 +67,15 @@ func New(cfg Config, st Store, log *slog.Logger, m *Metrics) *Loop {
 
 // Run makes passes until ctx ends.
 func (l *Loop) Run(ctx context.Context) {
-	var lastRetention time.Time
+	var nextRetention time.Time
 	for backoff.Sleep(ctx, backoff.Jitter(l.cfg.Interval, 0.1)) == nil {
 		l.Pass(ctx)
-		if now := l.Now(); now.Sub(lastRetention) >= l.cfg.RetentionInterval {
-			l.Retain(ctx)
-			lastRetention = now
+		if now := l.Now(); !now.Before(nextRetention) {
+			every := l.cfg.RetentionInterval
+			if shortest := l.Retain(ctx); shortest > 0 {
+				every = min(every, max(shortest/10, l.cfg.Interval))
+			}
+			nextRetention = now.Add(every)
 		}
 	}
 }
@@ -115,15 +120,19 @@ func (l *Loop) Pass(ctx context.Context) {
 	}
 }
 
-// Retain deletes each crawl's expired results, a batch at a time.
-func (l *Loop) Retain(ctx context.Context) {
+// Retain deletes each crawl's expired results, a batch at a time, and
+// returns the shortest retention (0: none).
+func (l *Loop) Retain(ctx context.Context) (shortest time.Duration) {
 	rets, err := l.st.Retentions(ctx, l.cfg.DefaultRetention)
 	if err != nil {
 		l.warn(ctx, "read retentions", err)
-		return
+		return 0
 	}
 	now := l.Now()
 	for _, r := range rets {
+		if shortest == 0 || r.Keep < shortest {
+			shortest = r.Keep
+		}
 		var results, bodies int64
 		for ctx.Err() == nil {
 			n, b, err := l.st.DeleteExpired(ctx, r.CrawlID, now.Add(-r.Keep), l.cfg.DeleteBatch)
@@ -142,6 +151,7 @@ func (l *Loop) Retain(ctx context.Context) {
 			l.log.Info("retention deleted results", "crawl_id", r.CrawlID, "results", results, "bodies", bodies, "older_than", r.Keep)
 		}
 	}
+	return shortest
 }
 
 func (l *Loop) warn(ctx context.Context, what string, err error) {
