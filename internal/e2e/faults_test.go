@@ -40,12 +40,16 @@ const (
 	// scheduleSeed drives the fault schedule's random choices (which
 	// assistant, exactly when), fixed so that runs repeat;
 	// CRAWLMASTER_FAULT_SEED overrides it to explore other schedules.
-	scheduleSeed  = 1
-	pollInterval  = 500 * time.Millisecond
-	maxAttempts   = 3
-	slotsPerAsst  = 24
-	pgOutage      = 30 * time.Second
-	faultDeadline = 6 * time.Minute
+	scheduleSeed = 1
+	pollInterval = 500 * time.Millisecond
+	maxAttempts  = 3
+	// The revisit crawl run alongside: this many home pages fetched again
+	// every revisitInterval.
+	revisitDomains  = 300
+	revisitInterval = 10 * time.Second
+	slotsPerAsst    = 24
+	pgOutage        = 30 * time.Second
+	faultDeadline   = 6 * time.Minute
 )
 
 // privatePG is a PostgreSQL cluster of the fault suite's own, so stopping
@@ -151,6 +155,16 @@ func parseLogs(out string) []logLine {
 	return lines
 }
 
+// wantSim is the fault suite's web, as the websim binary serves it, for
+// its domain names and ground truth.
+func wantSim(t *testing.T) *websim.Sim {
+	sim, err := websim.New(websim.Config{Domains: faultDomains, Seed: faultSeed, Fractions: websim.DefaultFractions()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return sim
+}
+
 func num(v any) int64 {
 	f, _ := v.(float64)
 	return int64(f)
@@ -242,6 +256,25 @@ log: {format: json}
 
 	if out, err := run(t, env, "master", "import-tranco", "--config", cfgPath, "--scheme", "http", filepath.Join(dir, "tranco.csv")); err != nil {
 		t.Fatalf("import: %v\n%s", err, out)
+	}
+	// Revisits under the same faults: a second crawl fetches the home
+	// pages of the first revisitDomains domains again every
+	// revisitInterval, sharing the sites (and their affinity) with the
+	// main crawl.
+	if out, err := run(t, env, "master", "crawl", "create", "fresh", "--config", cfgPath, "--max-depth", "0",
+		"--revisit", "fixed", "--revisit-done", revisitInterval.String(), "--revisit-failed", "0", "--revisit-dead", "0"); err != nil {
+		t.Fatalf("crawl create: %v\n%s", err, out)
+	}
+	var seeds strings.Builder
+	for r := 1; r <= revisitDomains; r++ {
+		fmt.Fprintf(&seeds, "http://%s/\n", wantSim(t).Domain(r))
+	}
+	seedFile := filepath.Join(dir, "fresh.txt")
+	if err := os.WriteFile(seedFile, []byte(seeds.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := run(t, env, "master", "enqueue", "--config", cfgPath, "--crawl", "fresh", seedFile); err != nil {
+		t.Fatalf("enqueue: %v\n%s", err, out)
 	}
 	startAsst := func(a *asst) {
 		a.p = startAssistantProc(t, env, cfgPath, a.proxy, a.addrFile)
@@ -420,7 +453,7 @@ log: {format: json}
 	deadline := time.Now().Add(faultDeadline)
 	for {
 		var final, total int
-		err := conn.QueryRow(t.Context(), `SELECT count(*) FILTER (WHERE state IN ('done','failed','dead')), count(*) FROM frontier`).Scan(&final, &total)
+		err := conn.QueryRow(t.Context(), `SELECT count(*) FILTER (WHERE state IN ('done','failed','dead')), count(*) FROM frontier WHERE crawl_id = 1`).Scan(&final, &total)
 		if err != nil {
 			conn.Close(t.Context())
 			conn = connect(t, pg.url)
@@ -499,16 +532,13 @@ log: {format: json}
 	}
 
 	// The stored crawl.
-	want, err := websim.New(websim.Config{Domains: faultDomains, Seed: faultSeed, Fractions: websim.DefaultFractions()})
-	if err != nil {
-		t.Fatal(err)
-	}
+	want := wantSim(t)
 	type row struct {
 		state, class string
 		attempts     int
 	}
 	got := map[string]row{}
-	rows, err := conn.Query(t.Context(), `SELECT url, state, coalesce(last_class, ''), attempts FROM frontier`)
+	rows, err := conn.Query(t.Context(), `SELECT url, state, coalesce(last_class, ''), attempts FROM frontier WHERE crawl_id = 1`)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -521,8 +551,19 @@ log: {format: json}
 		got[u] = r
 	}
 	var results, distinct, leased int
-	if err := conn.QueryRow(t.Context(), `SELECT (SELECT count(*) FROM results), (SELECT count(DISTINCT url_id) FROM results),
+	if err := conn.QueryRow(t.Context(), `SELECT (SELECT count(*) FROM results WHERE crawl_id = 1), (SELECT count(DISTINCT url_id) FROM results WHERE crawl_id = 1),
 		(SELECT count(*) FROM frontier WHERE state = 'leased' OR lease_expires_at IS NOT NULL)`).Scan(&results, &distinct, &leased); err != nil {
+		t.Fatal(err)
+	}
+	// The revisit crawl: every URL fetched (none lost), and no URL with
+	// two results closer than its revisit interval (none doubled: each
+	// revisit is one fetch under one lease, counted once).
+	var rvURLs, rvFetched, rvResults, rvDoubled int
+	if err := conn.QueryRow(t.Context(), `
+WITH r AS (SELECT url_id, fetched_at, lag(fetched_at) OVER (PARTITION BY url_id ORDER BY fetched_at) AS prev
+           FROM results WHERE crawl_id = 2)
+SELECT (SELECT count(*) FROM frontier WHERE crawl_id = 2), (SELECT count(DISTINCT url_id) FROM r), (SELECT count(*) FROM r),
+       (SELECT count(*) FROM r WHERE fetched_at - prev < $1::interval)`, revisitInterval*9/10).Scan(&rvURLs, &rvFetched, &rvResults, &rvDoubled); err != nil {
 		t.Fatal(err)
 	}
 	lost := faultDomains - len(got)
@@ -644,7 +685,9 @@ log: {format: json}
 		mib(peakRSS["master-1"]), mib(peakRSS["master-2"]), mib(peakRSS["assistant-1"]), mib(peakRSS["assistant-2"]))
 	fmt.Fprintf(&report, "requests to robots-disallowed paths: %d\n", disallowed)
 	fmt.Fprintf(&report, "graceful stops: %d problems; batches sent to the draining assistant: %d\n", len(exitErrs), sentWhileDraining)
-	fmt.Fprintf(&report, "LOST: %d   DUPLICATED: %d   leases left: %d\n", lost, results-distinct, leased)
+	fmt.Fprintf(&report, "revisit crawl: %d URLs every %s, %d fetches; LOST: %d   DUPLICATED: %d (results closer than the interval)\n",
+		rvURLs, revisitInterval, rvResults, rvURLs-rvFetched, rvDoubled)
+	fmt.Fprintf(&report, "LOST: %d   DUPLICATED: %d   leases left: %d\n", lost+rvURLs-rvFetched, results-distinct+rvDoubled, leased)
 	fmt.Print(report.String())
 	_ = os.WriteFile("../../.data/faults-report.txt", []byte(report.String()), 0o644)
 	// Keep every process's log for a post-mortem.
@@ -659,6 +702,10 @@ log: {format: json}
 
 	if lost != 0 || results != distinct || results != faultDomains || leased != 0 {
 		t.Errorf("lost %d, results %d for %d URLs, leases left %d: want 0, %d, %d, 0", lost, results, distinct, leased, faultDomains, faultDomains)
+	}
+	if rvURLs != revisitDomains || rvFetched != rvURLs || rvDoubled != 0 || rvResults < 2*rvURLs {
+		t.Errorf("revisit crawl: %d URLs, %d fetched, %d results, %d closer than %s: want %d, all, >= 2 each, 0",
+			rvURLs, rvFetched, rvResults, rvDoubled, revisitInterval, revisitDomains)
 	}
 	if mismatch != 0 {
 		t.Errorf("%d URLs differ from the ground truth without a fault-induced retry, e.g.\n%s", mismatch, strings.Join(examples, "\n"))

@@ -58,8 +58,8 @@ type RevisitState struct {
 	ETag, LastModified string
 	Hash               []byte    // SHA-256 of the last successful fetch's body
 	OKAt               time.Time // when that fetch was
-	// Interval is the revisit interval in use; Span and Changes are the
-	// decayed time observed across revisits and the decayed count of
-	// changes seen in it (package revisit).
-	Interval, Span, Changes float64
+	// Interval is the revisit interval in use; Span, Changes and Visits
+	// are the decayed time observed across revisits, count of changes seen
+	// in it and count of revisits (package revisit).
+	Interval, Span, Changes, Visits float64
 }

@@ -3,9 +3,12 @@ package revisit
 import (
 	"math"
 	"math/rand/v2"
+	"net/url"
+	"strconv"
 	"testing"
 	"time"
 
+	"github.com/crawlmaster/crawlmaster/internal/websim"
 	"github.com/crawlmaster/crawlmaster/master/frontier"
 )
 
@@ -50,49 +53,60 @@ func TestNextFixed(t *testing.T) {
 	}
 }
 
-// periodic is a page whose content changes every period, with a phase.
-type periodic struct{ period, phase time.Duration }
-
-func (p periodic) version(at time.Time) int64 { return int64(at.Sub(t0)+p.phase) / int64(p.period) }
-
-// The adaptive interval of a page that changes every T converges to
-// within ±30% of T, from the default first interval of a day, whether T
-// is a minute or a day, with revisits sent a little late (as a loaded
-// crawler does).
+// The adaptive interval of each of websim's changing pages converges to
+// within ±30% of the page's true change interval, from the default first
+// interval of a day, whether the page changes every minute or every week,
+// with revisits claimed a little late (as a loaded crawler does). The
+// content seen at each revisit is websim's version of the page at that
+// simulated time.
 func TestAdaptiveConverges(t *testing.T) {
+	sim, err := websim.New(websim.Config{Domains: 60, Seed: 7, Fractions: websim.DefaultFractions(),
+		Changing: websim.ChangingConfig{Enabled: true, Intervals: append(websim.DefaultChangeIntervals(), 7*24*time.Hour)}})
+	if err != nil {
+		t.Fatal(err)
+	}
 	p := frontier.DefaultRevisit(frontier.RevisitAdaptive)
 	rng := rand.New(rand.NewPCG(1, 2))
-	for _, period := range []time.Duration{time.Minute, 5 * time.Minute, 30 * time.Minute, 2 * time.Hour, 24 * time.Hour, 7 * 24 * time.Hour} {
-		for k := range 5 {
-			pg := periodic{period, time.Duration(rng.Int64N(int64(period)))}
+	seen := map[time.Duration]int{}
+	for rank := 1; rank <= sim.NumDomains(); rank++ {
+		for _, raw := range sim.ChangingURLs(rank) {
+			u, err := url.Parse(raw)
+			if err != nil {
+				t.Fatal(err)
+			}
+			period, _ := sim.ChangeInterval(u.Host, u.Path)
+			seen[period]++
 			var st *frontier.RevisitState
 			at := t0
-			var hash []byte
 			var intervals []float64
-			for at.Before(t0.Add(120 * 24 * time.Hour)) {
-				v := pg.version(at)
-				h := []byte{byte(v), byte(v >> 8), byte(v >> 16)}
-				d := Next(p, st, Fetch{State: frontier.StateDone, At: at, Hash: h})
-				st, hash = d.State, h
+			// Twenty days to come down from the first day's interval,
+			// then sixty periods.
+			for end := t0.Add(20*24*time.Hour + 60*period); at.Before(end); {
+				v, _ := sim.Version(u.Host, u.Path, at)
+				d := Next(p, st, Fetch{State: frontier.StateDone, At: at, Hash: []byte(strconv.FormatInt(v, 10))})
+				st = d.State
 				intervals = append(intervals, st.Interval)
 				// Due at d.At; claimed up to 2% of the interval late.
 				at = d.At.Add(time.Duration(rng.Float64() * 0.02 * float64(d.At.Sub(at))))
 			}
-			_ = hash
 			// The last ten intervals, as a share of the true period.
 			tail := intervals[max(0, len(intervals)-10):]
 			for _, iv := range tail {
 				if r := iv / period.Seconds(); math.Abs(r-1) > 0.3 {
-					t.Errorf("period %v page %d: interval %.0fs = %.2f× the period after %d revisits (last: %v)",
-						period, k, iv, r, len(intervals), fmtTail(tail, period))
+					t.Errorf("%s (changes every %v): interval %.0fs = %.2f× the period after %d revisits (last: %v)",
+						raw, period, iv, r, len(intervals), fmtTail(tail))
 					break
 				}
 			}
 		}
 	}
+	if len(seen) < 6 {
+		t.Fatalf("pages of %d change intervals, want all 6: %v", len(seen), seen)
+	}
+	t.Logf("pages by change interval: %v", seen)
 }
 
-func fmtTail(tail []float64, period time.Duration) []string {
+func fmtTail(tail []float64) []string {
 	out := make([]string, len(tail))
 	for i, v := range tail {
 		out[i] = time.Duration(v * float64(time.Second)).Round(time.Second).String()

@@ -17,7 +17,7 @@ var stagingColumns = []string{
 	"robots", "redirects", "attempts", "assistant", "fetched_at", "body",
 	"crawl_id", "depth", "noindex", "links",
 	"request_head", "response_head", "not_modified", "unchanged", "refers_to",
-	"etag", "last_modified", "last_hash", "last_ok_at", "revisit_at", "rv_interval", "rv_span", "rv_changes",
+	"etag", "last_modified", "last_hash", "last_ok_at", "revisit_at", "rv_interval", "rv_span", "rv_changes", "rv_visits",
 }
 
 // createStagingSQL makes the per-connection staging table. It is emptied at
@@ -34,7 +34,7 @@ CREATE TEMP TABLE IF NOT EXISTS persist_staging (
     crawl_id integer, depth smallint, noindex boolean, links integer,
     request_head bytea, response_head bytea, not_modified boolean, unchanged boolean, refers_to timestamptz,
     etag text, last_modified text, last_hash bytea, last_ok_at timestamptz, revisit_at timestamptz,
-    rv_interval real, rv_span real, rv_changes real
+    rv_interval real, rv_span real, rv_changes real, rv_visits real
 ) ON COMMIT DELETE ROWS`
 
 // applySQL moves staged outcomes into results, bodies and the frontier, but
@@ -81,7 +81,7 @@ SET state = a.state,
     -- The revisit state: decided in Go (package revisit) from the row's
     -- previous state, which the claim read under this same lease.
     etag = a.etag, last_modified = a.last_modified, last_hash = a.last_hash, last_ok_at = a.last_ok_at,
-    revisit_at = a.revisit_at, rv_interval = a.rv_interval, rv_span = a.rv_span, rv_changes = a.rv_changes,
+    revisit_at = a.revisit_at, rv_interval = a.rv_interval, rv_span = a.rv_span, rv_changes = a.rv_changes, rv_visits = a.rv_visits,
     updated_at = now()
 FROM acc a
 WHERE f.id = a.url_id
@@ -147,7 +147,7 @@ func (s *Store) Persist(ctx context.Context, outs []frontier.Outcome) (w Written
 			}
 			if r := o.Revisit; r != nil {
 				row[30], row[31], row[32], row[33] = strOrNil(r.ETag), strOrNil(r.LastModified), nilIfEmpty(r.Hash), timeOrNil(r.OKAt)
-				row[35], row[36], row[37] = float32OrNil(r.Interval), float32OrNil(r.Span), float32OrNil(r.Changes)
+				row[35], row[36], row[37], row[38] = float32OrNil(r.Interval), float32OrNil(r.Span), float32OrNil(r.Changes), float32OrNil(r.Visits)
 			}
 			row[34] = timeOrNil(o.RevisitAt)
 			return row, nil

@@ -128,14 +128,14 @@ func scanTasks(rows pgx.Rows, tasks []frontier.Task) ([]frontier.Task, error) {
 	var okAt *time.Time
 	var etag, lastMod *string
 	var hash []byte
-	var interval, span, changes *float64
+	var interval, span, changes, visits *float64
 	_, err := pgx.ForEachRow(rows, []any{&t.URLID, &t.Token, &t.URL, &t.Domain, &t.Shard, &attempts, &t.CrawlID, &t.Depth, &t.SeedHost,
-		&okAt, &etag, &lastMod, &hash, &interval, &span, &changes}, func() error {
+		&okAt, &etag, &lastMod, &hash, &interval, &span, &changes, &visits}, func() error {
 		t.Attempts = int(attempts)
 		t.Revisit = nil
 		if okAt != nil || interval != nil {
 			t.Revisit = &frontier.RevisitState{ETag: deref(etag), LastModified: deref(lastMod), Hash: hash,
-				Interval: deref(interval), Span: deref(span), Changes: deref(changes)}
+				Interval: deref(interval), Span: deref(span), Changes: deref(changes), Visits: deref(visits)}
 			if okAt != nil {
 				t.Revisit.OKAt = *okAt
 			}

@@ -30,8 +30,8 @@ ALTER TABLE crawls
 -- Per URL, what a revisit needs: the validators and content hash of the
 -- last successful fetch and when it was, the time it is due again
 -- (revisit_at; NULL: never), and the adaptive schedule's state in seconds
--- (the interval in use; the decayed time observed and changes seen, whose
--- ratio estimates the change interval). All NULL for crawls that do not
+-- (the interval in use; the decayed time observed, changes seen and
+-- revisits made: time per change estimates the change interval). All NULL for crawls that do not
 -- revisit, which costs them nothing.
 ALTER TABLE frontier
     ADD COLUMN etag          text,
@@ -41,7 +41,8 @@ ALTER TABLE frontier
     ADD COLUMN revisit_at    timestamptz,
     ADD COLUMN rv_interval   real,
     ADD COLUMN rv_span       real,
-    ADD COLUMN rv_changes    real;
+    ADD COLUMN rv_changes    real,
+    ADD COLUMN rv_visits     real;
 -- The revisit loop finds due URLs in time order (store.PromoteDue).
 CREATE INDEX frontier_revisit_idx ON frontier (revisit_at) WHERE revisit_at IS NOT NULL;
 -- A scheduled round finds a crawl's seeds through frontier_crawl_key_idx
