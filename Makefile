@@ -65,7 +65,7 @@ proto: protoc-tools ## regenerate Go code from proto/ (protoc from Debian, plugi
 	PATH="$(CURDIR)/$(PLUGINS):$$PATH" protoc -I proto \
 	  --go_out=proto --go_opt=paths=source_relative \
 	  --go-grpc_out=proto --go-grpc_opt=paths=source_relative \
-	  proto/crawlmaster/v1/assistant.proto
+	  proto/crawlmaster/v1/assistant.proto proto/crawlmaster/v1/manager.proto
 
 .PHONY: verify
 verify: proto ## fail if generated code is stale, go.mod is untidy, or code is unformatted

@@ -8,5 +8,7 @@
 // and the writer (persist) stores it, fenced by the lease token.
 //
 // Run wires these together with the leader lock, the lease rescuer, the
-// progress log and the admin HTTP server.
+// progress log, the admin HTTP server and, on the same port, the API for
+// programs (CrawlManager, api.go; internal/portmux tells the two apart),
+// which only the leader serves: a standby answers with a NotLeader.
 package master

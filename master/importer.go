@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/url"
 	"strings"
 	"time"
 
@@ -249,4 +250,100 @@ func newURL(raw string, priority int32) (store.NewURL, error) {
 		return store.NewURL{}, err
 	}
 	return store.NewURL{URL: norm, Host: host, Domain: urlnorm.Site(host), Priority: priority}, nil
+}
+
+// SeedVerdict says what became of one URL given to Submit.
+type SeedVerdict uint8
+
+// Seed verdicts: accepted, or why not.
+const (
+	// SeedAccepted: new to the crawl, now pending.
+	SeedAccepted SeedVerdict = iota
+	// SeedInvalid: not an absolute URL, a bad host, port or path, userinfo.
+	SeedInvalid
+	// SeedUnsupportedScheme: a scheme other than http and https.
+	SeedUnsupportedScheme
+	// SeedTooLong: longer than urlnorm.MaxLength bytes as given.
+	SeedTooLong
+	// SeedBlockedAddress: a host the fetch guard refuses.
+	SeedBlockedAddress
+	// SeedDuplicate: the same normalised URL came earlier in the call.
+	SeedDuplicate
+	// SeedKnown: the crawl has the URL already.
+	SeedKnown
+)
+
+// Submitted is the verdict on one URL given to Submit.
+type Submitted struct {
+	// URL is the normalised URL; "" when it did not normalise.
+	URL     string
+	Verdict SeedVerdict
+	// Err says why a URL was refused (userinfo redacted): nil when it was
+	// accepted, a duplicate or known.
+	Err error
+}
+
+// SeedInserter is the part of the store Submit uses.
+type SeedInserter interface {
+	InsertSeeds(ctx context.Context, crawl frontier.Crawl, urls []store.NewURL, src store.ImportSource) ([]bool, error)
+}
+
+// Submit adds raws to crawl as seeds at priority, as Enqueue adds lines,
+// and returns a verdict per URL, in order: each is normalised and checked
+// against guard as Enqueue does (nil refuses every special-purpose host),
+// then all that pass are inserted in one transaction (none when it fails)
+// and accepted when new to the crawl. It is the API's SubmitURLs.
+func Submit(ctx context.Context, ins SeedInserter, crawl frontier.Crawl, raws []string, priority int32, guard *netguard.Guard) ([]Submitted, error) {
+	out := make([]Submitted, len(raws))
+	urls := make([]store.NewURL, 0, len(raws))
+	at := make([]int, 0, len(raws)) // the index in out of each of urls
+	for i, raw := range raws {
+		u, verdict, err := seedURL(raw, priority, guard)
+		out[i] = Submitted{URL: u.URL, Verdict: verdict, Err: err}
+		if err == nil {
+			urls = append(urls, u)
+			at = append(at, i)
+		}
+	}
+	isNew, err := ins.InsertSeeds(ctx, crawl, urls, store.SourceAPI)
+	if err != nil {
+		return nil, err
+	}
+	seen := make(map[string]bool, len(urls))
+	for j, i := range at {
+		switch {
+		case isNew[j]:
+			out[i].Verdict = SeedAccepted
+		case seen[urls[j].URL]:
+			out[i].Verdict = SeedDuplicate
+		default:
+			out[i].Verdict = SeedKnown
+		}
+		seen[urls[j].URL] = true
+	}
+	return out, nil
+}
+
+// seedURL is newURL and the guard's check, as Enqueue applies them, with
+// the reason of a refusal told apart: it says SeedAccepted for a URL that
+// may be inserted.
+func seedURL(raw string, priority int32, guard *netguard.Guard) (store.NewURL, SeedVerdict, error) {
+	trimmed := strings.TrimFunc(raw, func(r rune) bool { return r <= ' ' }) // as urlnorm trims
+	if len(trimmed) > urlnorm.MaxLength {
+		return store.NewURL{}, SeedTooLong, fmt.Errorf("%d bytes, longer than the %d allowed", len(trimmed), urlnorm.MaxLength)
+	}
+	u, err := newURL(raw, priority)
+	if err != nil {
+		verdict := SeedInvalid
+		// urlnorm's errors are not typed: its parse of the scheme is
+		// repeated here to tell that refusal apart.
+		if p, perr := url.Parse(trimmed); perr == nil && p.Scheme != "" && p.Scheme != "http" && p.Scheme != "https" {
+			verdict = SeedUnsupportedScheme
+		}
+		return store.NewURL{}, verdict, errors.New(urlnorm.Redact(err.Error()))
+	}
+	if err := guard.CheckHost(u.Host); err != nil {
+		return u, SeedBlockedAddress, err
+	}
+	return u, SeedAccepted, nil
 }

@@ -47,6 +47,7 @@ type progress struct {
 	log     *slog.Logger
 	id      string
 	started time.Time
+	apiAddr string // where this master serves its API; "" when off
 
 	lastAt    time.Time
 	lastPages int64
@@ -81,7 +82,7 @@ func (p *progress) loop(ctx context.Context, every time.Duration) {
 }
 
 func (p *progress) tick(ctx context.Context) {
-	if err := p.st.WriteStatus(ctx, store.MasterStatus{MasterID: p.id, StartedAt: p.started, Assistants: p.d.Status()}); err != nil {
+	if err := p.st.WriteStatus(ctx, store.MasterStatus{MasterID: p.id, StartedAt: p.started, Assistants: p.d.Status(), APIAddr: p.apiAddr}); err != nil {
 		if ctx.Err() == nil {
 			p.log.Warn("write status", "err", err)
 		}

@@ -22,6 +22,7 @@ import (
 	"github.com/crawlmaster/crawlmaster/internal/gctune"
 	"github.com/crawlmaster/crawlmaster/internal/lifecycle"
 	"github.com/crawlmaster/crawlmaster/internal/mtls"
+	"github.com/crawlmaster/crawlmaster/internal/portmux"
 	"github.com/crawlmaster/crawlmaster/master/dispatch"
 	"github.com/crawlmaster/crawlmaster/master/frontier"
 	"github.com/crawlmaster/crawlmaster/master/persist"
@@ -39,7 +40,8 @@ type Options struct {
 	Log      *slog.Logger
 	Registry *prometheus.Registry
 	// AdminAddr overrides rpc.manager's address for the admin HTTP server
-	// (tests use "127.0.0.1:0"); empty means use the config.
+	// and the API, which share it (tests use "127.0.0.1:0"); empty means
+	// use the config.
 	AdminAddr string
 	// AdminListener, if set, is served instead of listening on the admin
 	// address: the caller binds port 0 and hands it over, so no one can
@@ -96,43 +98,51 @@ func Run(ctx context.Context, o Options) error {
 	if adminAddr == "" {
 		adminAddr = cfg.RPC.Manager.Addr()
 	}
-	var adm *admin.Server
-	if o.AdminListener != nil {
-		adm = admin.Serve(o.AdminListener, o.Registry, cfg.Metrics.Pprof, me.ready, o.Log.With("component", "admin"))
-	} else {
+	// The port is shared (portmux): TLS connections are the API's, the
+	// rest the admin HTTP server's.
+	ln := o.AdminListener
+	if ln == nil {
 		var err error
-		if adm, err = admin.Start(adminAddr, o.Registry, cfg.Metrics.Pprof, me.ready, o.Log.With("component", "admin")); err != nil {
-			return err
+		if ln, err = net.Listen("tcp", adminAddr); err != nil {
+			return fmt.Errorf("admin server: listen %s: %w", adminAddr, err)
 		}
 	}
+	mux := portmux.New(ln, portmux.Options{Log: o.Log.With("component", "portmux")})
+	adm := admin.Serve(mux.Other(), o.Registry, cfg.Metrics.Pprof, me.ready, o.Log.With("component", "admin"))
 	// The certificate reload loop stops when its stage does, not when ctx
 	// ends: the master may dial assistants while it drains.
 	tctx, stopTLS := context.WithCancel(context.WithoutCancel(ctx))
-	creds, waitTLS, err := assistantCredentials(tctx, o, log)
+	creds, err := masterCredentials(tctx, o, log)
 	if err != nil {
 		stopTLS()
 		adm.Close()
+		mux.Close()
 		return err
 	}
-	me.creds = creds
+	me.creds = creds.dial
+	apiSrv := serveAPI(mux, creds.api, o, me)
 	// The daemon's components, stopped in this order: leading (or
 	// standing by), which drains, flushes, releases the leases and closes
 	// the pool last of its resources; then the certificate reload loop;
-	// the admin endpoint last, so /metrics and /healthz answer while the
-	// master drains.
+	// the API and admin endpoint last, so /metrics and /healthz answer
+	// while the master drains.
 	return lifecycle.Run(ctx,
 		lifecycle.Stage{func(ctx context.Context) error { return serve(ctx, o, adm, m, me) }},
 		lifecycle.Stage{func(ctx context.Context) error {
 			<-ctx.Done()
 			stopTLS()
-			waitTLS()
+			creds.wait()
 			return nil
 		}},
 		lifecycle.Stage{func(ctx context.Context) error {
 			<-ctx.Done()
+			if apiSrv != nil {
+				apiSrv.Stop(apiGracefulStop)
+			}
 			if err := adm.Close(); err != nil {
 				log.Warn("admin server did not close cleanly", "err", err)
 			}
+			mux.Close()
 			return nil
 		}},
 	)
@@ -172,6 +182,10 @@ type self struct {
 	pool    atomic.Pointer[pgxpool.Pool]
 	// creds are how it dials each assistant (tls.go).
 	creds func(dispatch.Target) credentials.TransportCredentials
+	// lead says whether it leads, for the API; apiAddr is where it serves
+	// the API ("" when off), published with its heartbeat.
+	lead    leadership
+	apiAddr string
 }
 
 func (s *self) setRole(r store.MasterRole) { s.role.Store(r) }
@@ -207,7 +221,7 @@ func leadTerms(ctx context.Context, o Options, st *store.Store, pool *pgxpool.Po
 				o.Standby()
 			}
 		}, func(ctx context.Context) {
-			if err := st.Heartbeat(ctx, me.id, store.RoleStandby, me.started); err != nil && ctx.Err() == nil {
+			if err := st.Heartbeat(ctx, me.id, store.RoleStandby, me.started, me.apiAddr); err != nil && ctx.Err() == nil {
 				log.Warn("write heartbeat", "err", err)
 			}
 		})
@@ -301,11 +315,13 @@ func term(ctx context.Context, o Options, st *store.Store, lock *leaderLock, adm
 	me.setRole(store.RoleLeader)
 	m.frontier.leader.Set(1)
 	defer m.frontier.leader.Set(0)
+	me.lead.set(true) // the API serves
+	defer me.lead.set(false)
 
 	if o.Started != nil {
 		o.Started(&Daemon{Store: st, Dispatcher: d, Writer: writer, Admin: adm, ID: id})
 	}
-	p := &progress{st: st, d: d, w: writer, m: m.frontier, log: o.Log.With("component", "progress"), id: id, started: started}
+	p := &progress{st: st, d: d, w: writer, m: m.frontier, log: o.Log.With("component", "progress"), id: id, started: started, apiAddr: me.apiAddr}
 	keep := upkeep.New(upkeep.DefaultConfig(cfg.Persist.Retention), st, o.Log.With("component", "upkeep"), m.upkeep)
 	keep.Wake = d.ResultsWritten
 	// The term's components, stopped in this order on shutdown or when the

@@ -21,18 +21,21 @@ func TestAssistantCredentialsRules(t *testing.T) {
 	var logs bytes.Buffer
 	log := slog.New(slog.NewTextHandler(&logs, nil))
 	o := Options{Config: cfg, Log: log, Registry: prometheus.NewRegistry()}
-	if _, _, err := assistantCredentials(context.Background(), o, log); err == nil || !strings.Contains(err.Error(), "master certs") {
+	if _, err := masterCredentials(context.Background(), o, log); err == nil || !strings.Contains(err.Error(), "master certs") {
 		t.Fatalf("without certificates: %v, want an error naming `master certs`", err)
 	}
 
 	cfg.TLS.Plaintext = true
-	creds, wait, err := assistantCredentials(context.Background(), o, log)
+	creds, err := masterCredentials(context.Background(), o, log)
 	if err != nil {
 		t.Fatal(err)
 	}
-	wait()
-	if p := creds(dispatch.Target{Addr: "10.0.0.3:50052"}).Info().SecurityProtocol; p != "insecure" {
+	creds.wait()
+	if p := creds.dial(dispatch.Target{Addr: "10.0.0.3:50052"}).Info().SecurityProtocol; p != "insecure" {
 		t.Errorf("plaintext credentials %q, want insecure", p)
+	}
+	if creds.api != nil {
+		t.Error("with tls.plaintext the API has credentials; want it off")
 	}
 	if !strings.Contains(logs.String(), "level=WARN") || !strings.Contains(logs.String(), "tls.plaintext is on") {
 		t.Errorf("log %q, want a warning that tls.plaintext is on", logs.String())

@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"io"
+	"path/filepath"
 	"text/tabwriter"
 	"time"
 
@@ -38,6 +39,29 @@ func writeCerts(w io.Writer, cfg *config.Config, validity time.Duration, force b
 		return err
 	}
 	fmt.Fprintf(w, "\nkeys are beside their certificates (.key, mode 0600) in %s.\n"+
-		"Each assistant needs ca.crt and its own .crt and .key; the master ca.crt, master.crt and master.key.\n", set.Dir)
+		"Each assistant needs ca.crt and its own .crt and .key; the master ca.crt, master.crt and master.key.\n"+
+		"API clients get theirs from `master certs --client NAME`.\n", set.Dir)
+	return nil
+}
+
+// writeClientCert is `master certs --client NAME`: the certificate of an
+// API client, signed by the CA in tls.dir, which must exist.
+func writeClientCert(w io.Writer, cfg *config.Config, name string, validity time.Duration, force bool) error {
+	if validity <= 0 {
+		return fmt.Errorf("%w: --days must be at least 1", errUsage)
+	}
+	set := mtls.FileSet{Dir: cfg.TLSDir()}
+	is, err := mtls.IssueClient(set, mtls.ClientOptions{Name: name, Validity: validity, Force: force})
+	if err != nil {
+		return err
+	}
+	what := "wrote"
+	if is.Kept {
+		what = "kept (exists; --force replaces it)"
+	}
+	fmt.Fprintf(w, "%s: %s, expires %s, %s\n", is.What, is.Cert, is.NotAfter.Local().Format(time.DateOnly), what)
+	fmt.Fprintf(w, "\nThe client needs ca.crt, %s and %s. It dials rpc.manager's address with TLS,\n"+
+		"checking the master's certificate against ca.crt and the name %q (tls.master_name).\n",
+		filepath.Base(is.Cert), filepath.Base(is.Key), cfg.TLS.MasterName)
 	return nil
 }

@@ -72,3 +72,38 @@ tls: {dir: certs}
 		t.Errorf("--days 0: %v, want an error naming --days", err)
 	}
 }
+
+// `master certs --client NAME` issues an API client's certificate with
+// the CA that `master certs` made, and refuses to without one.
+func TestCertsClientCommand(t *testing.T) {
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "rpc.yaml")
+	if err := os.WriteFile(cfg, []byte(`rpc:
+  manager: {address: 10.0.0.2, port: 50051}
+  assistant:
+    - {address: 10.0.0.3, port: 50052, workers: 4}
+tls: {dir: certs}
+`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var out, errOut bytes.Buffer
+	if err := run([]string{"certs", "--config", cfg, "--client", "indexer"}, &out, &errOut); err == nil || !strings.Contains(err.Error(), "master certs") {
+		t.Fatalf("--client without a CA: %v, want an error naming `master certs`", err)
+	}
+	if err := run([]string{"certs", "--config", cfg}, &out, &errOut); err != nil {
+		t.Fatal(err)
+	}
+	out.Reset()
+	if err := run([]string{"certs", "--config", cfg, "--client", "indexer"}, &out, &errOut); err != nil {
+		t.Fatalf("--client: %v (stderr %q)", err, errOut.String())
+	}
+	crt := filepath.Join(dir, "certs", "client-indexer.crt")
+	if !strings.Contains(out.String(), crt) || !strings.Contains(out.String(), "wrote") {
+		t.Errorf("output does not say it wrote %s:\n%s", crt, out.String())
+	}
+	for _, p := range []string{crt, strings.TrimSuffix(crt, ".crt") + ".key"} {
+		if st, err := os.Stat(p); err != nil || st.Mode().Perm() != 0o600 {
+			t.Errorf("%s: %v %v, want mode 0600", p, st, err)
+		}
+	}
+}

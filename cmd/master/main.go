@@ -35,6 +35,8 @@ Usage:
   master certs          [--config rpc.yaml] [--days N] [--force]
                                                        create the CA and the certificates of the master and
                                                        of every listed assistant in tls.dir (keeps existing keys)
+  master certs --client NAME [--config rpc.yaml] [--days N] [--force]
+                                                       create the certificate of an API client in tls.dir
   master migrate        [--config rpc.yaml]            apply database migrations
   master import-tranco  [--config rpc.yaml] [--crawl NAME] [--limit N] [--scheme https|http] FILE
                                                        import a Tranco list (.zip or .csv) as seeds
@@ -48,6 +50,9 @@ Usage:
                                                        dead URLs newest first, counts by class
   master dead retry     [--config rpc.yaml] [--class C]
                                                        requeue dead URLs (all, or of class C)
+  master export         --crawl NAME --out DIR [--format warc|jsonl] [--since T|--cursor C] [--max-file-size 1GiB]
+                                                       write stored fetches as WARC 1.1 or JSON Lines; prints
+                                                       a cursor to resume from
 
 The database URL comes from rpc.yaml's database.url; DATABASE_URL overrides it.
 Run 'master COMMAND -h' for a command's flags.
@@ -120,12 +125,16 @@ func run(args []string, stdout, stderr io.Writer) error {
 	case "certs":
 		days := fs.Int("days", 365, "validity of the master's and assistants' certificates, in days (the CA's: ten times as long)")
 		force := fs.Bool("force", false, "replace existing keys and certificates, the CA's included")
+		client := fs.String("client", "", "issue only the certificate of the API client NAME (client-NAME.crt/.key; the CA must exist)")
 		if err := parse(fs, args, 0); err != nil {
 			return err
 		}
 		cfg, _, err := load(*cfgPath, stderr)
 		if err != nil {
 			return err
+		}
+		if *client != "" {
+			return writeClientCert(stdout, cfg, *client, time.Duration(*days)*24*time.Hour, *force)
 		}
 		return writeCerts(stdout, cfg, time.Duration(*days)*24*time.Hour, *force)
 	case "migrate":
@@ -239,6 +248,8 @@ func run(args []string, stdout, stderr io.Writer) error {
 		return runDead(ctx, fs, cfgPath, args, stdout, stderr)
 	case "crawl":
 		return runCrawl(ctx, fs, cfgPath, args, stdout, stderr)
+	case "export":
+		return runExport(ctx, fs, cfgPath, args, stdout, stderr)
 	}
 	return fmt.Errorf("%w: unknown command %q (run 'master -h')", errUsage, cmd)
 }

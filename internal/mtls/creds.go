@@ -20,7 +20,12 @@ import (
 const (
 	sideAssistant = "assistant" // an assistant refused a client
 	sideMaster    = "master"    // the master refused an assistant
+	sideAPI       = "api"       // the master's API refused a client
 )
+
+// APIClientOU is the organizational unit of an API client's certificate
+// (IssueClient): the master's API accepts no other client certificate.
+const APIClientOU = "crawlmaster-api"
 
 // errWrongIdentity is a peer certificate from the right CA for another
 // role or name.
@@ -55,6 +60,66 @@ func ServerConfig(r *Reloader, masterName string) *tls.Config {
 			}, nil
 		},
 	}
+}
+
+// APIServerConfig is the TLS configuration of the master's API (the
+// master serves it on rpc.manager's port): the master's certificate, and
+// a client certificate required, chaining to the CA, for client
+// authentication, and an API client's (its organizational unit is
+// APIClientOU, as IssueClient makes it). The master's own certificate,
+// an assistant's, another CA's or none are refused. Each handshake takes
+// the current files (see Reloader).
+func APIServerConfig(r *Reloader) *tls.Config {
+	return &tls.Config{
+		MinVersion: tls.VersionTLS13,
+		NextProtos: []string{"h2"},
+		GetConfigForClient: func(*tls.ClientHelloInfo) (*tls.Config, error) {
+			cur := r.cur.Load()
+			return &tls.Config{
+				MinVersion:   tls.VersionTLS13,
+				NextProtos:   []string{"h2"},
+				Certificates: []tls.Certificate{cur.cert},
+				ClientAuth:   tls.RequireAndVerifyClientCert,
+				ClientCAs:    cur.pool,
+				VerifyConnection: func(cs tls.ConnectionState) error {
+					if len(cs.PeerCertificates) == 0 {
+						return errNoPeerCert
+					}
+					if leaf := cs.PeerCertificates[0]; !slices.Contains(leaf.Subject.OrganizationalUnit, APIClientOU) {
+						return fmt.Errorf("%w: the client certificate (%s) is not an API client's (organizational unit %q; `master certs --client NAME` issues one)",
+							errWrongIdentity, describe(leaf), APIClientOU)
+					}
+					return nil
+				},
+			}, nil
+		},
+	}
+}
+
+// APIServerCredentials are the gRPC transport credentials of the
+// master's API: APIServerConfig, with refused clients counted (side
+// "api") and logged.
+func APIServerCredentials(r *Reloader, log *slog.Logger, m *Metrics) credentials.TransportCredentials {
+	return &watched{TransportCredentials: credentials.NewTLS(APIServerConfig(r)),
+		refusals: newRefusals(sideAPI, log, m)}
+}
+
+// APIClientConfig is an API client's TLS configuration, loaded once from
+// f (its certificate and key, as IssueClient writes them, and the CA): it
+// presents the certificate and checks the master's against the CA and
+// masterName (tls.master_name), whatever address it dials.
+func APIClientConfig(f Files, masterName string) (*tls.Config, error) {
+	l, err := load(f)
+	if err != nil {
+		return nil, err
+	}
+	return &tls.Config{
+		MinVersion:   tls.VersionTLS13,
+		NextProtos:   []string{"h2"},
+		Certificates: []tls.Certificate{l.cert},
+		RootCAs:      l.pool,
+		ServerName:   masterName,
+	}, nil
 }
 
 // ClientConfig is the master's TLS configuration for dialing the

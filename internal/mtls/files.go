@@ -21,7 +21,8 @@ func (f Files) Or(def Files) Files {
 
 // FileSet names the files of a certificate directory, as Issue writes
 // them: ca.crt/ca.key, master.crt/master.key and, per assistant,
-// assistant-<address>-<port>.crt/.key.
+// assistant-<address>-<port>.crt/.key; and, as IssueClient writes them,
+// client-<name>.crt/.key per API client.
 type FileSet struct{ Dir string }
 
 // CA returns the CA certificate and key paths.
@@ -41,6 +42,9 @@ func (s FileSet) Assistant(id string) Files {
 	}
 	return s.leaf("assistant-" + name)
 }
+
+// Client returns the files of the API client called name.
+func (s FileSet) Client(name string) Files { return s.leaf("client-" + fileSafe.Replace(name)) }
 
 func (s FileSet) leaf(name string) Files {
 	ca, _ := s.CA()

@@ -16,6 +16,7 @@ import (
 	"math/big"
 	"net"
 	"os"
+	"slices"
 	"time"
 
 	"github.com/crawlmaster/crawlmaster/internal/atomicfile"
@@ -50,8 +51,9 @@ type Issued struct {
 }
 
 // Issue creates, in set.Dir (made 0700 when missing), the CA, the
-// master's client certificate and a server certificate per assistant,
-// files 0600. It never replaces an existing key unless opts.Force.
+// master's certificate (for client and server authentication) and a
+// server certificate per assistant, files 0600. It never replaces an
+// existing key unless opts.Force.
 func Issue(set FileSet, opts IssueOptions) ([]Issued, error) {
 	if opts.MasterName == "" {
 		return nil, errors.New("issue certificates: empty master name")
@@ -73,7 +75,7 @@ func Issue(set FileSet, opts IssueOptions) ([]Issued, error) {
 	out := []Issued{caIssued}
 	issuer := &issuer{ca: ca, key: caKey, now: opts.Now, validity: opts.Validity, force: opts.Force}
 	m := set.Master()
-	is, err := issuer.leaf("master", m, clientTemplate(opts.MasterName))
+	is, err := issuer.leaf("master", m, masterTemplate(opts.MasterName))
 	if err != nil {
 		return out, err
 	}
@@ -100,6 +102,86 @@ func clientTemplate(name string) *x509.Certificate {
 		DNSNames:    []string{name},
 		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
 	}
+}
+
+// masterTemplate is the master's certificate: for client authentication
+// (the master dials its assistants) and server authentication (it serves
+// the API, see APIServerConfig), naming the master.
+func masterTemplate(name string) *x509.Certificate {
+	tmpl := clientTemplate(name)
+	tmpl.ExtKeyUsage = append(tmpl.ExtKeyUsage, x509.ExtKeyUsageServerAuth)
+	return tmpl
+}
+
+// apiClientTemplate is an API client's certificate: for client
+// authentication, in the organizational unit APIClientOU, without DNS
+// names (the assistants accept only a client certificate whose DNS name
+// is the master's).
+func apiClientTemplate(name string) *x509.Certificate {
+	return &x509.Certificate{
+		Subject:     pkix.Name{CommonName: name, OrganizationalUnit: []string{APIClientOU}},
+		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
+	}
+}
+
+// ClientOptions says what IssueClient creates.
+type ClientOptions struct {
+	// Name identifies the client: the certificate's common name and its
+	// files' names. 1-64 letters, digits, '-', '_' or '.', not starting
+	// with '.' or '-'.
+	Name string
+	// Validity of the certificate.
+	Validity time.Duration
+	// Force replaces an existing key and certificate of the client.
+	Force bool
+	// Now is the issue time (zero: time.Now()).
+	Now time.Time
+}
+
+// IssueClient creates the certificate and key of an API client in
+// set.Dir (files 0600, set.Client(Name)), signed by the CA there, which
+// must exist (Issue creates it). Like Issue, it keeps an existing key
+// unless opts.Force, and an existing certificate that the CA signed for
+// it.
+func IssueClient(set FileSet, opts ClientOptions) (Issued, error) {
+	f := set.Client(opts.Name)
+	out := Issued{What: "API client " + opts.Name, Cert: f.Cert, Key: f.Key}
+	if !validClientName(opts.Name) {
+		return out, fmt.Errorf("issue client certificate: name %q: want 1-64 letters, digits, '-', '_' or '.', starting with a letter or digit", opts.Name)
+	}
+	if opts.Validity <= 0 {
+		return out, errors.New("issue client certificate: validity must be > 0")
+	}
+	if opts.Now.IsZero() {
+		opts.Now = time.Now()
+	}
+	caCrt, caKeyPath := set.CA()
+	key, kerr := readKey(caKeyPath)
+	ca, cerr := readCert(caCrt)
+	if err := errors.Join(kerr, cerr); err != nil {
+		return out, fmt.Errorf("issue client certificate: the CA: %w (create it with `master certs`)", err)
+	}
+	if !publicKeyMatches(ca, key) {
+		return out, fmt.Errorf("issue client certificate: %s does not belong to %s", caKeyPath, caCrt)
+	}
+	is := &issuer{ca: ca, key: key, now: opts.Now, validity: opts.Validity, force: opts.Force}
+	return is.leaf(out.What, f, apiClientTemplate(opts.Name))
+}
+
+func validClientName(s string) bool {
+	if len(s) == 0 || len(s) > 64 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9':
+		case (c == '-' || c == '_' || c == '.') && i > 0:
+		default:
+			return false
+		}
+	}
+	return true
 }
 
 // serverTemplate is an assistant's certificate: for server
@@ -190,7 +272,10 @@ func (is *issuer) leaf(what string, f Files, tmpl *x509.Certificate) (Issued, er
 			return out, fmt.Errorf("issue certificates: %w", err)
 		}
 		if key != nil {
-			if crt, err := readCert(f.Cert); err == nil && publicKeyMatches(crt, key) && crt.CheckSignatureFrom(is.ca) == nil {
+			// A certificate of an older layout (one without a usage tmpl
+			// has now) is issued again for its key.
+			if crt, err := readCert(f.Cert); err == nil && publicKeyMatches(crt, key) && crt.CheckSignatureFrom(is.ca) == nil &&
+				hasUsages(crt, tmpl.ExtKeyUsage) {
 				out.NotAfter, out.Kept = crt.NotAfter, true
 				return out, nil
 			}
@@ -231,6 +316,16 @@ func sign(tmpl, parent *x509.Certificate, pub crypto.PublicKey, signer crypto.Si
 		return nil, fmt.Errorf("issue certificates: %w", err)
 	}
 	return x509.ParseCertificate(der)
+}
+
+// hasUsages reports whether crt is good for every usage in want.
+func hasUsages(crt *x509.Certificate, want []x509.ExtKeyUsage) bool {
+	for _, u := range want {
+		if !slices.Contains(crt.ExtKeyUsage, u) {
+			return false
+		}
+	}
+	return true
 }
 
 func publicKeyMatches(crt *x509.Certificate, key crypto.Signer) bool {

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -115,6 +116,15 @@ func (r *Reloader) Run(ctx context.Context, every time.Duration, now <-chan os.S
 		}
 		r.log.Info("certificates reloaded", "cert", r.files.Cert, "not_after", r.cur.Load().leaf.NotAfter)
 	}
+}
+
+// ServerAuth reports whether the daemon's certificate is good for server
+// authentication (a master's certificate issued before the API existed
+// is not: clients of the API refuse it).
+func (r *Reloader) ServerAuth() bool {
+	leaf := r.cur.Load().leaf
+	return len(leaf.ExtKeyUsage) == 0 || slices.Contains(leaf.ExtKeyUsage, x509.ExtKeyUsageServerAuth) ||
+		slices.Contains(leaf.ExtKeyUsage, x509.ExtKeyUsageAny)
 }
 
 // NotAfter returns the expiry of the daemon's certificate.

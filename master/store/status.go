@@ -18,6 +18,9 @@ type MasterStatus struct {
 	StartedAt  time.Time
 	UpdatedAt  time.Time
 	Assistants []frontier.AssistantStatus
+	// APIAddr is where the leader serves its API, written to its row of
+	// masters ("" when the API is off).
+	APIAddr string
 }
 
 // WriteStatus records the leader's heartbeat.
@@ -31,15 +34,15 @@ func (s *Store) WriteStatus(ctx context.Context, st MasterStatus) error {
 	// lost the lock alive writes itself back as a standby).
 	_, err = s.pool.Exec(ctx, `
 WITH beat AS (
-    INSERT INTO masters (id, role, started_at, updated_at) VALUES ($1, 'leader', $2, now())
-    ON CONFLICT (id) DO UPDATE SET role = 'leader', updated_at = EXCLUDED.updated_at
+    INSERT INTO masters (id, role, started_at, updated_at, api_addr) VALUES ($1, 'leader', $2, now(), $4)
+    ON CONFLICT (id) DO UPDATE SET role = 'leader', updated_at = EXCLUDED.updated_at, api_addr = EXCLUDED.api_addr
 ), stale AS (
     DELETE FROM masters WHERE role = 'leader' AND id <> $1
 )
 INSERT INTO master_status (id, master_id, started_at, updated_at, assistants)
 VALUES (true, $1, $2, now(), $3)
 ON CONFLICT (id) DO UPDATE SET master_id = EXCLUDED.master_id, started_at = EXCLUDED.started_at,
-    updated_at = EXCLUDED.updated_at, assistants = EXCLUDED.assistants`, st.MasterID, st.StartedAt, js)
+    updated_at = EXCLUDED.updated_at, assistants = EXCLUDED.assistants`, st.MasterID, st.StartedAt, js, st.APIAddr)
 	if err != nil {
 		return fmt.Errorf("write master status: %w", err)
 	}
@@ -79,13 +82,17 @@ type MasterBeat struct {
 	Role      MasterRole
 	StartedAt time.Time
 	UpdatedAt time.Time
+	// APIAddr is where the master serves its API; "" when unknown.
+	APIAddr string
 }
 
-// Heartbeat records that master id runs in role.
-func (s *Store) Heartbeat(ctx context.Context, id string, role MasterRole, started time.Time) error {
+// Heartbeat records that master id runs in role, serving its API at
+// apiAddr ("" when the API is off).
+func (s *Store) Heartbeat(ctx context.Context, id string, role MasterRole, started time.Time, apiAddr string) error {
 	_, err := s.pool.Exec(ctx, `
-INSERT INTO masters (id, role, started_at, updated_at) VALUES ($1, $2, $3, now())
-ON CONFLICT (id) DO UPDATE SET role = EXCLUDED.role, updated_at = EXCLUDED.updated_at`, id, string(role), started)
+INSERT INTO masters (id, role, started_at, updated_at, api_addr) VALUES ($1, $2, $3, now(), $4)
+ON CONFLICT (id) DO UPDATE SET role = EXCLUDED.role, updated_at = EXCLUDED.updated_at, api_addr = EXCLUDED.api_addr`,
+		id, string(role), started, apiAddr)
 	if err != nil {
 		return fmt.Errorf("write heartbeat: %w", err)
 	}
@@ -106,14 +113,14 @@ DELETE FROM master_status WHERE master_id = $1`, id)
 
 // Masters returns every master's heartbeat, leader first.
 func (s *Store) Masters(ctx context.Context) ([]MasterBeat, error) {
-	rows, err := s.pool.Query(ctx, `SELECT id, role, started_at, updated_at FROM masters ORDER BY role <> 'leader', started_at`)
+	rows, err := s.pool.Query(ctx, `SELECT id, role, started_at, updated_at, api_addr FROM masters ORDER BY role <> 'leader', started_at`)
 	if err != nil {
 		return nil, fmt.Errorf("read heartbeats: %w", err)
 	}
 	var out []MasterBeat
 	var b MasterBeat
 	var role string
-	_, err = pgx.ForEachRow(rows, []any{&b.ID, &role, &b.StartedAt, &b.UpdatedAt}, func() error {
+	_, err = pgx.ForEachRow(rows, []any{&b.ID, &role, &b.StartedAt, &b.UpdatedAt, &b.APIAddr}, func() error {
 		b.Role = MasterRole(role)
 		out = append(out, b)
 		return nil
