@@ -98,7 +98,7 @@ SELECT coalesce(last_class, ''), count(*) FROM frontier WHERE state = 'dead' GRO
 func (s *Store) DeadRetry(ctx context.Context, class string) (int64, error) {
 	tag, err := s.pool.Exec(ctx, `
 UPDATE frontier
-SET state = 'pending', attempts = 0, next_fetch_at = now(), updated_at = now()
+SET state = 'pending', attempts = 0, next_fetch_at = now(), revisit_at = NULL, updated_at = now()
 WHERE state = 'dead' AND ($1 = '' OR last_class = $1)`, class)
 	if err != nil {
 		if class != "" {

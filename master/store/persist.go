@@ -79,9 +79,17 @@ SET state = a.state,
     last_error = nullif(a.error_message, ''),
     attempts = a.attempts,
     -- The revisit state: decided in Go (package revisit) from the row's
-    -- previous state, which the claim read under this same lease.
-    etag = a.etag, last_modified = a.last_modified, last_hash = a.last_hash, last_ok_at = a.last_ok_at,
-    revisit_at = a.revisit_at, rv_interval = a.rv_interval, rv_span = a.rv_span, rv_changes = a.rv_changes, rv_visits = a.rv_visits,
+    -- previous state, which the claim read under this same lease; a
+    -- retry (pending) keeps the row's.
+    etag = CASE WHEN a.state = 'pending' THEN f.etag ELSE a.etag END,
+    last_modified = CASE WHEN a.state = 'pending' THEN f.last_modified ELSE a.last_modified END,
+    last_hash = CASE WHEN a.state = 'pending' THEN f.last_hash ELSE a.last_hash END,
+    last_ok_at = CASE WHEN a.state = 'pending' THEN f.last_ok_at ELSE a.last_ok_at END,
+    revisit_at = CASE WHEN a.state = 'pending' THEN f.revisit_at ELSE a.revisit_at END,
+    rv_interval = CASE WHEN a.state = 'pending' THEN f.rv_interval ELSE a.rv_interval END,
+    rv_span = CASE WHEN a.state = 'pending' THEN f.rv_span ELSE a.rv_span END,
+    rv_changes = CASE WHEN a.state = 'pending' THEN f.rv_changes ELSE a.rv_changes END,
+    rv_visits = CASE WHEN a.state = 'pending' THEN f.rv_visits ELSE a.rv_visits END,
     updated_at = now()
 FROM acc a
 WHERE f.id = a.url_id

@@ -13,14 +13,16 @@ import (
 // promoteSQL makes up to $1 URLs whose revisit is due pending again, due
 // at their revisit time, with their attempts reset (a revisit is a new
 // fetch, with its own retries). SKIP LOCKED passes over rows a fenced
-// write holds; a leased row has no revisit_at (it is cleared when a
-// revisit is promoted and written only with a final state), so the state
-// check is a guard, not a filter that leaves rows behind.
+// write holds. Only final rows have a revisit_at (it is cleared when a
+// revisit is promoted or a dead URL retried, and written only with a
+// final state); the state test makes sure a row that has one anyway is
+// neither promoted nor counted against the batch.
 const promoteSQL = `
 UPDATE frontier f
 SET state = 'pending', next_fetch_at = f.revisit_at, revisit_at = NULL, attempts = 0, updated_at = now()
 WHERE f.id = ANY(ARRAY(
-    SELECT id FROM frontier WHERE revisit_at <= now() ORDER BY revisit_at LIMIT $1 FOR UPDATE SKIP LOCKED))
+    SELECT id FROM frontier WHERE revisit_at <= now() AND state IN ('done', 'failed', 'dead')
+    ORDER BY revisit_at LIMIT $1 FOR UPDATE SKIP LOCKED))
   AND f.state IN ('done', 'failed', 'dead')`
 
 // PromoteDue makes up to limit URLs whose revisit time has come pending
@@ -58,7 +60,8 @@ const (
 // tick is due at now, under the crawl's overlap rule, and schedules its
 // next tick a period after this one (ticks missed while no master led are
 // not made up: the next is at least a period away from now). A crawl
-// scheduled for the first time ticks at once.
+// scheduled for the first time ticks at once; while its seeds are still
+// pending from their import, that counts as a running round.
 func (s *Store) TickRounds(ctx context.Context, now time.Time) ([]Round, error) {
 	var out []Round
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {

@@ -62,6 +62,7 @@ func New(cfg Config, st Store, log *slog.Logger, m *Metrics) *Loop {
 	if m == nil {
 		m = NewMetrics(nil)
 	}
+	cfg.PromoteBatch, cfg.DeleteBatch = max(cfg.PromoteBatch, 1), max(cfg.DeleteBatch, 1)
 	return &Loop{cfg: cfg, st: st, log: log, m: m, Wake: func() {}, Now: time.Now}
 }
 
