@@ -28,7 +28,7 @@ import (
 // cluster is master + assistants + websim + a fresh database, in process,
 // talking over loopback TCP.
 type cluster struct {
-	t     *testing.T
+	t     testing.TB
 	cfg   *config.Config
 	sim   *websim.Sim
 	pool  *pgxpool.Pool
@@ -58,7 +58,7 @@ const unusedManagerPort = 1
 // listen binds a loopback port chosen by the kernel; the caller hands the
 // listener over (or closes it), so no other test can take the port
 // between choosing and binding it.
-func listen(t *testing.T) (net.Listener, int) {
+func listen(t testing.TB) (net.Listener, int) {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -68,11 +68,11 @@ func listen(t *testing.T) (net.Listener, int) {
 }
 
 // testLogger sends daemon logs at warn and above to the test log.
-func testLogger(t *testing.T) *slog.Logger {
+func testLogger(t testing.TB) *slog.Logger {
 	return slog.New(slog.NewTextHandler(tWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))
 }
 
-type tWriter struct{ t *testing.T }
+type tWriter struct{ t testing.TB }
 
 func (w tWriter) Write(p []byte) (int, error) {
 	w.t.Log(string(bytes.TrimRight(p, "\n")))
@@ -92,7 +92,7 @@ func newClusterSim(t *testing.T, simCfg websim.Config, nAssistants, workers int)
 // newClusterCrawl is newClusterSim importing the list into a crawl created
 // with policy (nil: the default crawl), with the config edited by edit
 // (nil: none) before the assistants start.
-func newClusterCrawl(t *testing.T, simCfg websim.Config, policy *frontier.Crawl, edit func(*config.Config), nAssistants, workers int) *cluster {
+func newClusterCrawl(t testing.TB, simCfg websim.Config, policy *frontier.Crawl, edit func(*config.Config), nAssistants, workers int) *cluster {
 	t.Helper()
 	if testing.Short() {
 		t.Skip("end-to-end: skipped in -short mode")
