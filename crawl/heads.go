@@ -24,20 +24,19 @@ func (f *httpFetcher) requestHead(r *http.Request) []byte {
 	if r == nil || r.URL == nil {
 		return nil
 	}
-	var b strings.Builder
-	b.Grow(256)
-	b.WriteString(r.Method)
-	b.WriteByte(' ')
-	b.WriteString(r.URL.RequestURI())
-	b.WriteString(" HTTP/1.1\r\nHost: ")
-	b.WriteString(r.URL.Host)
-	b.WriteString("\r\n")
-	writeHeaders(&b, r.Header, MaxStoredHeaders, MaxStoredHeaderBytes)
+	uri := r.URL.RequestURI()
+	b := make([]byte, 0, 160+len(uri)+len(r.URL.Host)+len(f.cfg.UserAgent))
+	b = append(b, r.Method...)
+	b = append(b, ' ')
+	b = append(b, uri...)
+	b = append(b, " HTTP/1.1\r\nHost: "...)
+	b = append(b, r.URL.Host...)
+	b = append(b, "\r\n"...)
+	b = appendHeaders(b, r.Header, MaxStoredHeaders, MaxStoredHeaderBytes)
 	if r.Header.Get("Accept-Encoding") == "" && r.Header.Get("Range") == "" && !f.transport.DisableCompression {
-		b.WriteString("Accept-Encoding: gzip\r\n")
+		b = append(b, "Accept-Encoding: gzip\r\n"...)
 	}
-	b.WriteString("\r\n")
-	return []byte(b.String())
+	return append(b, "\r\n"...)
 }
 
 // responseHead renders a response's status line and headers, capped (see
@@ -45,31 +44,35 @@ func (f *httpFetcher) requestHead(r *http.Request) []byte {
 // (Transfer-Encoding; Content-Encoding and Content-Length of a body it
 // decompressed), so the head describes the body as stored.
 func responseHead(resp *http.Response) []byte {
-	var b strings.Builder
-	b.Grow(512)
-	proto := resp.Proto
+	proto, status := resp.Proto, resp.Status
 	if proto == "" {
 		proto = "HTTP/1.1"
 	}
-	b.WriteString(proto)
-	b.WriteByte(' ')
-	status := resp.Status
 	if status == "" {
 		status = http.StatusText(resp.StatusCode)
 	}
-	b.WriteString(status)
-	b.WriteString("\r\n")
-	writeHeaders(&b, resp.Header, MaxStoredHeaders, MaxStoredHeaderBytes-b.Len()-2)
-	b.WriteString("\r\n")
-	return []byte(b.String())
+	size := len(proto) + len(status) + 5
+	for k, vs := range resp.Header {
+		for _, v := range vs {
+			size += len(k) + len(v) + 4
+		}
+	}
+	b := make([]byte, 0, min(size, MaxStoredHeaderBytes))
+	b = append(b, proto...)
+	b = append(b, ' ')
+	b = append(b, status...)
+	b = append(b, "\r\n"...)
+	b = appendHeaders(b, resp.Header, MaxStoredHeaders, MaxStoredHeaderBytes-len(b)-2)
+	return append(b, "\r\n"...)
 }
 
-// writeHeaders writes h's lines in name order, each "Name: value\r\n",
+// appendHeaders appends h's lines in name order, each "Name: value\r\n",
 // stopping before the line that would pass maxLines or maxBytes. Line
 // breaks inside values (which net/http does not produce) are replaced by
 // spaces so the head stays parseable.
-func writeHeaders(b *strings.Builder, h http.Header, maxLines, maxBytes int) {
-	names := make([]string, 0, len(h))
+func appendHeaders(b []byte, h http.Header, maxLines, maxBytes int) []byte {
+	var arr [32]string
+	names := arr[:0]
 	for k := range h {
 		names = append(names, k)
 	}
@@ -79,16 +82,17 @@ func writeHeaders(b *strings.Builder, h http.Header, maxLines, maxBytes int) {
 		for _, v := range h[k] {
 			n := len(k) + len(v) + 4
 			if lines >= maxLines || size+n > maxBytes {
-				return
+				return b
 			}
 			lines, size = lines+1, size+n
-			b.WriteString(k)
-			b.WriteString(": ")
+			b = append(b, k...)
+			b = append(b, ": "...)
 			if strings.ContainsAny(v, "\r\n") {
 				v = strings.NewReplacer("\r", " ", "\n", " ").Replace(v)
 			}
-			b.WriteString(v)
-			b.WriteString("\r\n")
+			b = append(b, v...)
+			b = append(b, "\r\n"...)
 		}
 	}
+	return b
 }
