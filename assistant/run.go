@@ -6,25 +6,22 @@ import (
 	"log/slog"
 	"net"
 	"os"
-	"runtime/debug"
 	"strconv"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
-	"google.golang.org/grpc/keepalive"
 	"google.golang.org/grpc/reflection"
-	"google.golang.org/grpc/status"
 
 	"github.com/crawlmaster/crawlmaster/crawl"
 	"github.com/crawlmaster/crawlmaster/internal/admin"
 	"github.com/crawlmaster/crawlmaster/internal/config"
 	"github.com/crawlmaster/crawlmaster/internal/gctune"
 	"github.com/crawlmaster/crawlmaster/internal/mtls"
+	"github.com/crawlmaster/crawlmaster/internal/rpcserver"
 	"github.com/crawlmaster/crawlmaster/internal/wire"
 	pb "github.com/crawlmaster/crawlmaster/proto/crawlmaster/v1"
 )
@@ -205,13 +202,12 @@ func listenHost(listen string) string {
 // drains) and reflection (behind the same authentication).
 func NewGRPCServer(srv *Server, creds credentials.TransportCredentials, log *slog.Logger) *grpc.Server {
 	gs := grpc.NewServer(
-		grpc.Creds(creds),
-		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 10 * time.Second, PermitWithoutStream: true}),
-		grpc.KeepaliveParams(keepalive.ServerParameters{Time: 30 * time.Second, Timeout: 10 * time.Second}),
-		grpc.MaxRecvMsgSize(wire.MaxRequestBytes(srv.lim.MaxTasks)),
-		grpc.MaxSendMsgSize(wire.MaxResultBytes(srv.lim.BodyCap)),
-		grpc.ChainUnaryInterceptor(recoverUnary(log)),
-		grpc.ChainStreamInterceptor(recoverStream(log)),
+		append(rpcserver.Keepalive(),
+			grpc.Creds(creds),
+			grpc.MaxRecvMsgSize(wire.MaxRequestBytes(srv.lim.MaxTasks)),
+			grpc.MaxSendMsgSize(wire.MaxResultBytes(srv.lim.BodyCap)),
+			grpc.ChainUnaryInterceptor(rpcserver.RecoverUnary(log)),
+			grpc.ChainStreamInterceptor(rpcserver.RecoverStream(log)))...,
 	)
 	pb.RegisterAssistantServer(gs, srv)
 	hs := health.NewServer() // the whole server ("") is SERVING from the start
@@ -220,28 +216,4 @@ func NewGRPCServer(srv *Server, creds credentials.TransportCredentials, log *slo
 	srv.health = hs
 	reflection.Register(gs)
 	return gs
-}
-
-func recoverUnary(log *slog.Logger) grpc.UnaryServerInterceptor {
-	return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, h grpc.UnaryHandler) (resp any, err error) {
-		defer func() {
-			if r := recover(); r != nil {
-				log.Error("panic in handler", "method", info.FullMethod, "panic", r, "stack", string(debug.Stack()))
-				err = status.Errorf(codes.Internal, "internal error")
-			}
-		}()
-		return h(ctx, req)
-	}
-}
-
-func recoverStream(log *slog.Logger) grpc.StreamServerInterceptor {
-	return func(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, h grpc.StreamHandler) (err error) {
-		defer func() {
-			if r := recover(); r != nil {
-				log.Error("panic in handler", "method", info.FullMethod, "panic", r, "stack", string(debug.Stack()))
-				err = status.Errorf(codes.Internal, "internal error")
-			}
-		}()
-		return h(srv, ss)
-	}
 }

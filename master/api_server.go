@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
-	"runtime/debug"
 	"strings"
 	"sync"
 	"time"
@@ -16,24 +15,22 @@ import (
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
-	"google.golang.org/grpc/keepalive"
 	"google.golang.org/grpc/reflection"
 	"google.golang.org/grpc/status"
 
 	"github.com/crawlmaster/crawlmaster/crawl/netguard"
 	"github.com/crawlmaster/crawlmaster/internal/portmux"
+	"github.com/crawlmaster/crawlmaster/internal/rpcserver"
 	pb "github.com/crawlmaster/crawlmaster/proto/crawlmaster/v1"
 )
 
 // The API server's connection settings (manager.proto documents them for
 // clients).
 const (
-	apiMaxRecvMsg    = 16 << 20
-	apiPingMin       = 10 * time.Second // clients may ping this often, no more
-	apiKeepaliveTime = 30 * time.Second // the server pings an idle connection after this
-	apiHandshake     = 10 * time.Second
-	apiStreamPoll    = time.Second // StreamResults' poll interval once caught up
-	apiGracefulStop  = 5 * time.Second
+	apiMaxRecvMsg   = 16 << 20
+	apiHandshake    = 10 * time.Second
+	apiStreamPoll   = time.Second // StreamResults' poll interval once caught up
+	apiGracefulStop = 5 * time.Second
 )
 
 // crawlManagerStart begins the full method names of CrawlManager's calls.
@@ -92,29 +89,6 @@ func (m *apiMetrics) stream(srv any, ss grpc.ServerStream, info *grpc.StreamServ
 	return err
 }
 
-// recovered turns a panic of a handler into INTERNAL, logged with its
-// stack, so one bad call does not take the master down.
-func recovered(log *slog.Logger, method string, err *error) {
-	if p := recover(); p != nil {
-		log.Error("API handler panicked", "method", method, "panic", p, "stack", string(debug.Stack()))
-		*err = status.Error(codes.Internal, "internal error")
-	}
-}
-
-func recoverUnary(log *slog.Logger) grpc.UnaryServerInterceptor {
-	return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, h grpc.UnaryHandler) (resp any, err error) {
-		defer recovered(log, info.FullMethod, &err)
-		return h(ctx, req)
-	}
-}
-
-func recoverStream(log *slog.Logger) grpc.StreamServerInterceptor {
-	return func(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, h grpc.StreamHandler) (err error) {
-		defer recovered(log, info.FullMethod, &err)
-		return h(srv, ss)
-	}
-}
-
 // gateUnary and gateStream let CrawlManager calls through only while the
 // master leads; the others get the not-leader answer. Health and
 // reflection always pass.
@@ -150,14 +124,12 @@ type apiServer struct {
 // startAPI serves a on ln with creds: the one place the API's gRPC server
 // is built (interceptors, health, reflection, keepalive, message sizes).
 func startAPI(ln net.Listener, a *api, creds credentials.TransportCredentials, log *slog.Logger) *apiServer {
-	srv := grpc.NewServer(
+	srv := grpc.NewServer(append(rpcserver.Keepalive(),
 		grpc.Creds(creds),
-		grpc.ChainUnaryInterceptor(a.m.unary, recoverUnary(log), a.gateUnary),
-		grpc.ChainStreamInterceptor(a.m.stream, recoverStream(log), a.gateStream),
-		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: apiPingMin, PermitWithoutStream: true}),
-		grpc.KeepaliveParams(keepalive.ServerParameters{Time: apiKeepaliveTime, Timeout: 10 * time.Second}),
+		grpc.ChainUnaryInterceptor(a.m.unary, rpcserver.RecoverUnary(log), a.gateUnary),
+		grpc.ChainStreamInterceptor(a.m.stream, rpcserver.RecoverStream(log), a.gateStream),
 		grpc.MaxRecvMsgSize(apiMaxRecvMsg),
-		grpc.ConnectionTimeout(apiHandshake),
+		grpc.ConnectionTimeout(apiHandshake))...,
 	)
 	s := &apiServer{srv: srv, health: health.NewServer(), stop: make(chan struct{}), log: log}
 	pb.RegisterCrawlManagerServer(srv, a)

@@ -36,30 +36,13 @@ var errWrongIdentity = errors.New("wrong identity")
 // authentication, naming masterName. Each handshake takes the current
 // files (see Reloader).
 func ServerConfig(r *Reloader, masterName string) *tls.Config {
-	return &tls.Config{
-		MinVersion: tls.VersionTLS13,
-		NextProtos: []string{"h2"},
-		GetConfigForClient: func(*tls.ClientHelloInfo) (*tls.Config, error) {
-			cur := r.cur.Load()
-			return &tls.Config{
-				MinVersion:   tls.VersionTLS13,
-				NextProtos:   []string{"h2"},
-				Certificates: []tls.Certificate{cur.cert},
-				ClientAuth:   tls.RequireAndVerifyClientCert,
-				ClientCAs:    cur.pool,
-				VerifyConnection: func(cs tls.ConnectionState) error {
-					if len(cs.PeerCertificates) == 0 {
-						return errNoPeerCert
-					}
-					if !slices.Contains(cs.PeerCertificates[0].DNSNames, masterName) {
-						return fmt.Errorf("%w: the client certificate (%s) does not name the master %q",
-							errWrongIdentity, describe(cs.PeerCertificates[0]), masterName)
-					}
-					return nil
-				},
-			}, nil
-		},
-	}
+	return requireClient(r, func(leaf *x509.Certificate) error {
+		if !slices.Contains(leaf.DNSNames, masterName) {
+			return fmt.Errorf("%w: the client certificate (%s) does not name the master %q",
+				errWrongIdentity, describe(leaf), masterName)
+		}
+		return nil
+	})
 }
 
 // APIServerConfig is the TLS configuration of the master's API (the
@@ -70,6 +53,19 @@ func ServerConfig(r *Reloader, masterName string) *tls.Config {
 // an assistant's, another CA's or none are refused. Each handshake takes
 // the current files (see Reloader).
 func APIServerConfig(r *Reloader) *tls.Config {
+	return requireClient(r, func(leaf *x509.Certificate) error {
+		if !slices.Contains(leaf.Subject.OrganizationalUnit, APIClientOU) {
+			return fmt.Errorf("%w: the client certificate (%s) is not an API client's (organizational unit %q; `master certs --client NAME` issues one)",
+				errWrongIdentity, describe(leaf), APIClientOU)
+		}
+		return nil
+	})
+}
+
+// requireClient is a server configuration presenting r's current
+// certificate and requiring a client certificate that chains to r's CA,
+// for client authentication, and passes identity.
+func requireClient(r *Reloader, identity func(leaf *x509.Certificate) error) *tls.Config {
 	return &tls.Config{
 		MinVersion: tls.VersionTLS13,
 		NextProtos: []string{"h2"},
@@ -85,11 +81,7 @@ func APIServerConfig(r *Reloader) *tls.Config {
 					if len(cs.PeerCertificates) == 0 {
 						return errNoPeerCert
 					}
-					if leaf := cs.PeerCertificates[0]; !slices.Contains(leaf.Subject.OrganizationalUnit, APIClientOU) {
-						return fmt.Errorf("%w: the client certificate (%s) is not an API client's (organizational unit %q; `master certs --client NAME` issues one)",
-							errWrongIdentity, describe(leaf), APIClientOU)
-					}
-					return nil
+					return identity(cs.PeerCertificates[0])
 				},
 			}, nil
 		},
