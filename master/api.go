@@ -371,6 +371,7 @@ func crawlFromProto(name string, p *pb.CrawlPolicy) (frontier.Crawl, error) {
 			c.Revisit.Mode = frontier.RevisitNone
 		}
 	}
+	c.Schedule.Cron = p.GetCron()
 	if o := p.GetOverlap(); o != pb.ScheduleOverlap_SCHEDULE_OVERLAP_UNSPECIFIED {
 		c.Schedule.Overlap = enumName(overlaps[:], o)
 		if c.Schedule.Overlap == "" {
@@ -421,7 +422,7 @@ func crawlInfo(c frontier.Crawl, counts *store.CrawlCounts) *pb.CrawlInfo {
 			MaxRepeatedSegments: u32(c.MaxRepeatedSegments), Sitemaps: &c.Sitemaps,
 			Revisit: enumOf(revisitModes[:], rv.Mode), RevisitDone: durationpb.New(rv.Done), RevisitFailed: durationpb.New(rv.Failed),
 			RevisitDead: durationpb.New(rv.Dead), RevisitMin: durationpb.New(rv.Min), RevisitMax: durationpb.New(rv.Max),
-			Every: durationpb.New(c.Schedule.Every), Overlap: enumOf(overlaps[:], c.Schedule.Overlap),
+			Every: durationpb.New(c.Schedule.Every), Cron: c.Schedule.Cron, Overlap: enumOf(overlaps[:], c.Schedule.Overlap),
 			Retention: durationpb.New(c.Retention),
 		},
 		Rounds: uint32(max(c.Rounds, 0)),

@@ -27,8 +27,13 @@ func PolicyLine(c frontier.Crawl) string {
 	case frontier.RevisitAdaptive:
 		fmt.Fprintf(&b, "; revisit adaptive %v..%v (first %v), failed %v, dead %v", rv.Min, rv.Max, rv.Done, rv.Failed, rv.Dead)
 	}
-	if e := c.Schedule.Every; e > 0 {
-		fmt.Fprintf(&b, "; every %v (overlap %s, %d rounds", e, c.Schedule.Overlap, c.Rounds)
+	if sc := c.Schedule; sc.Scheduled() {
+		if sc.Cron != "" {
+			fmt.Fprintf(&b, "; cron %q", sc.Cron)
+		} else {
+			fmt.Fprintf(&b, "; every %v", sc.Every)
+		}
+		fmt.Fprintf(&b, " (overlap %s, %d rounds", sc.Overlap, c.Rounds)
 		if !c.NextRound.IsZero() {
 			fmt.Fprintf(&b, ", next %s", c.NextRound.UTC().Format(time.RFC3339))
 		}

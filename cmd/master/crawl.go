@@ -113,6 +113,7 @@ func policyFlags(fs *flag.FlagSet, c *frontier.Crawl) {
 	fs.DurationVar(&rv.Min, "revisit-min", rv.Min, "shortest adaptive interval")
 	fs.DurationVar(&rv.Max, "revisit-max", rv.Max, "longest adaptive interval")
 	fs.DurationVar(&c.Schedule.Every, "every", c.Schedule.Every, "start a round every this long: the seeds become due again (0: unscheduled)")
+	fs.StringVar(&c.Schedule.Cron, "cron", c.Schedule.Cron, "start a round at each time of this cron expression (five fields, UTC; e.g. \"0 */6 * * *\"), instead of --every")
 	fs.StringVar(&c.Schedule.Overlap, "overlap", c.Schedule.Overlap, "a tick while the previous round still runs: skip it, or merge (final seeds due again, the rest goes on)")
 	fs.DurationVar(&c.Retention, "retention", c.Retention, "delete results older than this (0: persist.retention of rpc.yaml)")
 }

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/robfig/cron/v3"
+
 	"github.com/crawlmaster/crawlmaster/crawl/netguard"
 	"github.com/crawlmaster/crawlmaster/crawl/urlnorm"
 	"github.com/crawlmaster/crawlmaster/master/frontier"
@@ -152,6 +154,14 @@ func Validate(c frontier.Crawl) error {
 	}
 	if e := c.Schedule.Every; e != 0 && e < time.Second {
 		add("--every %v: want 0 (unscheduled) or at least 1s", e)
+	}
+	if cr := c.Schedule.Cron; cr != "" {
+		if _, err := cron.ParseStandard(cr); err != nil {
+			add("--cron %q: %v (want five fields: minute hour day-of-month month day-of-week, e.g. \"*/10 * * * *\")", cr, err)
+		}
+		if c.Schedule.Every != 0 {
+			add("--cron and --every: give one schedule")
+		}
 	}
 	switch c.Schedule.Overlap {
 	case frontier.OverlapSkip, frontier.OverlapMerge, "":

@@ -4,6 +4,7 @@ import (
 	"net/netip"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/crawlmaster/crawlmaster/crawl/netguard"
 	"github.com/crawlmaster/crawlmaster/crawl/urlnorm"
@@ -209,5 +210,44 @@ func TestGuardRefusesBlockedHosts(t *testing.T) {
 	refused = Refused{}
 	if got = p.Links(Parent{0, "example.com"}, links, &refused); len(got) != len(links) {
 		t.Fatalf("without a guard: admitted %v, refused %v", got, refused)
+	}
+}
+
+// The revisit, schedule and retention settings are validated with the
+// rest, each error naming its flag.
+func TestValidateFreshness(t *testing.T) {
+	good := policy(t, nil).Crawl
+	for _, tc := range []struct {
+		edit func(*frontier.Crawl)
+		want string // "" valid
+	}{
+		{func(c *frontier.Crawl) { c.Revisit = frontier.DefaultRevisit(frontier.RevisitAdaptive) }, ""},
+		{func(c *frontier.Crawl) { c.Revisit.Mode = "sometimes" }, `--revisit "sometimes"`},
+		{func(c *frontier.Crawl) {
+			c.Revisit = frontier.DefaultRevisit(frontier.RevisitAdaptive)
+			c.Revisit.Min = 2 * time.Hour
+			c.Revisit.Max = time.Hour
+		}, "--revisit-min 2h0m0s, --revisit-max 1h0m0s"},
+		{func(c *frontier.Crawl) {
+			c.Revisit = frontier.DefaultRevisit(frontier.RevisitFixed)
+			c.Revisit.Dead = -time.Second
+		}, "--revisit-dead -1s"},
+		{func(c *frontier.Crawl) { c.Schedule.Every = 10 * time.Minute }, ""},
+		{func(c *frontier.Crawl) { c.Schedule.Every = time.Millisecond }, "--every 1ms"},
+		{func(c *frontier.Crawl) { c.Schedule.Cron = "*/10 * * * *" }, ""},
+		{func(c *frontier.Crawl) { c.Schedule.Cron = "every ten minutes" }, `--cron "every ten minutes"`},
+		{func(c *frontier.Crawl) { c.Schedule.Cron, c.Schedule.Every = "0 3 * * *", time.Hour }, "give one schedule"},
+		{func(c *frontier.Crawl) { c.Schedule.Overlap = "queue" }, `--overlap "queue"`},
+		{func(c *frontier.Crawl) { c.Retention = time.Millisecond }, "--retention 1ms"},
+	} {
+		c := good
+		tc.edit(&c)
+		err := Validate(c)
+		switch {
+		case tc.want == "" && err != nil:
+			t.Errorf("%+v %+v: %v", c.Revisit, c.Schedule, err)
+		case tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)):
+			t.Errorf("%+v %+v: error %v, want one naming %s", c.Revisit, c.Schedule, err, tc.want)
+		}
 	}
 }

@@ -45,11 +45,17 @@ func DefaultRevisit(mode string) Revisit {
 // Revisits reports whether the policy ever fetches a final URL again.
 func (r Revisit) Revisits() bool { return r.Mode == RevisitFixed || r.Mode == RevisitAdaptive }
 
-// Schedule makes a crawl's seeds due again every Every (0: unscheduled).
+// Schedule makes a crawl's seeds due again every Every, or at each time
+// of Cron (a standard five-field cron expression, UTC); neither:
+// unscheduled.
 type Schedule struct {
 	Every   time.Duration
+	Cron    string
 	Overlap string // OverlapSkip or OverlapMerge
 }
+
+// Scheduled reports whether the crawl has rounds.
+func (s Schedule) Scheduled() bool { return s.Every > 0 || s.Cron != "" }
 
 // RevisitState is what a URL's row keeps for its next fetch: the
 // validators and content hash of its last successful fetch and when that

@@ -23,7 +23,7 @@ var (
 const crawlColumns = `id, name, scope, allow_re, deny_re, max_depth, site_budget, max_links,
 	max_url_length, max_path_segments, max_repeated_segments, sitemaps, paused,
 	revisit, revisit_done, revisit_failed, revisit_dead, revisit_min, revisit_max,
-	coalesce(every, '0'), overlap, coalesce(retention, '0'), rounds, next_round_at`
+	coalesce(every, '0'), coalesce(cron, ''), overlap, coalesce(retention, '0'), rounds, next_round_at`
 
 func scanCrawl(row pgx.Row) (frontier.Crawl, error) {
 	var c frontier.Crawl
@@ -34,7 +34,7 @@ func scanCrawl(row pgx.Row) (frontier.Crawl, error) {
 	err := row.Scan(&c.ID, &c.Name, &c.Scope, &c.Allow, &c.Deny, &maxDepth, &budget, &links,
 		&urlLen, &segs, &reps, &c.Sitemaps, &c.Paused,
 		&rv.Mode, &rv.Done, &rv.Failed, &rv.Dead, &rv.Min, &rv.Max,
-		&c.Schedule.Every, &c.Schedule.Overlap, &c.Retention, &rounds, &next)
+		&c.Schedule.Every, &c.Schedule.Cron, &c.Schedule.Overlap, &c.Retention, &rounds, &next)
 	c.Rounds = int(rounds)
 	if next != nil {
 		c.NextRound = *next
@@ -61,13 +61,13 @@ func (s *Store) CreateCrawl(ctx context.Context, c frontier.Crawl) (frontier.Cra
 	row := s.pool.QueryRow(ctx, `
 INSERT INTO crawls (name, scope, allow_re, deny_re, max_depth, site_budget, max_links,
     max_url_length, max_path_segments, max_repeated_segments, sitemaps, paused,
-    revisit, revisit_done, revisit_failed, revisit_dead, revisit_min, revisit_max, every, overlap, retention)
+    revisit, revisit_done, revisit_failed, revisit_dead, revisit_min, revisit_max, every, overlap, retention, cron)
 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18,
-    nullif($19::interval, '0'), $20, nullif($21::interval, '0'))
+    nullif($19::interval, '0'), $20, nullif($21::interval, '0'), nullif($22, ''))
 RETURNING `+crawlColumns,
 		c.Name, c.Scope, c.Allow, c.Deny, c.MaxDepth, c.SiteBudget, c.MaxLinks,
 		c.MaxURLLength, c.MaxPathSegments, c.MaxRepeatedSegments, c.Sitemaps, c.Paused,
-		rv.Mode, rv.Done, rv.Failed, rv.Dead, rv.Min, rv.Max, c.Schedule.Every, c.Schedule.Overlap, c.Retention)
+		rv.Mode, rv.Done, rv.Failed, rv.Dead, rv.Min, rv.Max, c.Schedule.Every, c.Schedule.Overlap, c.Retention, c.Schedule.Cron)
 	out, err := scanCrawl(row)
 	var pgErr *pgconn.PgError
 	if errors.As(err, &pgErr) && pgErr.Code == "23505" {

@@ -744,3 +744,33 @@ func TestTickRoundsMissed(t *testing.T) {
 		t.Errorf("crawl: rounds %d next %v, want 3 and %v", k.Rounds, k.NextRound, late.Add(every))
 	}
 }
+
+// TestTickRoundsCron: a crawl scheduled by a cron expression ticks at
+// once the first time, then at the expression's next time after each
+// tick (UTC), also when ticks were missed.
+func TestTickRoundsCron(t *testing.T) {
+	t.Parallel()
+	s, pool := newStore(t)
+	c, _ := scheduledCrawl(t, s, pool, "cron", frontier.Schedule{Cron: "*/10 * * * *", Overlap: frontier.OverlapMerge})
+	if c.Schedule.Cron != "*/10 * * * *" || c.Schedule.Every != 0 {
+		t.Fatalf("created %+v", c.Schedule)
+	}
+	t0 := time.Date(2026, 11, 30, 14, 3, 20, 0, time.UTC)
+	got := tick(t, s, t0)
+	want := time.Date(2026, 11, 30, 14, 10, 0, 0, time.UTC)
+	if len(got) != 1 || got[0].Number != 1 || !got[0].Next.Equal(want) {
+		t.Fatalf("first tick = %+v, want round 1, next %v", got, want)
+	}
+	if got := tick(t, s, want.Add(-time.Second)); len(got) != 0 {
+		t.Errorf("a tick before the cron time: %+v", got)
+	}
+	// Missed for an hour: one round, the next at the cron time after now.
+	late := time.Date(2026, 11, 30, 15, 12, 0, 0, time.UTC)
+	got = tick(t, s, late)
+	if len(got) != 1 || got[0].Number != 2 || !got[0].Next.Equal(time.Date(2026, 11, 30, 15, 20, 0, 0, time.UTC)) {
+		t.Errorf("late tick = %+v, want round 2, next 15:20", got)
+	}
+	if k := crawlByName(t, s, "cron"); k.Rounds != 2 || !k.NextRound.Equal(time.Date(2026, 11, 30, 15, 20, 0, 0, time.UTC)) {
+		t.Errorf("crawl after two rounds: %d rounds, next %v", k.Rounds, k.NextRound)
+	}
+}

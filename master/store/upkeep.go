@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/robfig/cron/v3"
 
 	"github.com/crawlmaster/crawlmaster/master/frontier"
 )
@@ -66,8 +67,8 @@ func (s *Store) TickRounds(ctx context.Context, now time.Time) ([]Round, error) 
 	var out []Round
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		rows, err := tx.Query(ctx, `
-SELECT id, name, overlap, every, coalesce(next_round_at, $1), rounds FROM crawls
-WHERE every IS NOT NULL AND NOT paused AND coalesce(next_round_at, $1) <= $1
+SELECT id, name, overlap, coalesce(every, '0'), coalesce(cron, ''), coalesce(next_round_at, $1), rounds FROM crawls
+WHERE (every IS NOT NULL OR cron IS NOT NULL) AND NOT paused AND coalesce(next_round_at, $1) <= $1
 ORDER BY id FOR UPDATE`, now)
 		if err != nil {
 			return err
@@ -77,12 +78,13 @@ ORDER BY id FOR UPDATE`, now)
 			r       Round
 			overlap string
 			every   time.Duration
+			cron    string
 			at      time.Time
 		}
 		var ticks []due
 		for rows.Next() {
 			var d due
-			if err := rows.Scan(&d.id, &d.r.Crawl, &d.overlap, &d.every, &d.at, &d.r.Number); err != nil {
+			if err := rows.Scan(&d.id, &d.r.Crawl, &d.overlap, &d.every, &d.cron, &d.at, &d.r.Number); err != nil {
 				rows.Close()
 				return err
 			}
@@ -112,9 +114,9 @@ WHERE crawl_id = $1 AND depth = 0 AND state IN ('done', 'failed', 'dead')`, d.id
 				d.r.Seeds = tag.RowsAffected()
 				d.r.Number++
 			}
-			next := d.at.Add(d.every)
-			if !next.After(now) {
-				next = now.Add(d.every)
+			next, err := nextRound(d.every, d.cron, d.at, now)
+			if err != nil {
+				return fmt.Errorf("crawl %s: %w", d.r.Crawl, err)
 			}
 			d.r.Next = next
 			if _, err := tx.Exec(ctx, `UPDATE crawls SET next_round_at = $2, rounds = $3 WHERE id = $1`, d.id, next, d.r.Number); err != nil {
@@ -128,6 +130,24 @@ WHERE crawl_id = $1 AND depth = 0 AND state IN ('done', 'failed', 'dead')`, d.id
 		return nil, fmt.Errorf("tick scheduled crawls: %w", err)
 	}
 	return out, nil
+}
+
+// nextRound is a schedule's tick after the one due at (now is later):
+// a period after it, or cron's next time after now; ticks missed are not
+// made up.
+func nextRound(every time.Duration, spec string, at, now time.Time) (time.Time, error) {
+	if spec != "" {
+		sched, err := cron.ParseStandard(spec)
+		if err != nil {
+			return time.Time{}, fmt.Errorf("cron %q: %w", spec, err)
+		}
+		return sched.Next(now.UTC()), nil
+	}
+	next := at.Add(every)
+	if !next.After(now) {
+		next = now.Add(every)
+	}
+	return next, nil
 }
 
 // Retention is one crawl's results retention.

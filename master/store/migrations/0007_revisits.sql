@@ -13,17 +13,20 @@ ALTER TABLE crawls
     ADD COLUMN revisit_dead   interval NOT NULL DEFAULT '2 hours',
     ADD COLUMN revisit_min    interval NOT NULL DEFAULT '1 minute',
     ADD COLUMN revisit_max    interval NOT NULL DEFAULT '365 days',
-    -- Scheduled crawls: every 'every' the crawl's seeds become due again
-    -- (a round). overlap says what a tick does while the previous round
+    -- Scheduled crawls: every 'every', or at each time of 'cron', the
+    -- crawl's seeds become due again (a round). overlap says what a tick does while the previous round
     -- still has URLs pending or leased: 'skip' the round, or 'merge' it
     -- (seeds already final become due; the rest goes on).
     ADD COLUMN every          interval CHECK (every >= '1 second'),
+    -- Or a standard five-field cron expression (robfig/cron), in UTC.
+    ADD COLUMN cron           text,
     ADD COLUMN overlap        text     NOT NULL DEFAULT 'skip' CHECK (overlap IN ('skip', 'merge')),
     ADD COLUMN next_round_at  timestamptz,
     ADD COLUMN rounds         integer  NOT NULL DEFAULT 0,
     -- Results (and their bodies) older than this are deleted; NULL: the
     -- deployment's retention.default (rpc.yaml), itself 0 = keep forever.
     ADD COLUMN retention      interval CHECK (retention >= '1 second'),
+    ADD CONSTRAINT crawls_one_schedule CHECK (cron IS NULL OR (cron <> '' AND every IS NULL)),
     ADD CONSTRAINT crawls_revisit_bounds CHECK (revisit_min > '0' AND revisit_min <= revisit_max
         AND revisit_done >= '0' AND revisit_failed >= '0' AND revisit_dead >= '0');
 

@@ -811,6 +811,9 @@ type CrawlPolicy struct {
 	Every *durationpb.Duration `protobuf:"bytes,17,opt,name=every,proto3" json:"every,omitempty"`
 	// What a tick does while the previous round still runs (default SKIP).
 	Overlap ScheduleOverlap `protobuf:"varint,18,opt,name=overlap,proto3,enum=crawlmaster.v1.ScheduleOverlap" json:"overlap,omitempty"`
+	// Or start a round at each time of this standard five-field cron
+	// expression, in UTC (e.g. "0 */6 * * *"); not with every.
+	Cron string `protobuf:"bytes,20,opt,name=cron,proto3" json:"cron,omitempty"`
 	// Delete results older than this, at least 1s. Unset or zero: the
 	// deployment's persist.retention (the default).
 	Retention     *durationpb.Duration `protobuf:"bytes,19,opt,name=retention,proto3" json:"retention,omitempty"`
@@ -972,6 +975,13 @@ func (x *CrawlPolicy) GetOverlap() ScheduleOverlap {
 		return x.Overlap
 	}
 	return ScheduleOverlap_SCHEDULE_OVERLAP_UNSPECIFIED
+}
+
+func (x *CrawlPolicy) GetCron() string {
+	if x != nil {
+		return x.Cron
+	}
+	return ""
 }
 
 func (x *CrawlPolicy) GetRetention() *durationpb.Duration {
@@ -2532,7 +2542,7 @@ const file_crawlmaster_v1_manager_proto_rawDesc = "" +
 	"\vURLAccepted\"`\n" +
 	"\vURLRejected\x127\n" +
 	"\x06reason\x18\x01 \x01(\x0e2\x1f.crawlmaster.v1.URLRejectReasonR\x06reason\x12\x18\n" +
-	"\amessage\x18\x02 \x01(\tR\amessage\"\x97\b\n" +
+	"\amessage\x18\x02 \x01(\tR\amessage\"\xab\b\n" +
 	"\vCrawlPolicy\x120\n" +
 	"\x05scope\x18\x01 \x01(\x0e2\x1a.crawlmaster.v1.CrawlScopeR\x05scope\x12\x14\n" +
 	"\x05allow\x18\x02 \x03(\tR\x05allow\x12\x12\n" +
@@ -2555,7 +2565,8 @@ const file_crawlmaster_v1_manager_proto_rawDesc = "" +
 	"\vrevisit_max\x18\x10 \x01(\v2\x19.google.protobuf.DurationR\n" +
 	"revisitMax\x12/\n" +
 	"\x05every\x18\x11 \x01(\v2\x19.google.protobuf.DurationR\x05every\x129\n" +
-	"\aoverlap\x18\x12 \x01(\x0e2\x1f.crawlmaster.v1.ScheduleOverlapR\aoverlap\x127\n" +
+	"\aoverlap\x18\x12 \x01(\x0e2\x1f.crawlmaster.v1.ScheduleOverlapR\aoverlap\x12\x12\n" +
+	"\x04cron\x18\x14 \x01(\tR\x04cron\x127\n" +
 	"\tretention\x18\x13 \x01(\v2\x19.google.protobuf.DurationR\tretentionB\f\n" +
 	"\n" +
 	"_max_depthB\x0e\n" +
