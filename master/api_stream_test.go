@@ -370,6 +370,8 @@ func TestSeedURL(t *testing.T) {
 		{"ftp://example.com/", SeedUnsupportedScheme},
 		{"javascript:alert(1)", SeedUnsupportedScheme},
 		{"https://example.com/" + strings.Repeat("a", 8200), SeedTooLong},
+		// 4,000 bytes as given, 12,000 once percent-encoded.
+		{"https://example.com/" + strings.Repeat("\u00e9", 2000), SeedTooLong},
 		{"http://10.1.2.3/", SeedBlockedAddress},
 		{"http://[::1]:8080/", SeedBlockedAddress},
 	} {

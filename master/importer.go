@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net/url"
 	"strings"
 	"time"
 
@@ -335,10 +334,11 @@ func seedURL(raw string, priority int32, guard *netguard.Guard) (store.NewURL, S
 	u, err := newURL(raw, priority)
 	if err != nil {
 		verdict := SeedInvalid
-		// urlnorm's errors are not typed: its parse of the scheme is
-		// repeated here to tell that refusal apart.
-		if p, perr := url.Parse(trimmed); perr == nil && p.Scheme != "" && p.Scheme != "http" && p.Scheme != "https" {
+		switch {
+		case errors.Is(err, urlnorm.ErrScheme):
 			verdict = SeedUnsupportedScheme
+		case errors.Is(err, urlnorm.ErrTooLong):
+			verdict = SeedTooLong // longer once normalised (percent-encoding)
 		}
 		return store.NewURL{}, verdict, errors.New(urlnorm.Redact(err.Error()))
 	}

@@ -13,6 +13,15 @@ import (
 	"golang.org/x/net/publicsuffix"
 )
 
+// Typed refusals of Normalize (errors.Is); its other errors say what is
+// malformed.
+var (
+	// ErrScheme: the URL's scheme is not http or https.
+	ErrScheme = errors.New("is not http or https")
+	// ErrTooLong: the normalised URL is longer than MaxLength bytes.
+	ErrTooLong = fmt.Errorf("longer than the %d allowed", MaxLength)
+)
+
 // idnaProfile converts internationalised host names to punycode. It is the
 // UTS #46 lookup profile without the STD3 ASCII restriction, because real
 // host names contain '_' (our own character check below still applies).
@@ -136,7 +145,7 @@ func normalize(raw string) (*normURL, error) {
 	case u.Scheme == "":
 		return nil, fmt.Errorf("normalize url %q: not absolute (no scheme)", raw)
 	case u.Scheme != "http" && u.Scheme != "https":
-		return nil, fmt.Errorf("normalize url %q: scheme %q is not http or https", raw, u.Scheme)
+		return nil, fmt.Errorf("normalize url %q: scheme %q %w", raw, u.Scheme, ErrScheme)
 	case u.Opaque != "":
 		return nil, fmt.Errorf("normalize url %q: missing \"//\" after scheme", raw)
 	case u.User != nil:
@@ -165,7 +174,7 @@ func normalize(raw string) (*normURL, error) {
 		l += 1 + len(n.query)
 	}
 	if l > MaxLength {
-		return nil, fmt.Errorf("normalize url %.80q...: %d bytes, longer than the %d allowed", raw, l, MaxLength)
+		return nil, fmt.Errorf("normalize url %.80q...: %d bytes, %w", raw, l, ErrTooLong)
 	}
 	return n, nil
 }

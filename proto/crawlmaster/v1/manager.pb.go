@@ -38,9 +38,8 @@ const (
 	URLRejectReason_URL_REJECT_REASON_INVALID URLRejectReason = 1
 	// Its scheme is not http or https.
 	URLRejectReason_URL_REJECT_REASON_UNSUPPORTED_SCHEME URLRejectReason = 2
-	// It is longer than 8,192 bytes (crawl/urlnorm.MaxLength) as given. A
-	// shorter URL whose normalised form grows past that limit (escaping)
-	// is INVALID.
+	// It is longer than 8,192 bytes (crawl/urlnorm.MaxLength) as given or
+	// once normalised (percent-encoding can make it grow).
 	URLRejectReason_URL_REJECT_REASON_TOO_LONG URLRejectReason = 3
 	// Its host is an IP literal of a special-purpose range (loopback,
 	// private, link-local, ...) or a localhost name that the master's
