@@ -59,10 +59,10 @@ func TestAPIAcceptsOnlyAPIClients(t *testing.T) {
 		reason string
 	}{
 		{"no certificate", credentials.NewTLS(&tls.Config{InsecureSkipVerify: true, NextProtos: []string{"h2"}}), "no_certificate"},
-		{"another CA's API client", credentials.NewTLS(forcing(t, issueClient(t, other, "indexer"))), "untrusted"},
-		{"the master's certificate", credentials.NewTLS(forcing(t, set.Master())), "wrong_identity"},
-		{"an assistant's certificate", credentials.NewTLS(forcing(t, set.Assistant("127.0.0.1:1"))), "wrong_identity"},
-		{"right CA, not an API client", credentials.NewTLS(forcing(t, plainClient)), "wrong_identity"},
+		{"another CA's API client", credentials.NewTLS(impostorClient(t, issueClient(t, other, "indexer"))), "untrusted"},
+		{"the master's certificate", credentials.NewTLS(impostorClient(t, set.Master())), "wrong_identity"},
+		{"an assistant's certificate", credentials.NewTLS(impostorClient(t, set.Assistant("127.0.0.1:1"))), "wrong_identity"},
+		{"right CA, not an API client", credentials.NewTLS(impostorClient(t, plainClient)), "wrong_identity"},
 	}
 	for _, tc := range cases {
 		before := refused(sm, sideAPI, tc.reason)
@@ -78,18 +78,6 @@ func TestAPIAcceptsOnlyAPIClients(t *testing.T) {
 		t.Error("a refused client's call reached the service")
 	default:
 	}
-}
-
-// forcing is impostorClient offering f's certificate whatever CAs the
-// server says it accepts: crypto/tls sends none when it has none from
-// them, and two test CAs issued in different seconds have different names.
-func forcing(t *testing.T, f Files) *tls.Config {
-	t.Helper()
-	c := impostorClient(t, f)
-	crt := c.Certificates[0]
-	c.Certificates = nil
-	c.GetClientCertificate = func(*tls.CertificateRequestInfo) (*tls.Certificate, error) { return &crt, nil }
-	return c
 }
 
 // An assistant refuses an API client's certificate: API clients cannot
