@@ -2,6 +2,7 @@ package crawl
 
 import (
 	"net/http"
+	"strconv"
 	"slices"
 	"strings"
 )
@@ -49,7 +50,7 @@ func responseHead(resp *http.Response) []byte {
 		proto = "HTTP/1.1"
 	}
 	if status == "" {
-		status = http.StatusText(resp.StatusCode)
+		status = strconv.Itoa(resp.StatusCode) + " " + http.StatusText(resp.StatusCode)
 	}
 	size := len(proto) + len(status) + 5
 	for k, vs := range resp.Header {
@@ -67,7 +68,7 @@ func responseHead(resp *http.Response) []byte {
 }
 
 // appendHeaders appends h's lines in name order, each "Name: value\r\n",
-// stopping before the line that would pass maxLines or maxBytes. Line
+// at most maxLines of them, leaving out a line that would pass maxBytes. Line
 // breaks inside values (which net/http does not produce) are replaced by
 // spaces so the head stays parseable.
 func appendHeaders(b []byte, h http.Header, maxLines, maxBytes int) []byte {
@@ -81,8 +82,11 @@ func appendHeaders(b []byte, h http.Header, maxLines, maxBytes int) []byte {
 	for _, k := range names {
 		for _, v := range h[k] {
 			n := len(k) + len(v) + 4
-			if lines >= maxLines || size+n > maxBytes {
+			if lines >= maxLines {
 				return b
+			}
+			if size+n > maxBytes {
+				continue // one huge header does not cost the ones after it
 			}
 			lines, size = lines+1, size+n
 			b = append(b, k...)

@@ -67,13 +67,14 @@ func (a *api) StreamResults(req *pb.StreamResultsRequest, stream grpc.ServerStre
 	a.m.streams.Inc()
 	defer a.m.streams.Dec()
 	for {
-		recs, err := st.ResultsAfter(ctx, q)
+		page, err := st.ResultsAfter(ctx, q)
 		if err != nil {
 			if ctx.Err() != nil {
 				return status.FromContextError(ctx.Err()).Err()
 			}
 			return apiError(fmt.Errorf("read results: %w", err))
 		}
+		recs := page.Records
 		if a.polled != nil {
 			a.polled(len(recs))
 		}
@@ -81,10 +82,12 @@ func (a *api) StreamResults(req *pb.StreamResultsRequest, stream grpc.ServerStre
 			if err := stream.Send(resultToProto(&recs[i])); err != nil {
 				return err // the client went away
 			}
-			q.After = recs[i].Cursor
 			a.m.streamed.Inc()
 		}
-		if len(recs) >= q.Limit {
+		// Past the other crawls' results too: a quiet crawl's stream does
+		// not scan them again at the next poll.
+		q.After = page.Next
+		if page.More {
 			// More is there: the next page at once, unless the term ended.
 			select {
 			case <-ctx.Done():

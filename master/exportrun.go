@@ -92,16 +92,16 @@ func Export(ctx context.Context, st *store.Store, o ExportOptions, progress io.W
 		fmt.Fprintf(progress, "export %s: %d fetches, %d skipped, %.0f/s, cursor %s\n", crawl.Name, rep.Records, rep.Skipped,
 			float64(rep.Records)/max(time.Since(start).Seconds(), 1e-3), rep.Cursor)
 	}
+	scanned := o.After // past the other crawls' results as well
 	err = func() error {
 		for {
-			recs, err := st.ResultsAfter(ctx, store.ResultQuery{CrawlID: crawl.ID, After: rep.Cursor, Since: o.Since,
+			pg, err := st.ResultsAfter(ctx, store.ResultQuery{CrawlID: crawl.ID, After: scanned, Since: o.Since,
 				Bodies: o.Format == "warc", Limit: page})
 			if err != nil {
 				return err
 			}
-			if len(recs) == 0 {
-				return nil
-			}
+			scanned = pg.Next
+			recs := pg.Records
 			for i := range recs {
 				if err := w.Write(&recs[i]); errors.Is(err, export.ErrInvalidRecord) {
 					rep.Skipped++
@@ -116,6 +116,11 @@ func Export(ctx context.Context, st *store.Store, o ExportOptions, progress io.W
 			if time.Since(last) >= every {
 				line()
 				last = time.Now()
+			}
+			// The whole page is written: resume after all it scanned.
+			rep.Cursor = scanned
+			if !pg.More {
+				return nil
 			}
 		}
 	}()

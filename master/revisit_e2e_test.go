@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/base32"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
@@ -280,6 +281,22 @@ FROM results r LEFT JOIN bodies b USING (lease_token) WHERE r.crawl_id = $1 AND 
 			sc.Rounds, schedN, len(schedURLs), elapsed.Round(time.Second), maxRounds)
 	}
 
+	// master status shows how the crawls share the assistants.
+	rep, err := master.ReadReport(ctx, c.store)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var status bytes.Buffer
+	if err := rep.Write(&status); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"crawl adaptive (active)", "crawl fixed (active)", "crawl sched (active)", "in flight", "share the assistants by URL priority",
+		"revisit adaptive 500ms..30s", "every 3s (overlap skip", "retention 4s"} {
+		if !strings.Contains(status.String(), want) {
+			t.Errorf("master status lacks %q:\n%s", want, status.String())
+		}
+	}
+
 	// Export: WARC read back by warcio.js, JSON Lines, both against the
 	// database.
 	checkExports(t, c, "adaptive")
@@ -295,8 +312,9 @@ func checkExports(t *testing.T, c *cluster, crawl string) {
 	}
 	var results, withResp, unchanged int64
 	if err := c.pool.QueryRow(ctx, `SELECT count(*), count(*) FILTER (WHERE response_head IS NOT NULL),
-		count(*) FILTER (WHERE response_head IS NOT NULL AND unchanged AND (not_modified OR content_hash IS NOT NULL))
-		FROM results r JOIN crawls k ON k.id = r.crawl_id WHERE k.name = $1`, crawl).Scan(&results, &withResp, &unchanged); err != nil {
+		count(*) FILTER (WHERE response_head IS NOT NULL AND unchanged AND (not_modified
+		                 OR (content_hash IS NOT NULL AND length(coalesce(b.body, '')) >= r.body_size)))
+		FROM results r JOIN crawls k ON k.id = r.crawl_id LEFT JOIN bodies b USING (lease_token) WHERE k.name = $1`, crawl).Scan(&results, &withResp, &unchanged); err != nil {
 		t.Fatal(err)
 	}
 	if rep.Records != results || len(rep.Files) < 2 {
@@ -304,31 +322,49 @@ func checkExports(t *testing.T, c *cluster, crawl string) {
 	}
 	recs := warcio.Read(t, rep.Files...)
 	count := map[string]int64{}
-	hashes := map[string]string{}
-	rows, err := c.pool.Query(ctx, `SELECT r.url, r.final_url, r.fetched_at, encode(sha256(coalesce(b.body, '')), 'hex')
+	// Each fetch with a response, by target URI and date as the WARC
+	// records name it: the stored body's SHA-256 and the content hash.
+	type stored struct{ body, content string }
+	byKey := map[string]stored{}
+	rows, err := c.pool.Query(ctx, `SELECT r.final_url, r.fetched_at, encode(sha256(coalesce(b.body, '')), 'hex'), encode(coalesce(r.content_hash, ''), 'hex')
 		FROM results r JOIN crawls k ON k.id = r.crawl_id LEFT JOIN bodies b USING (lease_token)
-		WHERE k.name = $1 AND r.response_head IS NOT NULL AND NOT r.unchanged`, crawl)
+		WHERE k.name = $1 AND r.response_head IS NOT NULL`, crawl)
 	if err != nil {
 		t.Fatal(err)
 	}
+	key := func(uri string, at time.Time) string { return uri + " " + at.UTC().Format(time.RFC3339Nano) }
 	for rows.Next() {
-		var u, fu, h string
+		var fu, body, content string
 		var at time.Time
-		if err := rows.Scan(&u, &fu, &at, &h); err != nil {
+		if err := rows.Scan(&fu, &at, &body, &content); err != nil {
 			t.Fatal(err)
 		}
-		hashes[fu+" "+at.UTC().Format(time.RFC3339Nano)] = h
+		byKey[key(fu, at)] = stored{body, content}
 	}
-	payloads := map[string]bool{}
-	for _, h := range hashes {
-		payloads[h] = true
+	if rows.Err() != nil {
+		t.Fatal(rows.Err())
 	}
 	for _, r := range recs {
 		count[r.Type]++
-		if r.Type == "response" && !payloads[r.PayloadSHA256] {
-			t.Errorf("WARC response %s (%s): payload sha256 %s matches no stored body", r.TargetURI, r.Date, r.PayloadSHA256)
+		if r.Type != "response" && r.Type != "revisit" {
+			continue
+		}
+		at, err := time.Parse(time.RFC3339Nano, r.Date)
+		want, ok := byKey[key(r.TargetURI, at)]
+		if err != nil || !ok {
+			t.Errorf("WARC %s %s (%s): no stored fetch of that URI and date (%v)", r.Type, r.TargetURI, r.Date, err)
+			continue
+		}
+		switch {
+		case r.Type == "response" && r.PayloadSHA256 != want.body:
+			t.Errorf("WARC response %s (%s): payload sha256 %s, the stored body's is %s", r.TargetURI, r.Date, r.PayloadSHA256, want.body)
+		case r.Type == "revisit" && r.PayloadDigest != "" && hex.EncodeToString(decodeWARCDigest(t, r.PayloadDigest)) != want.content:
+			t.Errorf("WARC revisit %s (%s): WARC-Payload-Digest %s, the content hash is %s", r.TargetURI, r.Date, r.PayloadDigest, want.content)
 		}
 	}
+	// Revisit records: the unchanged fetches, but for those whose stored
+	// body is shorter than the fetched one (noindex, past the stored body
+	// cap), written as responses.
 	t.Logf("WARC: %d files, records %v; database: %d results, %d with a response, %d unchanged", len(rep.Files), count, results, withResp, unchanged)
 	if count["warcinfo"] != int64(len(rep.Files)) || count["response"] != withResp-unchanged || count["revisit"] != unchanged || count["request"] != withResp {
 		t.Errorf("WARC record counts %v; want warcinfo %d, response %d, revisit %d, request %d",
@@ -374,4 +410,18 @@ func checkExports(t *testing.T, c *cluster, crawl string) {
 	if lines != results {
 		t.Errorf("JSONL: %d lines, database has %d results", lines, results)
 	}
+}
+
+// decodeWARCDigest decodes "sha256:<base32>" (padded or not).
+func decodeWARCDigest(t *testing.T, d string) []byte {
+	t.Helper()
+	v, ok := strings.CutPrefix(d, "sha256:")
+	if !ok {
+		t.Fatalf("digest %q: want sha256:<base32>", d)
+	}
+	b, err := base32.StdEncoding.WithPadding(base32.NoPadding).DecodeString(strings.TrimRight(v, "="))
+	if err != nil {
+		t.Fatalf("digest %q: %v", d, err)
+	}
+	return b
 }

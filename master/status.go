@@ -77,14 +77,20 @@ func (r Report) Write(w io.Writer) error {
 	}
 	fmt.Fprintf(w, "\nfinal %d of %d (%.1f%%), %.1f pages/s over the last minute, ETA %s\n",
 		r.Stats.Final(), r.Stats.Total(), pct(r.Stats.Final(), r.Stats.Total()), r.PagesPerSec(), r.ETA())
+	shown := 0
 	for _, c := range r.Crawls {
 		if c.counts.Total("") == 0 && !c.crawl.Discovers() {
 			continue // an empty default crawl says nothing
 		}
+		shown++
 		fmt.Fprintln(w)
 		if err := c.write(w); err != nil {
 			return err
 		}
+	}
+	if shown > 1 {
+		fmt.Fprintln(w, "\ncrawls share the assistants by URL priority: each claim takes the due URLs of every unpaused crawl, lowest priority first;\n"+
+			"\"in flight\" and pages/s above are each crawl's share now")
 	}
 	if err := r.writeMasters(w); err != nil {
 		return err

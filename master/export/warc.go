@@ -113,12 +113,13 @@ type WARCStats struct {
 //     shorter than the body received (BodyTruncated, or Body shorter than
 //     BodySize, which includes a body that was read but not stored);
 //   - or, for an Unchanged fetch, a revisit record whose block is the
-//     response head alone: profile server-not-modified for a 304, else
-//     identical-payload-digest with the ContentHash as WARC-Payload-Digest
-//     (given for a 304 too when known), WARC-Refers-To-Target-URI the same
-//     target URI and WARC-Refers-To-Date RefersTo when set. An Unchanged 200
-//     without a ContentHash cannot be such a revisit and is written as a
-//     response;
+//     response head alone: profile server-not-modified for a 304 (which
+//     refers by URI and date alone), else identical-payload-digest with
+//     the ContentHash as WARC-Payload-Digest, WARC-Refers-To-Target-URI
+//     the same target URI and WARC-Refers-To-Date RefersTo when set. An
+//     Unchanged 200 without a ContentHash, or whose stored body was cut
+//     (the record it refers to has the digest of a cut body, not the
+//     ContentHash), is written as a response;
 //   - then a request record, the stored request head as block
 //     (application/http;msgtype=request), when the request head was stored
 //     (none is made up when it was not). Response (or revisit) and request
@@ -431,7 +432,14 @@ func buildRecords(r *Record) ([]gowarc.WarcRecord, error) {
 	respHead := terminateHead(r.ResponseHead)
 
 	var primary gowarc.WarcRecordBuilder
-	revisit := r.Unchanged && (r.NotModified || len(r.ContentHash) > 0)
+	// A revisit record stands for the payload of the record it refers to.
+	// A 304 (server-not-modified) refers to it by URI and date. An
+	// unchanged 200 refers to it by payload digest, which a response
+	// record computes over the body it holds: when the stored body was cut
+	// shorter than the fetched one, that is not the content hash, so such
+	// a fetch is written as a response of its own (it has its body).
+	cut := int64(len(r.Body)) < r.BodySize
+	revisit := r.Unchanged && (r.NotModified || (len(r.ContentHash) > 0 && !cut))
 	if revisit {
 		if len(r.ContentHash) > 0 && len(r.ContentHash) != sha256.Size {
 			return nil, fmt.Errorf("%w: lease %d: content hash of %d bytes, want a SHA-256", ErrInvalidRecord, r.LeaseToken, len(r.ContentHash))
@@ -442,7 +450,7 @@ func buildRecords(r *Record) ([]gowarc.WarcRecord, error) {
 			profile = ProfileServerNotModified
 		}
 		primary.AddWarcHeader(gowarc.WarcProfile, profile)
-		if len(r.ContentHash) > 0 {
+		if !r.NotModified {
 			primary.AddWarcHeader(gowarc.WarcPayloadDigest, digestPrefix+digestEncoding.EncodeToString(r.ContentHash))
 		}
 		primary.AddWarcHeader(gowarc.WarcRefersToTargetURI, uri)
@@ -458,7 +466,7 @@ func buildRecords(r *Record) ([]gowarc.WarcRecord, error) {
 		block.Write(r.Body)
 		primary.AddWarcHeader(gowarc.WarcPayloadDigest, digest(sha256.Sum256(r.Body)))
 		primary.AddWarcHeader(gowarc.WarcBlockDigest, digestPrefix+digestEncoding.EncodeToString(block.Sum(nil)))
-		if r.BodyTruncated || int64(len(r.Body)) < r.BodySize {
+		if r.BodyTruncated || cut {
 			primary.AddWarcHeader(gowarc.WarcTruncated, truncatedLength)
 		}
 		_, _ = primary.Write(respHead)

@@ -64,6 +64,10 @@ type RevisitState struct {
 	ETag, LastModified string
 	Hash               []byte    // SHA-256 of the last successful fetch's body
 	OKAt               time.Time // when that fetch was
+	// ChangedAt is when the current content was first fetched (the last
+	// successful fetch that found it changed): unchanged fetches refer to
+	// it (WARC-Refers-To-Date).
+	ChangedAt time.Time
 	// Interval is the revisit interval in use; Span, Changes and Visits
 	// are the decayed time observed across revisits, count of changes seen
 	// in it and count of revisits (package revisit).

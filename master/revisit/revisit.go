@@ -74,7 +74,14 @@ func Next(p frontier.Revisit, prev *frontier.RevisitState, f Fetch) Decision {
 		seen := prev != nil && !prev.OKAt.IsZero()
 		d.Unchanged = seen && (f.NotModified || (len(f.Hash) > 0 && bytes.Equal(prev.Hash, f.Hash)))
 		if d.Unchanged {
-			d.RefersTo = prev.OKAt
+			// The fetch that brought this content (a chain of unchanged
+			// fetches all refer to it).
+			d.RefersTo = prev.ChangedAt
+			if d.RefersTo.IsZero() {
+				d.RefersTo = prev.OKAt
+			}
+		} else {
+			st.ChangedAt = f.At
 		}
 		if !f.NotModified {
 			st.Hash = f.Hash
@@ -113,6 +120,12 @@ func adapt(p frontier.Revisit, st *frontier.RevisitState, seen bool, gap time.Du
 	g := gap.Seconds()
 	if g <= 0 {
 		g = st.Interval
+	}
+	if changed && st.Changes < 0.5 {
+		// The first change after a quiet run: the time observed is mostly
+		// quiet time that says nothing about how often the page changes
+		// now. Start the estimate afresh from this gap.
+		st.Span, st.Changes, st.Visits = 0, 0, 0
 	}
 	st.Span = Decay*st.Span + g
 	st.Changes = Decay * st.Changes

@@ -113,3 +113,43 @@ func fmtTail(tail []float64) []string {
 	}
 	return out
 }
+
+// A page that was quiet long enough for its interval to reach the
+// maximum, then starts changing every hour, comes back down at once: the
+// first change restarts the estimate (the quiet time says nothing about
+// the new rate), and the interval is within ±30% of the hour after a few
+// dozen revisits.
+func TestAdaptiveFollowsAPageThatWakesUp(t *testing.T) {
+	p := frontier.DefaultRevisit(frontier.RevisitAdaptive)
+	p.Max = 30 * 24 * time.Hour
+	var st *frontier.RevisitState
+	at := t0
+	quietUntil := t0.Add(200 * 24 * time.Hour)
+	for at.Before(quietUntil) {
+		d := Next(p, st, Fetch{State: frontier.StateDone, At: at, Hash: []byte("same")})
+		st, at = d.State, d.At
+	}
+	if st.Interval != p.Max.Seconds() {
+		t.Fatalf("after 200 quiet days the interval is %.0fs, want the maximum", st.Interval)
+	}
+	period := time.Hour
+	prev := st.Interval
+	for n := 1; ; n++ {
+		v := int64(at.Sub(quietUntil) / period)
+		d := Next(p, st, Fetch{State: frontier.StateDone, At: at, Hash: []byte(strconv.FormatInt(v, 10))})
+		if n == 1 && d.State.Interval >= prev {
+			t.Errorf("the first change after the quiet run did not shorten the interval: %.0fs -> %.0fs", prev, d.State.Interval)
+		}
+		st, at = d.State, d.At
+		if r := st.Interval / period.Seconds(); math.Abs(r-1) <= 0.3 {
+			t.Logf("within ±30%% of the hour after %d revisits", n)
+			if n > 40 {
+				t.Errorf("took %d revisits, want at most 40", n)
+			}
+			return
+		}
+		if n > 200 {
+			t.Fatalf("interval %.0fs after 200 revisits of a page changing hourly", st.Interval)
+		}
+	}
+}

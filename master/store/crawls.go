@@ -79,21 +79,15 @@ RETURNING `+crawlColumns,
 	return out, nil
 }
 
-// withRevisitDefaults fills the unset fields of r (a crawl built without
-// frontier.NewCrawl) with frontier.DefaultRevisit's.
+// withRevisitDefaults gives a revisit policy left entirely unset (a crawl
+// built without frontier.NewCrawl) frontier.DefaultRevisit's intervals.
 func withRevisitDefaults(r frontier.Revisit) frontier.Revisit {
 	d := frontier.DefaultRevisit(r.Mode)
 	if r.Mode == "" {
 		d.Mode = frontier.RevisitNone
 	}
-	if r.Done == 0 && r.Failed == 0 && r.Dead == 0 {
-		r.Done, r.Failed, r.Dead = d.Done, d.Failed, d.Dead
-	}
-	if r.Min == 0 {
-		r.Min = d.Min
-	}
-	if r.Max == 0 {
-		r.Max = d.Max
+	if r.Done == 0 && r.Failed == 0 && r.Dead == 0 && r.Min == 0 && r.Max == 0 {
+		return d // nothing set; explicit zero intervals ("never") come with bounds
 	}
 	r.Mode = d.Mode
 	return r

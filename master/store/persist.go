@@ -17,7 +17,7 @@ var stagingColumns = []string{
 	"robots", "redirects", "attempts", "assistant", "fetched_at", "body",
 	"crawl_id", "depth", "noindex", "links",
 	"request_head", "response_head", "not_modified", "unchanged", "refers_to",
-	"etag", "last_modified", "last_hash", "last_ok_at", "revisit_at", "rv_interval", "rv_span", "rv_changes", "rv_visits",
+	"etag", "last_modified", "last_hash", "last_ok_at", "revisit_at", "rv_interval", "rv_span", "rv_changes", "rv_visits", "changed_at",
 }
 
 // createStagingSQL makes the per-connection staging table. It is emptied at
@@ -34,7 +34,7 @@ CREATE TEMP TABLE IF NOT EXISTS persist_staging (
     crawl_id integer, depth smallint, noindex boolean, links integer,
     request_head bytea, response_head bytea, not_modified boolean, unchanged boolean, refers_to timestamptz,
     etag text, last_modified text, last_hash bytea, last_ok_at timestamptz, revisit_at timestamptz,
-    rv_interval real, rv_span real, rv_changes real, rv_visits real
+    rv_interval real, rv_span real, rv_changes real, rv_visits real, changed_at timestamptz
 ) ON COMMIT DELETE ROWS`
 
 // applySQL moves staged outcomes into results, bodies and the frontier, but
@@ -90,6 +90,7 @@ SET state = a.state,
     rv_span = CASE WHEN a.state = 'pending' THEN f.rv_span ELSE a.rv_span END,
     rv_changes = CASE WHEN a.state = 'pending' THEN f.rv_changes ELSE a.rv_changes END,
     rv_visits = CASE WHEN a.state = 'pending' THEN f.rv_visits ELSE a.rv_visits END,
+    changed_at = CASE WHEN a.state = 'pending' THEN f.changed_at ELSE a.changed_at END,
     updated_at = now()
 FROM acc a
 WHERE f.id = a.url_id
@@ -156,6 +157,7 @@ func (s *Store) Persist(ctx context.Context, outs []frontier.Outcome) (w Written
 			if r := o.Revisit; r != nil {
 				row[30], row[31], row[32], row[33] = strOrNil(r.ETag), strOrNil(r.LastModified), nilIfEmpty(r.Hash), timeOrNil(r.OKAt)
 				row[35], row[36], row[37], row[38] = float32OrNil(r.Interval), float32OrNil(r.Span), float32OrNil(r.Changes), float32OrNil(r.Visits)
+				row[39] = timeOrNil(r.ChangedAt)
 			}
 			row[34] = timeOrNil(o.RevisitAt)
 			return row, nil

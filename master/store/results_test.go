@@ -11,6 +11,7 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/crawlmaster/crawlmaster/internal/testwait"
 	"github.com/crawlmaster/crawlmaster/master/export"
 	"github.com/crawlmaster/crawlmaster/master/frontier"
 	"github.com/crawlmaster/crawlmaster/master/store"
@@ -170,18 +171,22 @@ func readResults(t *testing.T, s *store.Store, q store.ResultQuery, want int) []
 	defer cancel()
 	var out []export.Record
 	for len(out) < want {
-		recs, err := s.ResultsAfter(ctx, q)
+		page, err := s.ResultsAfter(ctx, q)
 		if err != nil {
 			t.Fatalf("ResultsAfter(%+v) after %d records: %v", q, len(out), err)
 		}
+		recs := page.Records
 		if q.Limit > 0 && len(recs) > q.Limit {
 			t.Fatalf("ResultsAfter returned %d records, limit %d", len(recs), q.Limit)
 		}
 		for _, r := range recs {
-			if !r.Cursor.After(q.After) {
-				t.Fatalf("record cursor %v not after %v", r.Cursor, q.After)
+			if !r.Cursor.After(q.After) || r.Cursor.After(page.Next) {
+				t.Fatalf("record cursor %v not in (%v, %v]", r.Cursor, q.After, page.Next)
 			}
 			q.After = r.Cursor
+		}
+		if page.Next.After(q.After) {
+			q.After = page.Next
 		}
 		out = append(out, recs...)
 		if len(recs) == 0 {
@@ -306,7 +311,7 @@ func TestResultsAfter(t *testing.T) {
 			t.Errorf("after record %d: %v, want %v", i, got, want[i+1:])
 		}
 	}
-	if recs, err := s.ResultsAfter(ctx, store.ResultQuery{After: all[len(all)-1].Cursor}); err != nil || len(recs) != 0 {
+	if recs, err := records(s.ResultsAfter(ctx, store.ResultQuery{After: all[len(all)-1].Cursor})); err != nil || len(recs) != 0 {
 		t.Errorf("after the last record: %d records, %v", len(recs), err)
 	}
 
@@ -319,7 +324,7 @@ func TestResultsAfter(t *testing.T) {
 	if got := tokensOf(restA); !slices.Equal(got, wantA[3:]) {
 		t.Errorf("crawl %d after its third record: %v, want %v", a.ID, got, wantA[3:])
 	}
-	if recs, err := s.ResultsAfter(ctx, store.ResultQuery{CrawlID: 999}); err != nil || len(recs) != 0 {
+	if recs, err := records(s.ResultsAfter(ctx, store.ResultQuery{CrawlID: 999})); err != nil || len(recs) != 0 {
 		t.Errorf("unknown crawl: %d records, %v", len(recs), err)
 	}
 
@@ -328,7 +333,7 @@ func TestResultsAfter(t *testing.T) {
 	if got, w := tokensOf(since), want[5:]; !slices.Equal(got, w) {
 		t.Errorf("since %v: %v, want %v", base.Add(time.Minute), got, w)
 	}
-	if recs, err := s.ResultsAfter(ctx, store.ResultQuery{Since: base.Add(2 * time.Hour)}); err != nil || len(recs) != 0 {
+	if recs, err := records(s.ResultsAfter(ctx, store.ResultQuery{Since: base.Add(2 * time.Hour)})); err != nil || len(recs) != 0 {
 		t.Errorf("since after every fetch: %d records, %v", len(recs), err)
 	}
 
@@ -396,7 +401,7 @@ FROM frontier WHERE id = $2`, slowTok, tasks[0].URLID); err != nil {
 	// Committed, but behind the running writer: not streamed yet, however
 	// often asked.
 	for range 5 {
-		recs, err := s.ResultsAfter(ctx, store.ResultQuery{After: cur})
+		recs, err := records(s.ResultsAfter(ctx, store.ResultQuery{After: cur}))
 		if err != nil || len(recs) != 0 {
 			t.Fatalf("while an older writer runs: %d records (%v), want none: %+v", len(recs), err, recs)
 		}
@@ -413,7 +418,7 @@ FROM frontier WHERE id = $2`, slowTok, tasks[0].URLID); err != nil {
 	if rest[0].Cursor.XID != slowXID {
 		t.Errorf("slow row's cursor %v, want xid %d", rest[0].Cursor, slowXID)
 	}
-	if recs, err := s.ResultsAfter(ctx, store.ResultQuery{After: rest[2].Cursor}); err != nil || len(recs) != 0 {
+	if recs, err := records(s.ResultsAfter(ctx, store.ResultQuery{After: rest[2].Cursor})); err != nil || len(recs) != 0 {
 		t.Errorf("after the last: %d records, %v", len(recs), err)
 	}
 }
@@ -463,7 +468,50 @@ func TestResultsAfterConcurrentWriters(t *testing.T) {
 			t.Errorf("token %d never streamed", tk.Token)
 		}
 	}
-	if recs, err := s.ResultsAfter(t.Context(), store.ResultQuery{After: got[len(got)-1].Cursor}); err != nil || len(recs) != 0 {
+	if recs, err := records(s.ResultsAfter(t.Context(), store.ResultQuery{After: got[len(got)-1].Cursor})); err != nil || len(recs) != 0 {
 		t.Errorf("after the last record: %d more, %v", len(recs), err)
+	}
+}
+
+// records is ResultsAfter's records.
+func records(page store.ResultPage, err error) ([]export.Record, error) { return page.Records, err }
+
+// TestResultsAfterPassesOtherCrawls: a page of a crawl's stream scans
+// the other crawls' results too and says how far it got (Next), so a
+// reader of a quiet crawl moves past a busy crawl's results instead of
+// reading them again at every poll.
+func TestResultsAfterPassesOtherCrawls(t *testing.T) {
+	t.Parallel()
+	s, _ := newStore(t)
+	ctx := t.Context()
+	quiet := rvCrawl(t, s, "quiet", frontier.RevisitNone, frontier.Schedule{})
+	insert(t, s, mkURLs("busy", 7))
+	var outs []frontier.Outcome
+	for _, tk := range rvClaimAll(t, s, 7) {
+		outs = append(outs, rvOutcome(tk, frontier.StateDone))
+	}
+	persist(t, s, outs...)
+	q := store.ResultQuery{CrawlID: quiet.ID, Limit: 3}
+	var pages int
+	testwait.Until(t, "the quiet crawl's reader past the busy crawl's 7 results", 10*time.Second, 5*time.Millisecond, func() bool {
+		page, err := s.ResultsAfter(ctx, q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(page.Records) != 0 {
+			t.Fatalf("the quiet crawl got %d records", len(page.Records))
+		}
+		if page.Next.After(q.After) {
+			pages++
+		}
+		if page.More != (page.Next.After(q.After) && pages <= 2) {
+			t.Fatalf("page %d: More %v, Next %v after %v", pages, page.More, page.Next, q.After)
+		}
+		q.After = page.Next
+		return pages == 3 && !page.More
+	})
+	last, err := s.ResultsAfter(ctx, store.ResultQuery{After: q.After})
+	if err != nil || len(last.Records) != 0 || last.Next != q.After || last.More {
+		t.Errorf("after the last result: %+v, %v", last, err)
 	}
 }

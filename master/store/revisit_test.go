@@ -774,3 +774,27 @@ func TestTickRoundsCron(t *testing.T) {
 		t.Errorf("crawl after two rounds: %d rounds, next %v", k.Rounds, k.NextRound)
 	}
 }
+
+// An explicit "never" (0) for every revisit interval is kept: only a
+// policy left entirely unset takes the defaults.
+func TestCreateCrawlKeepsZeroIntervals(t *testing.T) {
+	t.Parallel()
+	s, _ := newStore(t)
+	c := frontier.NewCrawl("zeros")
+	c.Revisit = frontier.Revisit{Mode: frontier.RevisitFixed, Min: time.Minute, Max: time.Hour}
+	got, err := s.CreateCrawl(t.Context(), c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := got.Revisit; r.Done != 0 || r.Failed != 0 || r.Dead != 0 || r.Min != time.Minute || r.Max != time.Hour {
+		t.Errorf("stored %+v, want the zeros and bounds given", r)
+	}
+	unset := frontier.Crawl{Name: "unset", Scope: frontier.ScopeDomain, SiteBudget: 1, MaxURLLength: 100, MaxPathSegments: 1, MaxRepeatedSegments: 1,
+		Revisit: frontier.Revisit{Mode: frontier.RevisitFixed}}
+	if got, err = s.CreateCrawl(t.Context(), unset); err != nil {
+		t.Fatal(err)
+	}
+	if want := frontier.DefaultRevisit(frontier.RevisitFixed); got.Revisit != want {
+		t.Errorf("an unset policy stored as %+v, want the defaults %+v", got.Revisit, want)
+	}
+}

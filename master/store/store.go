@@ -115,7 +115,7 @@ const claimFromSQL = `
 
 // taskColumns are the columns a claim returns, as scanTasks reads them.
 const taskColumns = `f.id, f.lease_token, f.url, f.domain, f.shard, f.attempts + 1, f.crawl_id, f.depth, coalesce(f.seed_host, f.host),
-    f.last_ok_at, f.etag, f.last_modified, f.last_hash, f.rv_interval, f.rv_span, f.rv_changes, f.rv_visits`
+    f.last_ok_at, f.etag, f.last_modified, f.last_hash, f.rv_interval, f.rv_span, f.rv_changes, f.rv_visits, f.changed_at`
 
 // claimLockKey serialises claims. The "domain not already leased" check
 // reads the statement's snapshot, so two claims running at once could each

@@ -125,12 +125,12 @@ func deref[T any](p *T) T {
 func scanTasks(rows pgx.Rows, tasks []frontier.Task) ([]frontier.Task, error) {
 	var t frontier.Task
 	var attempts int32
-	var okAt *time.Time
+	var okAt, changedAt *time.Time
 	var etag, lastMod *string
 	var hash []byte
 	var interval, span, changes, visits *float64
 	_, err := pgx.ForEachRow(rows, []any{&t.URLID, &t.Token, &t.URL, &t.Domain, &t.Shard, &attempts, &t.CrawlID, &t.Depth, &t.SeedHost,
-		&okAt, &etag, &lastMod, &hash, &interval, &span, &changes, &visits}, func() error {
+		&okAt, &etag, &lastMod, &hash, &interval, &span, &changes, &visits, &changedAt}, func() error {
 		t.Attempts = int(attempts)
 		t.Revisit = nil
 		if okAt != nil || interval != nil {
@@ -138,6 +138,9 @@ func scanTasks(rows pgx.Rows, tasks []frontier.Task) ([]frontier.Task, error) {
 				Interval: deref(interval), Span: deref(span), Changes: deref(changes), Visits: deref(visits)}
 			if okAt != nil {
 				t.Revisit.OKAt = *okAt
+			}
+			if changedAt != nil {
+				t.Revisit.ChangedAt = *changedAt
 			}
 		}
 		tasks = append(tasks, t)

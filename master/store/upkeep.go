@@ -45,7 +45,7 @@ type Round struct {
 	// goes on) or "skipped" (still running; nothing changed).
 	Outcome string
 	Seeds   int64 // seeds made due
-	Running int64 // URLs of the crawl pending or leased at the tick
+	Running int64 // URLs of the crawl pending (counted up to 1,000) or leased at the tick
 	Next    time.Time
 	Number  int // the round's number (the crawl's rounds count)
 }
@@ -56,6 +56,14 @@ const (
 	RoundMerged  = "merged"
 	RoundSkipped = "skipped"
 )
+
+// runningSQL counts a crawl's URLs pending (up to 1,000: whether the
+// round runs is what matters) and leased, through the partial indexes of
+// those states (frontier_site_level_idx leads with crawl_id; leases are
+// few), not by reading every row of the crawl.
+const runningSQL = `
+SELECT (SELECT count(*) FROM (SELECT 1 FROM frontier WHERE crawl_id = $1 AND state = 'pending' LIMIT 1000) p)
+     + (SELECT count(*) FROM frontier WHERE lease_expires_at IS NOT NULL AND crawl_id = $1)`
 
 // TickRounds starts the round of every unpaused scheduled crawl whose
 // tick is due at now, under the crawl's overlap rule, and schedules its
@@ -94,7 +102,7 @@ ORDER BY id FOR UPDATE`, now)
 			return err
 		}
 		for _, d := range ticks {
-			if err := tx.QueryRow(ctx, `SELECT count(*) FROM frontier WHERE crawl_id = $1 AND state IN ('pending', 'leased')`, d.id).Scan(&d.r.Running); err != nil {
+			if err := tx.QueryRow(ctx, runningSQL, d.id).Scan(&d.r.Running); err != nil {
 				return err
 			}
 			d.r.Outcome = RoundStarted
@@ -107,7 +115,7 @@ ORDER BY id FOR UPDATE`, now)
 			if d.r.Outcome != RoundSkipped {
 				tag, err := tx.Exec(ctx, `
 UPDATE frontier SET state = 'pending', next_fetch_at = $2, revisit_at = NULL, attempts = 0, updated_at = now()
-WHERE crawl_id = $1 AND depth = 0 AND state IN ('done', 'failed', 'dead')`, d.id, now)
+WHERE crawl_id = $1 AND crawl_id <> 1 AND depth = 0 AND state IN ('done', 'failed', 'dead')`, d.id, now)
 				if err != nil {
 					return err
 				}
@@ -190,7 +198,8 @@ func (s *Store) Retentions(ctx context.Context, def time.Duration) ([]Retention,
 const deleteExpiredSQL = `
 WITH r AS (
     DELETE FROM results WHERE lease_token = ANY(ARRAY(
-        SELECT lease_token FROM results WHERE crawl_id = $1 AND persisted_at < $2 LIMIT $3))
+        SELECT lease_token FROM results WHERE crawl_id = $1 AND persisted_at < $2
+        ORDER BY persisted_at LIMIT $3))
     RETURNING lease_token
 ), b AS (
     DELETE FROM bodies WHERE lease_token IN (SELECT lease_token FROM r) RETURNING 1

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -66,19 +67,26 @@ func New(cfg Config, st Store, log *slog.Logger, m *Metrics) *Loop {
 	return &Loop{cfg: cfg, st: st, log: log, m: m, Wake: func() {}, Now: time.Now}
 }
 
-// Run makes passes until ctx ends.
+// Run makes passes until ctx ends: revisits and schedules every
+// Interval, and retention on its own, so that a long backlog of expired
+// results never delays a revisit or a tick.
 func (l *Loop) Run(ctx context.Context) {
-	var nextRetention time.Time
-	for backoff.Sleep(ctx, backoff.Jitter(l.cfg.Interval, 0.1)) == nil {
-		l.Pass(ctx)
-		if now := l.Now(); !now.Before(nextRetention) {
-			every := l.cfg.RetentionInterval
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		for backoff.Sleep(ctx, backoff.Jitter(l.cfg.Interval, 0.1)) == nil {
+			l.Pass(ctx)
+		}
+	})
+	wg.Go(func() {
+		every := l.cfg.Interval
+		for backoff.Sleep(ctx, backoff.Jitter(every, 0.1)) == nil {
+			every = l.cfg.RetentionInterval
 			if shortest := l.Retain(ctx); shortest > 0 {
 				every = min(every, max(shortest/10, l.cfg.Interval))
 			}
-			nextRetention = now.Add(every)
 		}
-	}
+	})
+	wg.Wait()
 }
 
 // Pass promotes due revisits and ticks due schedules once.

@@ -31,7 +31,8 @@ ALTER TABLE crawls
         AND revisit_done >= '0' AND revisit_failed >= '0' AND revisit_dead >= '0');
 
 -- Per URL, what a revisit needs: the validators and content hash of the
--- last successful fetch and when it was, the time it is due again
+-- last successful fetch and when it was, when that content was first
+-- fetched (changed_at, which unchanged fetches refer to), the time it is due again
 -- (revisit_at; NULL: never), and the adaptive schedule's state in seconds
 -- (the interval in use; the decayed time observed, changes seen and
 -- revisits made: time per change estimates the change interval). All NULL for crawls that do not
@@ -41,6 +42,7 @@ ALTER TABLE frontier
     ADD COLUMN last_modified text,
     ADD COLUMN last_hash     bytea,
     ADD COLUMN last_ok_at    timestamptz,
+    ADD COLUMN changed_at    timestamptz,
     ADD COLUMN revisit_at    timestamptz,
     ADD COLUMN rv_interval   real,
     ADD COLUMN rv_span       real,
@@ -48,8 +50,10 @@ ALTER TABLE frontier
     ADD COLUMN rv_visits     real;
 -- The revisit loop finds due URLs in time order (store.PromoteDue).
 CREATE INDEX frontier_revisit_idx ON frontier (revisit_at) WHERE revisit_at IS NOT NULL;
--- A scheduled round finds a crawl's seeds through frontier_crawl_key_idx
--- (crawl_id first): no index of its own, which every import would pay.
+-- A scheduled round makes a crawl's seeds due. The default crawl (1)
+-- cannot be scheduled, so its imports (every row a seed) pay nothing for
+-- this index.
+CREATE INDEX frontier_seeds_idx ON frontier (crawl_id) WHERE depth = 0 AND crawl_id <> 1;
 
 -- Each fetch is a results row: revisits add rows (history). Stored with
 -- each: the request and response heads in HTTP/1.1 wire form (the
@@ -70,5 +74,9 @@ ALTER TABLE results
     ADD COLUMN refers_to     timestamptz,
     ADD COLUMN xid           xid8    NOT NULL DEFAULT pg_current_xact_id();
 CREATE INDEX results_cursor_idx ON results (xid, lease_token);
--- Retention finds old results through results_persisted_at_brin: no
--- B-tree of its own on the write path.
+-- Retention deletes a crawl's oldest results a batch at a time. Through
+-- the BRIN index each batch re-read the rows the batches before it had
+-- deleted (dead until vacuumed): 7.6 ms for the first batch of a
+-- 1,000,000-row backlog, 125 ms for the 90th. A B-tree skips dead
+-- entries once it has seen them.
+CREATE INDEX results_crawl_age_idx ON results (crawl_id, persisted_at);
