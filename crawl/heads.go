@@ -2,8 +2,8 @@ package crawl
 
 import (
 	"net/http"
-	"strconv"
 	"slices"
+	"strconv"
 	"strings"
 )
 
