@@ -167,11 +167,9 @@ func TestRetentions(t *testing.T) {
 // anywhere in the cluster holds the visibility horizon back for a moment).
 func readResults(t *testing.T, s *store.Store, q store.ResultQuery, want int) []export.Record {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
-	defer cancel()
 	var out []export.Record
-	for len(out) < want {
-		page, err := s.ResultsAfter(ctx, q)
+	testwait.UntilWhy(t, fmt.Sprintf("%d records", want), 10*time.Second, 5*time.Millisecond, func() (bool, string) {
+		page, err := s.ResultsAfter(t.Context(), q)
 		if err != nil {
 			t.Fatalf("ResultsAfter(%+v) after %d records: %v", q, len(out), err)
 		}
@@ -189,10 +187,8 @@ func readResults(t *testing.T, s *store.Store, q store.ResultQuery, want int) []
 			q.After = page.Next
 		}
 		out = append(out, recs...)
-		if len(recs) == 0 {
-			time.Sleep(5 * time.Millisecond)
-		}
-	}
+		return len(out) >= want, fmt.Sprintf("%d read", len(out))
+	})
 	if len(out) != want {
 		t.Fatalf("read %d records, want %d", len(out), want)
 	}
