@@ -13,6 +13,9 @@ import (
 	"github.com/crawlmaster/crawlmaster/master/store"
 )
 
+// exportBodyBytes bounds the bodies one page of a WARC export holds.
+const exportBodyBytes = 32 << 20
+
 // ExportOptions are the flags of `master export`.
 type ExportOptions struct {
 	Crawl  string        // the crawl's name (required)
@@ -24,9 +27,12 @@ type ExportOptions struct {
 	MaxFileSize int64
 	// UserAgent is written in each warcinfo record.
 	UserAgent string
-	// Page is the most records read per query (0: 200): memory is bounded
-	// by Page stored bodies.
+	// Page is the most results read per query (0: 200, or fewer when
+	// StoredBodyCap is large): memory is bounded by Page stored bodies.
 	Page int
+	// StoredBodyCap is persist.stored_body_cap, the largest stored body: a
+	// WARC export reads at most 32 MiB of bodies per query.
+	StoredBodyCap int64
 	// Every is the interval of progress lines (0: 2s).
 	Every time.Duration
 }
@@ -83,6 +89,9 @@ func Export(ctx context.Context, st *store.Store, o ExportOptions, progress io.W
 	page, every := o.Page, o.Every
 	if page <= 0 {
 		page = 200
+		if o.Format == "warc" && o.StoredBodyCap > 0 {
+			page = int(max(1, min(200, exportBodyBytes/o.StoredBodyCap)))
+		}
 	}
 	if every <= 0 {
 		every = 2 * time.Second

@@ -43,7 +43,7 @@ func runExport(ctx context.Context, fs *flag.FlagSet, cfgPath *string, args []st
 	if err != nil {
 		return err
 	}
-	o.UserAgent = cfg.Fetch.UserAgent
+	o.UserAgent, o.StoredBodyCap = cfg.Fetch.UserAgent, int64(cfg.Persist.StoredBodyCap)
 	return withStore(ctx, *cfgPath, stderr, func(st *store.Store) error {
 		rep, err := master.Export(ctx, st, o, stderr)
 		for _, f := range rep.Files {
